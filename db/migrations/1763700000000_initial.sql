@@ -42,6 +42,8 @@ CREATE TABLE messages (
   idem_key        text NOT NULL UNIQUE,
   kind            text NOT NULL CHECK (kind IN ('user', 'hop', 'tool', 'final')),
   hop             integer,
+  -- For 'hop' rows: the LLM activity attempt that wrote it; a later attempt replaces an earlier one's row.
+  attempt         integer,
   content         text,
   tool_calls      jsonb,
   tool_call_id    text,
@@ -65,8 +67,12 @@ CREATE TABLE turn_events (
   type       text NOT NULL
              CHECK (type IN ('text', 'tool_calls', 'tool_result', 'reset', 'hop_limit', 'done', 'error')),
   data       jsonb NOT NULL,
+  -- Logical identity of a non-text event (e.g. 'done', 'tool_result:1:call_a'); a retried writer that
+  -- finds its event already stored writes and announces nothing.
+  event_key  text,
   created_at timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (turn_id, cursor)
+  PRIMARY KEY (turn_id, cursor),
+  UNIQUE (turn_id, event_key)
 );
 
 -- Down Migration

@@ -1,0 +1,25 @@
+import type { Pool } from 'pg';
+import type OpenAI from 'openai';
+import type { Logger } from 'pino';
+import type { ToolRegistry } from './tools';
+
+/** Everything the activities need, built once by the worker (the composition root). */
+export interface ActivityDeps {
+  pool: Pool;
+  /** Built with `maxRetries: 0`: Temporal's retry policy owns retries. */
+  openai: OpenAI;
+  tools: ToolRegistry;
+  models: {
+    /** Model used when a turn names none. */
+    default: string;
+    /** Every model a turn may ask for (includes the default). */
+    allowed: readonly string[];
+  };
+  logger: Logger;
+  /** Log every turn's first LLM reply, whatever the turn asked (the seed's `logging.llm_replies`). @default false */
+  logLlmReplies?: boolean;
+  /** Abort an LLM stream that sends nothing for this long (a stall), so the attempt is retried. @default 60000 */
+  llmIdleTimeoutMs?: number;
+  /** How often running activities heartbeat. @default 1000 */
+  heartbeatIntervalMs?: number;
+}

@@ -1,0 +1,197 @@
+import { Context, cancellationDetails } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { PersistenceOptions, ToolCallSummary, Usage } from '../common';
+import type { ActivityDeps } from './deps';
+import { readChatStream } from './llm/stream-reader';
+import { toLlmFailure } from './llm/errors';
+import type { AssembledMessage } from './llm/types';
+import { loadContext, saveHopMessage } from './repo/messages';
+import { StreamWriter } from './stream/writer';
+
+/** Input of {@link StreamCompletion}: ids and settings only; the transcript is loaded from Postgres. */
+export interface StreamCompletionInput {
+  turnId: string;
+  hop: number;
+  model: string;
+  /** Tools offered to the model this turn. */
+  tools: string[];
+  persistence: PersistenceOptions;
+  logInitialResponse: boolean;
+}
+
+/** What the workflow needs from a hop: ids, names and counts, never the text. */
+export interface StreamCompletionResult {
+  messageId: string;
+  /** Complete tool calls, in the model's order (arguments stay in Postgres). */
+  toolCalls: { id: string; name: string }[];
+  finishReason: string | null;
+  usage: Usage | null;
+  /** Characters of answer text this hop produced. */
+  chars: number;
+  /** The caller stopped generation; the partial answer was stored. */
+  cancelled: boolean;
+}
+
+/** Progress the LLM activity heartbeats: enough for the next attempt and for an operator. */
+export interface LlmHeartbeat {
+  hop: number;
+  attempt: number;
+  cursor: number;
+  committedCursor: number;
+  chars: number;
+}
+
+/** Builds the `streamCompletion` activity: one hop of the model, streamed to the turn's event log. */
+export function createLlmActivity(deps: ActivityDeps) {
+  const idleTimeoutMs = deps.llmIdleTimeoutMs ?? 60_000;
+  const heartbeatIntervalMs = deps.heartbeatIntervalMs ?? 1_000;
+
+  return async function streamCompletion(input: StreamCompletionInput): Promise<StreamCompletionResult> {
+    const ctx = Context.current();
+    const attempt = ctx.info.attempt;
+    const messages = await loadContext(deps.pool, input.turnId);
+    const tools = deps.tools.subset(input.tools).definitions();
+    const writer = await StreamWriter.open(deps.pool, {
+      turnId: input.turnId,
+      hop: input.hop,
+      attempt,
+      persistence: input.persistence,
+    });
+
+    let chars = 0;
+    const heartbeat = () =>
+      ctx.heartbeat({ hop: input.hop, attempt, ...writer.position, chars } satisfies LlmHeartbeat);
+    heartbeat();
+    const beat = setInterval(heartbeat, heartbeatIntervalMs);
+
+    // A silent stream is a stall: abort it so Temporal retries the attempt, instead of waiting forever.
+    const idle = new AbortController();
+    let idleTimer = setTimeout(() => idle.abort(), idleTimeoutMs);
+    const touch = () => {
+      clearTimeout(idleTimer);
+      idleTimer = setTimeout(() => idle.abort(), idleTimeoutMs);
+    };
+
+    let partial = '';
+    try {
+      if (attempt > 1) await writer.event({ type: 'reset', supersededAttempt: attempt - 1 }, `reset:${input.hop}:${attempt}`);
+      const stream = await deps.openai.chat.completions.create(
+        {
+          model: input.model,
+          messages,
+          stream: true,
+          stream_options: { include_usage: true },
+          ...(tools.length > 0 ? { tools } : {}),
+        },
+        { signal: AbortSignal.any([ctx.cancellationSignal, idle.signal]) },
+      );
+      const read = await readChatStream(stream, {
+        toolCallIdPrefix: `call_h${input.hop}_`,
+        onDelta: (delta) => {
+          touch();
+          // A refusal is what the user must see in place of an answer; reasoning stays out of the answer.
+          if (delta.kind === 'reasoning') return;
+          partial += delta.text;
+          chars += delta.text.length;
+          writer.text(delta.text);
+        },
+      });
+      const message = read.message;
+      for (const dropped of read.droppedToolCalls) {
+        deps.logger.warn({ turnId: input.turnId, hop: input.hop, dropped }, 'dropped an incomplete tool call');
+      }
+      if (input.hop === 0 && (input.logInitialResponse || deps.logLlmReplies)) logInitialResponse(deps, input, message);
+
+      const content = answerText(message);
+      const messageId = await saveHopMessage(deps.pool, {
+        turnId: input.turnId,
+        hop: input.hop,
+        attempt,
+        content,
+        toolCalls: message.toolCalls,
+        finishReason: message.finishReason,
+        usage: normaliseUsage(message.usage),
+        model: input.model,
+      });
+      if (message.toolCalls.length > 0) {
+        const calls: ToolCallSummary[] = message.toolCalls.map((c) => ({
+          id: c.id,
+          name: c.function.name,
+          arguments: c.function.arguments,
+        }));
+        await writer.event(
+          { type: 'tool_calls', message: `Executing ${calls.length} tool(s)...`, calls },
+          `tool_calls:${input.hop}:${attempt}`,
+        );
+      }
+      await writer.close();
+      return {
+        messageId,
+        toolCalls: message.toolCalls.map((c) => ({ id: c.id, name: c.function.name })),
+        finishReason: message.finishReason,
+        usage: normaliseUsage(message.usage),
+        chars,
+        cancelled: false,
+      };
+    } catch (err: unknown) {
+      if (cancellationDetails()?.cancelRequested) {
+        // Stop generating: keep what the user already saw as this hop's answer.
+        const messageId = await saveHopMessage(deps.pool, {
+          turnId: input.turnId,
+          hop: input.hop,
+          attempt,
+          content: partial || null,
+          toolCalls: [],
+          finishReason: 'cancelled',
+          usage: null,
+          model: input.model,
+        });
+        await writer.close();
+        return { messageId, toolCalls: [], finishReason: 'cancelled', usage: null, chars, cancelled: true };
+      }
+      await writer.close().catch(() => writer.abandon());
+      if (ctx.cancellationSignal.aborted) throw err;
+      if (idle.signal.aborted) {
+        throw ApplicationFailure.retryable(`the model sent nothing for ${idleTimeoutMs} ms`, 'llm.stalled');
+      }
+      throw toLlmFailure(err);
+    } finally {
+      clearInterval(beat);
+      clearTimeout(idleTimer);
+      writer.abandon();
+    }
+  };
+}
+
+/** The hop's answer text: content, or the refusal when the model refused. */
+function answerText(message: AssembledMessage): string | null {
+  if (message.content !== null && message.refusal !== null) return message.content + message.refusal;
+  return message.content ?? message.refusal;
+}
+
+/** Providers name usage fields alike (OpenAI's shape); anything else is ignored. */
+export function normaliseUsage(usage: Record<string, unknown> | null): Usage | null {
+  if (!usage) return null;
+  const n = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.trunc(v) : 0);
+  const promptTokens = n(usage.prompt_tokens);
+  const completionTokens = n(usage.completion_tokens);
+  const totalTokens = n(usage.total_tokens) || promptTokens + completionTokens;
+  return { promptTokens, completionTokens, totalTokens };
+}
+
+/** The seed's `log_initial_response`: the first reply with its model; never the client's configuration. */
+function logInitialResponse(deps: ActivityDeps, input: StreamCompletionInput, message: AssembledMessage): void {
+  deps.logger.info(
+    {
+      turnId: input.turnId,
+      model: input.model,
+      message: {
+        content: message.content,
+        tool_calls: message.toolCalls,
+        finish_reason: message.finishReason,
+        usage: message.usage,
+      },
+    },
+    'Streaming initial response',
+  );
+}

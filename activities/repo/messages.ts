@@ -1,0 +1,174 @@
+import type { Pool, PoolClient } from 'pg';
+import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import type { Usage } from '../../common';
+
+/** A tool call as the model made it and as it is stored on the hop message. */
+export interface StoredToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+
+interface MessageRow {
+  id: string;
+  turn_id: string;
+  kind: 'user' | 'hop' | 'tool' | 'final';
+  hop: number | null;
+  content: string | null;
+  tool_calls: StoredToolCall[] | null;
+  tool_call_id: string | null;
+}
+
+/**
+ * The messages to send the model for a hop of `turnId`: earlier turns as the user saw them (user message and
+ * final answer), then this turn's user message, each earlier hop's assistant message and its tool results in
+ * the order the model asked for them.
+ */
+export async function loadContext(pool: Pool, turnId: string): Promise<ChatCompletionMessageParam[]> {
+  // Turns are ordered by their user message; an earlier turn contributes its user message and final answer.
+  const { rows } = await pool.query<MessageRow>(
+    `WITH me AS (SELECT id AS user_id, conversation_id FROM messages WHERE idem_key = $1 || ':user'),
+          turn_order AS (
+            SELECT u.turn_id, u.id AS user_id FROM messages u, me
+            WHERE u.conversation_id = me.conversation_id AND u.kind = 'user' AND u.id <= me.user_id)
+     SELECT m.id, m.turn_id, m.kind, m.hop, m.content, m.tool_calls, m.tool_call_id
+     FROM messages m JOIN turn_order o ON o.turn_id = m.turn_id
+     WHERE m.turn_id = $1 OR m.kind IN ('user', 'final')
+     ORDER BY o.user_id, m.id`,
+    [turnId],
+  );
+  const context: ChatCompletionMessageParam[] = [];
+  const toolResults = new Map<string, MessageRow>();
+  for (const row of rows) if (row.turn_id === turnId && row.kind === 'tool') toolResults.set(row.tool_call_id!, row);
+  for (const row of rows) {
+    if (row.kind === 'user') context.push({ role: 'user', content: row.content ?? '' });
+    else if (row.kind === 'final') context.push({ role: 'assistant', content: row.content ?? '' });
+    else if (row.kind === 'hop' && row.turn_id === turnId) {
+      const calls = row.tool_calls ?? [];
+      // Only a hop whose every call has a result can be shown to the model (providers reject the rest).
+      if (calls.length === 0 || !calls.every((c) => toolResults.has(c.id))) continue;
+      context.push({ role: 'assistant', content: row.content, tool_calls: calls });
+      for (const call of calls) {
+        context.push({ role: 'tool', tool_call_id: call.id, content: toolResults.get(call.id)!.content ?? '' });
+      }
+    }
+  }
+  return context;
+}
+
+/** What one hop of the model produced. */
+export interface HopMessage {
+  turnId: string;
+  hop: number;
+  attempt: number;
+  content: string | null;
+  toolCalls: StoredToolCall[];
+  finishReason: string | null;
+  usage: Usage | null;
+  model: string;
+}
+
+/**
+ * Stores the hop's assistant message keyed by (turn, hop). A later attempt replaces an earlier attempt's row
+ * (the earlier one was superseded); an earlier attempt finishing late never overwrites a later one.
+ */
+export async function saveHopMessage(pool: Pool, msg: HopMessage): Promise<string> {
+  const { rows } = await pool.query<{ id: string }>(
+    `INSERT INTO messages (conversation_id, turn_id, idem_key, kind, hop, attempt, content, tool_calls,
+                           finish_reason, usage, model)
+     SELECT conversation_id, id, $2, 'hop', $3, $4, $5, $6, $7, $8, $9 FROM turns WHERE id = $1
+     ON CONFLICT (idem_key) DO UPDATE
+       SET attempt = EXCLUDED.attempt, content = EXCLUDED.content, tool_calls = EXCLUDED.tool_calls,
+           finish_reason = EXCLUDED.finish_reason, usage = EXCLUDED.usage, model = EXCLUDED.model
+       WHERE messages.attempt <= EXCLUDED.attempt
+     RETURNING id`,
+    [
+      msg.turnId,
+      `${msg.turnId}:hop:${msg.hop}`,
+      msg.hop,
+      msg.attempt,
+      msg.content,
+      msg.toolCalls.length > 0 ? JSON.stringify(msg.toolCalls) : null,
+      msg.finishReason,
+      msg.usage ? JSON.stringify(msg.usage) : null,
+      msg.model,
+    ],
+  );
+  if (rows[0]) return rows[0].id;
+  const existing = await pool.query<{ id: string }>(`SELECT id FROM messages WHERE idem_key = $1`, [
+    `${msg.turnId}:hop:${msg.hop}`,
+  ]);
+  return existing.rows[0]!.id;
+}
+
+/** The tool calls stored on a hop message (in the order the model made them). */
+export async function hopToolCalls(db: Pool | PoolClient, turnId: string, hop: number): Promise<StoredToolCall[]> {
+  const { rows } = await db.query<{ tool_calls: StoredToolCall[] | null }>(
+    `SELECT tool_calls FROM messages WHERE idem_key = $1`,
+    [`${turnId}:hop:${hop}`],
+  );
+  return rows[0]?.tool_calls ?? [];
+}
+
+/** One tool call's stored result. */
+export interface ToolResultRow {
+  toolCallId: string;
+  name: string;
+  content: string;
+  isError: boolean;
+}
+
+function toolResultKey(turnId: string, hop: number, toolCallId: string): string {
+  return `${turnId}:tool:${hop}:${toolCallId}`;
+}
+
+/** The stored result of a tool call, if it ran to completion before. */
+export async function getToolResult(
+  pool: Pool,
+  turnId: string,
+  hop: number,
+  toolCallId: string,
+): Promise<ToolResultRow | undefined> {
+  const { rows } = await pool.query<{ tool_call_id: string; tool_name: string; content: string; is_error: boolean }>(
+    `SELECT tool_call_id, tool_name, content, is_error FROM messages WHERE idem_key = $1`,
+    [toolResultKey(turnId, hop, toolCallId)],
+  );
+  const row = rows[0];
+  return row && { toolCallId: row.tool_call_id, name: row.tool_name, content: row.content, isError: row.is_error };
+}
+
+/** Stores a tool result once; returns the stored one (the first writer's, if a retry raced it). */
+export async function saveToolResult(
+  pool: Pool,
+  turnId: string,
+  hop: number,
+  result: ToolResultRow,
+): Promise<ToolResultRow> {
+  await pool.query(
+    `INSERT INTO messages (conversation_id, turn_id, idem_key, kind, hop, tool_call_id, tool_name, content, is_error)
+     SELECT conversation_id, id, $2, 'tool', $3, $4, $5, $6, $7 FROM turns WHERE id = $1
+     ON CONFLICT (idem_key) DO NOTHING`,
+    [
+      turnId,
+      toolResultKey(turnId, hop, result.toolCallId),
+      hop,
+      result.toolCallId,
+      result.name,
+      result.content,
+      result.isError,
+    ],
+  );
+  return (await getToolResult(pool, turnId, hop, result.toolCallId))!;
+}
+
+/** The turn's hop messages in hop order: what the final answer is compacted from. */
+export async function hopMessages(
+  db: Pool | PoolClient,
+  turnId: string,
+): Promise<{ hop: number; content: string | null; usage: Usage | null; model: string | null }[]> {
+  const { rows } = await db.query<{ hop: number; content: string | null; usage: Usage | null; model: string | null }>(
+    `SELECT hop, content, usage, model FROM messages WHERE turn_id = $1 AND kind = 'hop' ORDER BY hop`,
+    [turnId],
+  );
+  return rows;
+}

@@ -1,0 +1,106 @@
+import { Context, cancellationDetails } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { PersistenceOptions } from '../common';
+import type { ActivityDeps } from './deps';
+import { getToolResult, hopToolCalls, saveToolResult } from './repo/messages';
+import { StreamWriter } from './stream/writer';
+import { RetryableToolError, runToolCall, toolIdempotencyKey } from './tools';
+
+/** Identity of one tool call of a turn; the call's name and arguments are loaded from the stored hop. */
+export interface ExecuteToolInput {
+  turnId: string;
+  hop: number;
+  toolCallId: string;
+}
+
+export interface ExecuteToolResult {
+  isError: boolean;
+  errorType: string | null;
+  /** The result was already stored by an earlier attempt; the tool did not run again. */
+  reused: boolean;
+}
+
+export interface RecordToolResultsInput {
+  turnId: string;
+  hop: number;
+  persistence: PersistenceOptions;
+}
+
+/** Builds the tool activities: `executeTool` (one call, exactly once) and `recordToolResults` (announce a hop's). */
+export function createToolActivities(deps: ActivityDeps) {
+  const heartbeatIntervalMs = deps.heartbeatIntervalMs ?? 1_000;
+
+  async function executeTool(input: ExecuteToolInput): Promise<ExecuteToolResult> {
+    const ctx = Context.current();
+    // A result stored by an earlier attempt means the side effect already happened: never run it twice.
+    const stored = await getToolResult(deps.pool, input.turnId, input.hop, input.toolCallId);
+    if (stored) return { isError: stored.isError, errorType: null, reused: true };
+
+    const call = (await hopToolCalls(deps.pool, input.turnId, input.hop)).find((c) => c.id === input.toolCallId);
+    if (!call) {
+      throw ApplicationFailure.nonRetryable(
+        `hop ${input.hop} of ${input.turnId} has no tool call ${input.toolCallId}`,
+        'tool.unknown_call',
+      );
+    }
+    const beat = setInterval(() => ctx.heartbeat(), heartbeatIntervalMs);
+    try {
+      const outcome = await runToolCall(
+        deps.tools,
+        { id: call.id, name: call.function.name, arguments: call.function.arguments },
+        {
+          idempotencyKey: toolIdempotencyKey(input),
+          signal: ctx.cancellationSignal,
+          deadline: new Date(Date.now() + ctx.info.startToCloseTimeoutMs),
+          turnId: input.turnId,
+          hop: input.hop,
+          toolCallId: input.toolCallId,
+        },
+      );
+      if (outcome.errorType === 'cancelled' && cancellationDetails()) throw ctx.cancellationSignal.reason;
+      const saved = await saveToolResult(deps.pool, input.turnId, input.hop, {
+        toolCallId: call.id,
+        name: call.function.name,
+        content: outcome.content,
+        isError: outcome.isError,
+      });
+      return { isError: saved.isError, errorType: outcome.errorType ?? null, reused: false };
+    } catch (err: unknown) {
+      if (err instanceof RetryableToolError) {
+        throw ApplicationFailure.create({
+          message: err.message,
+          type: 'tool.retryable',
+          cause: err,
+          ...(err.retryAfterMs !== undefined ? { nextRetryDelay: err.retryAfterMs } : {}),
+        });
+      }
+      throw err;
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
+  async function recordToolResults(input: RecordToolResultsInput): Promise<{ recorded: number }> {
+    const ctx = Context.current();
+    const calls = await hopToolCalls(deps.pool, input.turnId, input.hop);
+    const writer = await StreamWriter.open(deps.pool, { ...input, attempt: ctx.info.attempt });
+    let recorded = 0;
+    try {
+      for (const call of calls) {
+        const result = await getToolResult(deps.pool, input.turnId, input.hop, call.id);
+        if (!result) continue;
+        const event = await writer.event(
+          { type: 'tool_result', toolCallId: call.id, name: result.name, content: result.content, isError: result.isError },
+          `tool_result:${input.hop}:${call.id}`,
+        );
+        if (event) recorded += 1;
+      }
+      await writer.close();
+      return { recorded };
+    } finally {
+      writer.abandon();
+    }
+  }
+
+  return { executeTool, recordToolResults };
+}

@@ -1,0 +1,163 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import {
+  HOP_LIMIT_SEPARATOR,
+  hopLimitWarning,
+  type ChatTurnInput,
+  type ChatTurnResult,
+  type PersistenceOptions,
+  type Usage,
+} from '../common';
+import type { ActivityDeps } from './deps';
+import { ConversationOwnershipError, UnknownModelError } from './errors';
+import { hopMessages } from './repo/messages';
+import { ensureTurn, inTransaction, storedResult } from './repo/turns';
+import { StreamWriter } from './stream/writer';
+import { UnknownToolsError, type ToolPolicy } from './tools';
+
+export interface PrepareTurnResult {
+  model: string;
+  /** Tools the model may call this turn, with how their activities are scheduled. */
+  tools: { name: string; policy: ToolPolicy }[];
+  /** Set when this turn already finished (a start after Temporal forgot the run): answer from storage. */
+  existing: ChatTurnResult | null;
+}
+
+export interface CompleteTurnInput {
+  turnId: string;
+  status: 'completed' | 'cancelled';
+  finishReason: string;
+  hops: number;
+  /** Set when the hop limit stopped the loop: the seed's warning is appended to the answer. */
+  hopLimit: number | null;
+  persistence: PersistenceOptions;
+}
+
+export interface FailTurnInput {
+  turnId: string;
+  hop: number;
+  errorType: string;
+  message: string;
+  persistence: PersistenceOptions;
+}
+
+/** Builds the turn lifecycle activities: prepare (validate + store the user message), complete, fail. */
+export function createTurnActivities(deps: ActivityDeps) {
+  /**
+   * The seed's fail-fast validation plus the turn's first durable write. Unknown model, unknown tools and a
+   * conversation of another tenant fail the turn before any LLM call, without retries.
+   */
+  async function prepareTurn(input: ChatTurnInput): Promise<PrepareTurnResult> {
+    const model = input.model ?? deps.models.default;
+    try {
+      if (!deps.models.allowed.includes(model)) throw new UnknownModelError(model, deps.models.allowed);
+      const tools = deps.tools.subset(input.tools ?? deps.tools.names);
+      const turn = await ensureTurn(deps.pool, { ...input, model });
+      const existing = turn.status === 'running' ? null : ((await storedResult(deps.pool, input.turnId)) ?? null);
+      if (turn.status === 'failed') {
+        throw ApplicationFailure.nonRetryable(`turn ${input.turnId} already failed`, 'turn.already_failed');
+      }
+      return { model, tools: tools.names.map((name) => ({ name, policy: tools.policy(name)! })), existing };
+    } catch (err: unknown) {
+      if (err instanceof UnknownModelError || err instanceof ConversationOwnershipError) {
+        throw ApplicationFailure.create({ message: err.message, type: err.failureType, nonRetryable: true, cause: err });
+      }
+      if (err instanceof UnknownToolsError) {
+        throw ApplicationFailure.create({ message: err.message, type: 'turn.unknown_tools', nonRetryable: true, cause: err });
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * The seed's `compact_deltas`: one final assistant message built from every hop's stored text (plus the
+   * hop-limit warning), then the turn marked finished, then `hop_limit`/`done` announced — in that order,
+   * so nothing is announced that is not durable.
+   */
+  async function completeTurn(input: CompleteTurnInput): Promise<ChatTurnResult> {
+    const result = await inTransaction(deps.pool, async (db) => {
+      const hops = await hopMessages(db, input.turnId);
+      const warning = input.hopLimit !== null ? HOP_LIMIT_SEPARATOR + hopLimitWarning(input.hopLimit) : '';
+      const content = hops.map((h) => h.content ?? '').join('') + warning;
+      const usage = sumUsage(hops.map((h) => h.usage));
+      await db.query(
+        `INSERT INTO messages (conversation_id, turn_id, idem_key, kind, content, model, finish_reason, usage)
+         SELECT conversation_id, id, $2, 'final', $3, model, $4, $5 FROM turns WHERE id = $1
+         ON CONFLICT (idem_key) DO NOTHING`,
+        [input.turnId, `${input.turnId}:final`, content, input.finishReason, usage && JSON.stringify(usage)],
+      );
+      await db.query(
+        `UPDATE turns SET status = $2, finish_reason = $3, hops = $4, usage = $5, completed_at = now()
+         WHERE id = $1 AND status = 'running'`,
+        [input.turnId, input.status, input.finishReason, input.hops, usage && JSON.stringify(usage)],
+      );
+      return storedResult(db, input.turnId);
+    });
+    if (!result) throw new Error(`turn ${input.turnId} has no final message after completion`);
+
+    const writer = await StreamWriter.open(deps.pool, {
+      turnId: input.turnId,
+      hop: result.hops,
+      attempt: Context.current().info.attempt,
+      persistence: input.persistence,
+    });
+    try {
+      if (input.hopLimit !== null) {
+        await writer.event(
+          {
+            type: 'hop_limit',
+            text: HOP_LIMIT_SEPARATOR + hopLimitWarning(input.hopLimit),
+            finishReason: 'tool_limit_reached',
+          },
+          'hop_limit',
+        );
+      }
+      await writer.event(
+        {
+          type: 'done',
+          status: result.status,
+          messageId: result.messageId,
+          finishReason: result.finishReason,
+          usage: result.usage,
+        },
+        'done',
+      );
+      await writer.close();
+    } finally {
+      writer.abandon();
+    }
+    return result;
+  }
+
+  /** Marks the turn failed and announces the error; stored messages stay as they are. */
+  async function failTurn(input: FailTurnInput): Promise<void> {
+    await deps.pool.query(
+      `UPDATE turns SET status = 'failed', error = $2, completed_at = now() WHERE id = $1 AND status = 'running'`,
+      [input.turnId, JSON.stringify({ type: input.errorType, message: input.message })],
+    );
+    const writer = await StreamWriter.open(deps.pool, {
+      turnId: input.turnId,
+      hop: input.hop,
+      attempt: Context.current().info.attempt,
+      persistence: input.persistence,
+    });
+    try {
+      await writer.event({ type: 'error', errorType: input.errorType, message: input.message }, 'error');
+      await writer.close();
+    } finally {
+      writer.abandon();
+    }
+  }
+
+  return { prepareTurn, completeTurn, failTurn };
+}
+
+function sumUsage(usages: (Usage | null)[]): Usage | null {
+  const present = usages.filter((u): u is Usage => u !== null);
+  if (present.length === 0) return null;
+  return present.reduce((a, b) => ({
+    promptTokens: a.promptTokens + b.promptTokens,
+    completionTokens: a.completionTokens + b.completionTokens,
+    totalTokens: a.totalTokens + b.totalTokens,
+  }));
+}

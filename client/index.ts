@@ -1,0 +1,1 @@
+export { startTurn, InvalidTurnRequestError, type StartedTurn } from './start-turn';

@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { ExternalId } from './ids';
+
+/**
+ * The seed's batched delta persistence knobs. Live deltas are never held back by them: they only bound how
+ * often text rows are written to the stream log.
+ */
+export const PersistenceOptions = z.object({
+  /** Store text deltas in the stream log so a reconnecting caller can resume mid-turn. @default true */
+  persistDeltas: z.boolean().default(true),
+  /** Flush buffered deltas at least this often. @default 200 */
+  intervalMs: z.number().int().min(0).max(60_000).default(200),
+  /** Flush as soon as this many characters are buffered (0 = no size trigger). @default 1024 */
+  minChars: z.number().int().min(0).max(1_000_000).default(1024),
+});
+export type PersistenceOptions = z.infer<typeof PersistenceOptions>;
+
+/** What a caller asks for when starting a turn (validated at the client and again by the workflow's first activity). */
+export const StartTurnRequest = z.object({
+  conversationId: ExternalId,
+  requestId: ExternalId,
+  /** The user's message for this turn. */
+  message: z.string().min(1, 'must not be empty').max(100_000, 'must be at most 100000 characters'),
+  /** Tenant that owns the conversation. @default 'default' */
+  tenantId: ExternalId.default('default'),
+  /** Model to use; must be one the worker serves. @default the worker's default model */
+  model: z.string().min(1).max(200).optional(),
+  /** Names of the tools the model may call; omitted = every registered tool, [] = none. */
+  tools: z.array(z.string().min(1).max(64)).max(64).optional(),
+  /** Tool rounds allowed before the turn stops with `tool_limit_reached`. @default 5 */
+  maxHops: z.number().int().min(0).max(50).default(5),
+  persistence: PersistenceOptions.default({ persistDeltas: true, intervalMs: 200, minChars: 1024 }),
+  /** Log the first LLM reply of the turn (the seed's `log_initial_response`). @default false */
+  logInitialResponse: z.boolean().default(false),
+});
+export type StartTurnRequest = z.input<typeof StartTurnRequest>;
+
+/** The workflow's single input object: the validated request plus the derived turn id. */
+export const ChatTurnInput = StartTurnRequest.extend({ turnId: z.string().min(1) });
+export type ChatTurnInput = z.infer<typeof ChatTurnInput>;
+
+/** Why a turn ended. Provider finish reasons (`stop`, `length`, `content_filter`, …) pass through. */
+export type TurnFinishReason = 'tool_limit_reached' | 'cancelled' | (string & {});
+
+/** Token usage summed over every hop of the turn (absent when the provider reported none). */
+export const Usage = z.object({
+  promptTokens: z.number().int().nonnegative(),
+  completionTokens: z.number().int().nonnegative(),
+  totalTokens: z.number().int().nonnegative(),
+});
+export type Usage = z.infer<typeof Usage>;
+
+/** What the workflow returns: small, by design — the answer text lives in Postgres (message `messageId`). */
+export interface ChatTurnResult {
+  turnId: string;
+  conversationId: string;
+  status: 'completed' | 'cancelled';
+  /** Id of the stored final assistant message. */
+  messageId: string;
+  finishReason: TurnFinishReason;
+  /** Tool rounds executed. */
+  hops: number;
+  model: string;
+  usage: Usage | null;
+}
+
+/** Progress a running turn reports through the `progress` query and the activities' heartbeats. */
+export interface TurnProgress {
+  phase: 'preparing' | 'streaming' | 'tools' | 'completing' | 'done';
+  hop: number;
+  model: string;
+  toolsRunning: string[];
+  cancelRequested: boolean;
+}
+
+/** The warning the seed appends to the answer when the model still wants tools at the hop limit. */
+export function hopLimitWarning(maxHops: number): string {
+  return `Stopped after ${maxHops} tool round${maxHops === 1 ? '' : 's'}: the tool call limit for this turn was reached.`;
+}
+
+/** Separator placed before the hop-limit warning in the answer (the seed's `"\n\n" + warning_msg`). */
+export const HOP_LIMIT_SEPARATOR = '\n\n';

@@ -1,0 +1,188 @@
+import assert from 'node:assert/strict';
+import { builtinTools } from '../../activities/tools';
+import { AnswerAssembler, TurnEvent, hopLimitWarning, HOP_LIMIT_SEPARATOR } from '../../common';
+import { finalMessage, storedEvents, turnHarness, type TurnHarness } from './harness';
+import { testTools } from './test-tools';
+
+type Msg = { role: string; content?: unknown; tool_call_id?: string; tool_calls?: { id: string; function: { name: string } }[] };
+
+describe('chatTurn tool loop', function () {
+  this.timeout(120_000);
+  let h: TurnHarness;
+
+  beforeEach(async () => {
+    h = await turnHarness();
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  const messagesOf = (i: number) => h.llm.requests[i]!.body.messages as Msg[];
+
+  it('runs one tool call and feeds its result to the next hop', async () => {
+    h.llm.enqueue(
+      { steps: [{ toolCalls: [{ id: 'call_calc', name: 'calculate', arguments: '{"expression":"2+3*4"}', argChunks: 4 }] }] },
+      { steps: [{ text: 'It is 14.' }] },
+    );
+    const turn = await h.start({ message: 'what is 2+3*4?' });
+    const result = await h.withWorker(() => turn.handle.result());
+
+    assert.equal(result.hops, 1);
+    assert.equal(result.finishReason, 'stop');
+    assert.equal(h.llm.requests.length, 2);
+    const second = messagesOf(1);
+    assert.equal(second[0]?.role, 'user');
+    assert.equal(second[1]?.role, 'assistant');
+    assert.equal(second[1]?.tool_calls?.[0]?.id, 'call_calc');
+    assert.equal(second[2]?.role, 'tool');
+    assert.equal(second[2]?.tool_call_id, 'call_calc');
+    assert.equal(JSON.parse(String(second[2]?.content)).result, 14);
+    assert.ok(Array.isArray(h.llm.requests[0]!.body.tools), 'tools are offered to the model');
+
+    const [final] = await finalMessage(h.env, turn.turnId);
+    assert.equal(final?.content, 'It is 14.');
+    const events = (await storedEvents(h.env, turn.turnId)).map((e) => TurnEvent.parse(e));
+    const toolCalls = events.find((e) => e.type === 'tool_calls');
+    assert.equal(toolCalls?.type === 'tool_calls' && toolCalls.message, 'Executing 1 tool(s)...');
+    const toolResult = events.find((e) => e.type === 'tool_result');
+    assert.equal(toolResult?.type === 'tool_result' && toolResult.toolCallId, 'call_calc');
+    assert.deepEqual(
+      events.map((e) => e.type).filter((t) => t !== 'text'),
+      ['tool_calls', 'tool_result', 'done'],
+    );
+  });
+
+  it('runs parallel calls as separate activities and returns results in the order the model asked', async () => {
+    h.llm.enqueue(
+      {
+        steps: [
+          {
+            toolCalls: [
+              { id: 'call_a', name: 'calculate', arguments: '{"expression":"10/4"}' },
+              { id: 'call_b', name: 'calculate', arguments: '{"expression":"2^10"}' },
+            ],
+          },
+        ],
+      },
+      { steps: [{ text: '2.5 and 1024.' }] },
+    );
+    const turn = await h.start({ message: 'two sums' });
+    await h.withWorker(() => turn.handle.result());
+
+    const second = messagesOf(1);
+    const tools = second.filter((m) => m.role === 'tool');
+    assert.deepEqual(tools.map((m) => m.tool_call_id), ['call_a', 'call_b']);
+    assert.deepEqual(tools.map((m) => JSON.parse(String(m.content)).result), [2.5, 1024]);
+    const history = await turn.handle.fetchHistory();
+    const scheduled = (history.events ?? []).filter(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'executeTool',
+    );
+    assert.equal(scheduled.length, 2);
+  });
+
+  it('follows a three-hop tool chain to the answer', async () => {
+    h.llm.enqueue(
+      { steps: [{ text: 'Step one. ' }, { toolCalls: [{ id: 'c1', name: 'calculate', arguments: '{"expression":"1+1"}' }] }] },
+      { steps: [{ toolCalls: [{ id: 'c2', name: 'calculate', arguments: '{"expression":"2*3"}' }] }] },
+      { steps: [{ toolCalls: [{ id: 'c3', name: 'calculate', arguments: '{"expression":"6-1"}' }] }] },
+      { steps: [{ text: 'Result: 5.' }] },
+    );
+    const turn = await h.start({ message: 'chain', maxHops: 5 });
+    const result = await h.withWorker(() => turn.handle.result());
+
+    assert.equal(result.hops, 3);
+    assert.equal(h.llm.requests.length, 4);
+    const last = messagesOf(3);
+    assert.deepEqual(last.filter((m) => m.role === 'tool').map((m) => m.tool_call_id), ['c1', 'c2', 'c3']);
+    const [final] = await finalMessage(h.env, turn.turnId);
+    // The seed's full_content: the text of every hop, concatenated.
+    assert.equal(final?.content, 'Step one. Result: 5.');
+  });
+
+  it('stops at the hop limit with the warning appended and finish_reason tool_limit_reached', async () => {
+    const call = (id: string) => ({ steps: [{ text: `try ${id}. ` }, { toolCalls: [{ id, name: 'calculate', arguments: '{"expression":"1"}' }] }] });
+    h.llm.enqueue(call('a'), call('b'), call('c'));
+    const turn = await h.start({ message: 'loop forever', maxHops: 1 });
+    const result = await h.withWorker(() => turn.handle.result());
+
+    assert.equal(result.finishReason, 'tool_limit_reached');
+    assert.equal(result.hops, 1);
+    assert.equal(h.llm.requests.length, 2, 'one tool round, then the limit');
+    const [final] = await finalMessage(h.env, turn.turnId);
+    assert.equal(final?.content, `try a. try b. ${HOP_LIMIT_SEPARATOR}${hopLimitWarning(1)}`);
+    const events = (await storedEvents(h.env, turn.turnId)).map((e) => TurnEvent.parse(e));
+    const limit = events.find((e) => e.type === 'hop_limit');
+    assert.equal(limit?.type === 'hop_limit' && limit.finishReason, 'tool_limit_reached');
+    const answer = new AnswerAssembler();
+    events.forEach((e) => answer.apply(e));
+    assert.equal(answer.text, final?.content);
+    const toolResults = await h.env.pool.query(`SELECT 1 FROM messages WHERE turn_id = $1 AND kind = 'tool'`, [turn.turnId]);
+    assert.equal(toolResults.rowCount, 1);
+  });
+
+  it('tells the model about every bad tool call and goes on', async () => {
+    const { tools, slowAborted } = testTools();
+    h.llm.enqueue(
+      {
+        steps: [
+          {
+            toolCalls: [
+              { id: 'unknown', name: 'no_such_tool', arguments: '{}' },
+              { id: 'badjson', name: 'echo', arguments: '{"text": "unterminated' },
+              { id: 'badargs', name: 'echo', arguments: '{"text": 42}' },
+              { id: 'throws', name: 'boom', arguments: '{}' },
+              { id: 'timeout', name: 'slow', arguments: '{}' },
+              { id: 'fine', name: 'echo', arguments: '{"text":"ok"}' },
+            ],
+          },
+        ],
+      },
+      { steps: [{ text: 'Some tools failed.' }] },
+    );
+    const turn = await h.start({ message: 'use tools badly' });
+    const result = await h.withWorker(() => turn.handle.result(), { tools: [...builtinTools(), ...tools] });
+
+    assert.equal(result.status, 'completed');
+    const toolMessages = new Map(
+      messagesOf(1)
+        .filter((m) => m.role === 'tool')
+        .map((m) => [m.tool_call_id, String(m.content)]),
+    );
+    assert.match(toolMessages.get('unknown')!, /no_such_tool/);
+    assert.match(toolMessages.get('unknown')!, /echo/, 'lists the tools that exist');
+    assert.match(toolMessages.get('badjson')!, /JSON/i);
+    assert.match(toolMessages.get('badargs')!, /text/);
+    assert.match(toolMessages.get('throws')!, /the boom tool exploded/);
+    assert.match(toolMessages.get('timeout')!, /timed out/i);
+    assert.equal(toolMessages.get('fine'), 'echo: ok');
+    assert.deepEqual(slowAborted, [true], 'the timed-out tool saw its signal abort');
+    const stored = await h.env.pool.query<{ tool_call_id: string; is_error: boolean }>(
+      `SELECT tool_call_id, is_error FROM messages WHERE turn_id = $1 AND kind = 'tool' ORDER BY tool_call_id`,
+      [turn.turnId],
+    );
+    assert.deepEqual(
+      stored.rows.map((r) => [r.tool_call_id, r.is_error]),
+      [['badargs', true], ['badjson', true], ['fine', false], ['throws', true], ['timeout', true], ['unknown', true]],
+    );
+  });
+
+  it('retries a transiently failing tool under one idempotency key and stores its result once', async () => {
+    const { tools, effects } = testTools();
+    h.llm.enqueue(
+      { steps: [{ toolCalls: [{ id: 'pay', name: 'charge_card', arguments: '{"amount":5}' }] }] },
+      { steps: [{ text: 'Charged.' }] },
+    );
+    const turn = await h.start({ message: 'pay' });
+    await h.withWorker(() => turn.handle.result(), { tools });
+
+    assert.equal(effects.length, 2);
+    assert.equal(effects[0]?.key, effects[1]?.key);
+    assert.equal(effects[0]?.key, `tool:${turn.turnId}:0:pay`);
+    const stored = await h.env.pool.query<{ content: string }>(
+      `SELECT content FROM messages WHERE turn_id = $1 AND kind = 'tool'`,
+      [turn.turnId],
+    );
+    assert.equal(stored.rowCount, 1);
+    assert.deepEqual(JSON.parse(stored.rows[0]!.content), { charged: 5, idempotencyKey: effects[0]?.key });
+  });
+});

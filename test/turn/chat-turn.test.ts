@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
+import { AnswerAssembler, TurnEvent, hopLimitWarning, HOP_LIMIT_SEPARATOR } from '../../common';
+import { finalMessage, storedEvents, turnHarness, TEST_MODEL, type TurnHarness } from './harness';
+
+describe('chatTurn', function () {
+  this.timeout(120_000);
+  let h: TurnHarness;
+
+  beforeEach(async () => {
+    h = await turnHarness();
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it('streams a text-only answer and stores it as one final message', async () => {
+    h.llm.enqueue({ steps: [{ text: 'Hello there, how can I help?' }], usage: { prompt_tokens: 7, completion_tokens: 6 } });
+    const turn = await h.start({ message: 'hi' });
+    const result = await h.withWorker(() => turn.handle.result());
+
+    assert.equal(result.status, 'completed');
+    assert.equal(result.finishReason, 'stop');
+    assert.equal(result.hops, 0);
+    assert.equal(result.model, TEST_MODEL);
+    assert.deepEqual(result.usage, { promptTokens: 7, completionTokens: 6, totalTokens: 13 });
+    const [final] = await finalMessage(h.env, turn.turnId);
+    assert.equal(final?.content, 'Hello there, how can I help?');
+    assert.equal(final?.id, result.messageId);
+
+    const events = (await storedEvents(h.env, turn.turnId)).map((e) => TurnEvent.parse(e));
+    const answer = new AnswerAssembler();
+    events.forEach((e) => answer.apply(e));
+    assert.equal(answer.text, 'Hello there, how can I help?');
+    assert.equal(events.at(-1)?.type, 'done');
+    assert.equal(h.llm.requests.length, 1);
+    assert.deepEqual(h.llm.requests[0]?.body.messages, [{ role: 'user', content: 'hi' }]);
+  });
+});

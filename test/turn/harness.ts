@@ -1,0 +1,111 @@
+import { bundleWorkflowCode, NativeConnection, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import OpenAI from 'openai';
+import pino from 'pino';
+import { startScriptedLlm, type ScriptedLlm } from '../../scripted-llm';
+import { builtinTools, createToolRegistry, type Tool } from '../../activities/tools';
+import type { ActivityDeps } from '../../activities';
+import { createTurnWorker, WORKFLOWS_PATH } from '../../worker/create-worker';
+import { startTurn, type StartedTurn } from '../../client';
+import type { StartTurnRequest } from '../../common';
+import { testEnv, uniqueId, uniqueTaskQueue, type TestEnv } from '../support';
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** The workflow bundle, built once per run (bundling takes seconds). */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
+  return bundle;
+}
+
+const quietBundlerLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: (message: string, meta?: Record<string, unknown>) => console.error(message, meta),
+};
+
+/** Everything a turn test needs: real Temporal, real Postgres, the scripted model over HTTP. */
+export interface TurnHarness {
+  env: TestEnv;
+  client: Client;
+  llm: ScriptedLlm;
+  taskQueue: string;
+  conversationId: string;
+  /** Starts a turn on this harness's task queue. */
+  start(request: Partial<StartTurnRequest> & { message?: string }): Promise<StartedTurn>;
+  /** Runs a worker with these tools (default: the built-ins) while `fn` runs. */
+  withWorker<T>(fn: (worker: Worker) => Promise<T>, opts?: WorkerOpts): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface WorkerOpts {
+  tools?: Tool[];
+  llmIdleTimeoutMs?: number;
+  models?: string[];
+}
+
+export const TEST_MODEL = 'scripted-model';
+
+export async function turnHarness(): Promise<TurnHarness> {
+  const env = await testEnv();
+  const llm = await startScriptedLlm({ port: 0 });
+  const taskQueue = uniqueTaskQueue('turn');
+  const conversationId = uniqueId('conv');
+  const client = env.temporal.client;
+  const workflowBundleCode = await workflowBundle();
+
+  return {
+    env,
+    client,
+    llm,
+    taskQueue,
+    conversationId,
+    start: (request) =>
+      startTurn(
+        client,
+        { conversationId, requestId: uniqueId('req'), message: 'hello', ...request } as StartTurnRequest,
+        { taskQueue },
+      ),
+    async withWorker(fn, opts = {}) {
+      const connection = await NativeConnection.connect({ address: env.temporal.address });
+      const deps: ActivityDeps = {
+        pool: env.pool,
+        openai: new OpenAI({ baseURL: llm.baseURL, apiKey: 'test-key', maxRetries: 0 }),
+        tools: createToolRegistry(opts.tools ?? builtinTools()),
+        models: { default: TEST_MODEL, allowed: opts.models ?? [TEST_MODEL] },
+        logger: pino({ level: 'silent' }),
+        llmIdleTimeoutMs: opts.llmIdleTimeoutMs ?? 30_000,
+      };
+      try {
+        const worker = await createTurnWorker({ connection, taskQueue, deps, workflowBundle: workflowBundleCode });
+        return await worker.runUntil(fn(worker));
+      } finally {
+        await connection.close();
+      }
+    },
+    async close() {
+      await llm.close();
+    },
+  };
+}
+
+/** The stored final message of a turn. */
+export async function finalMessage(env: TestEnv, turnId: string) {
+  const { rows } = await env.pool.query<{ id: string; content: string; finish_reason: string; model: string; usage: unknown }>(
+    `SELECT id, content, finish_reason, model, usage FROM messages WHERE turn_id = $1 AND kind = 'final'`,
+    [turnId],
+  );
+  return rows;
+}
+
+/** Every stored stream event of a turn, in cursor order, as a client would read them. */
+export async function storedEvents(env: TestEnv, turnId: string) {
+  const { rows } = await env.pool.query<{ cursor: string; prev: string; hop: number; attempt: number; type: string; data: Record<string, unknown> }>(
+    `SELECT cursor, prev, hop, attempt, type, data FROM turn_events WHERE turn_id = $1 ORDER BY cursor`,
+    [turnId],
+  );
+  return rows.map((r) => ({ ...r.data, turnId, cursor: Number(r.cursor), prev: Number(r.prev), hop: r.hop, attempt: r.attempt, type: r.type }));
+}

@@ -1,0 +1,57 @@
+import { z } from 'zod';
+
+const Bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const List = z
+  .string()
+  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+
+/** The worker's environment, parsed once at start-up. Temporal's own variable names where they exist. */
+export const WorkerConfig = z.object({
+  TEMPORAL_ADDRESS: z.string().min(1).default('localhost:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  /** Temporal Cloud API key; implies TLS. */
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
+  TEMPORAL_TLS: Bool.optional(),
+  TEMPORAL_TLS_CLIENT_CERT_PATH: z.string().min(1).optional(),
+  TEMPORAL_TLS_CLIENT_KEY_PATH: z.string().min(1).optional(),
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' }),
+  /** Connections in the worker's pool; each streaming turn holds one while it streams. @default 40 */
+  DATABASE_POOL_MAX: z.coerce.number().int().min(2).max(1000).default(40),
+  OPENAI_BASE_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  OPENAI_API_KEY: z.string().min(1, 'must not be empty'),
+  /** Model used when a turn names none. @default gpt-4o-mini */
+  OPENAI_MODEL: z.string().min(1).default('gpt-4o-mini'),
+  /** Other models turns may ask for (comma-separated). */
+  TURNFLOW_MODELS: List.default([]),
+  /** Tools this worker offers (comma-separated); unset = every built-in tool. */
+  TURNFLOW_TOOLS: List.optional(),
+  /** Log each turn's first LLM reply (the seed's `logging.llm_replies`). */
+  TURNFLOW_LOG_LLM_REPLIES: Bool.default(false),
+  TURNFLOW_LLM_IDLE_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
+  /** Turns and activities this worker runs at once. */
+  TURNFLOW_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(200),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+});
+export type WorkerConfig = z.infer<typeof WorkerConfig>;
+
+/** Thrown when the environment cannot run a worker; names every bad variable. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Parses `env`; throws {@link ConfigError} naming each bad variable (never echoing secret values). */
+export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  const parsed = WorkerConfig.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n');
+    throw new ConfigError(`the worker cannot start; fix these environment variables:\n${problems}`);
+  }
+  const config = parsed.data;
+  if (Boolean(config.TEMPORAL_TLS_CLIENT_CERT_PATH) !== Boolean(config.TEMPORAL_TLS_CLIENT_KEY_PATH)) {
+    throw new ConfigError('TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH must be set together');
+  }
+  return config;
+}

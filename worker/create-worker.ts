@@ -1,0 +1,37 @@
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { TASK_QUEUE } from '../common';
+import { createActivities, type ActivityDeps } from '../activities';
+
+/** What {@link createTurnWorker} needs besides the activities' resources. */
+export interface TurnWorkerOptions {
+  connection: NativeConnection;
+  /** @default 'default' */
+  namespace?: string;
+  /** @default TASK_QUEUE */
+  taskQueue?: string;
+  deps: ActivityDeps;
+  /** A prebuilt workflow bundle (tests build it once); default: bundle `workflows/` now. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  /** @default 200 */
+  maxConcurrentActivityTaskExecutions?: number;
+}
+
+/** Path of the workflows module, for bundling. */
+export const WORKFLOWS_PATH = require.resolve('../workflows');
+
+/**
+ * A worker that runs chat turns: the `chatTurn` workflow and its activities bound to `deps`. Heartbeats are
+ * sent at least every second, so a stop request reaches a streaming activity within about a second.
+ */
+export async function createTurnWorker(opts: TurnWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace ?? 'default',
+    taskQueue: opts.taskQueue ?? TASK_QUEUE,
+    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    activities: createActivities(opts.deps),
+    maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? 200,
+    maxHeartbeatThrottleInterval: '1 second',
+    defaultHeartbeatThrottleInterval: '1 second',
+  });
+}

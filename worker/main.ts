@@ -1,0 +1,69 @@
+import { NativeConnection } from '@temporalio/worker';
+import OpenAI from 'openai';
+import pg from 'pg';
+import pino from 'pino';
+import { readFile } from 'node:fs/promises';
+import { migrate } from '../db';
+import { builtinTools, createToolRegistry } from '../activities/tools';
+import { loadWorkerConfig, type WorkerConfig } from './config';
+import { createTurnWorker } from './create-worker';
+
+async function connect(config: WorkerConfig): Promise<NativeConnection> {
+  const tls =
+    config.TEMPORAL_TLS_CLIENT_CERT_PATH && config.TEMPORAL_TLS_CLIENT_KEY_PATH
+      ? {
+          clientCertPair: {
+            crt: await readFile(config.TEMPORAL_TLS_CLIENT_CERT_PATH),
+            key: await readFile(config.TEMPORAL_TLS_CLIENT_KEY_PATH),
+          },
+        }
+      : config.TEMPORAL_TLS || config.TEMPORAL_API_KEY
+        ? true
+        : undefined;
+  return NativeConnection.connect({
+    address: config.TEMPORAL_ADDRESS,
+    ...(tls !== undefined ? { tls } : {}),
+    ...(config.TEMPORAL_API_KEY ? { apiKey: config.TEMPORAL_API_KEY } : {}),
+  });
+}
+
+async function main(): Promise<void> {
+  const config = loadWorkerConfig();
+  const logger = pino({ level: config.LOG_LEVEL, redact: ['*.apiKey', '*.authorization', '*.Authorization'] });
+  // A bad tool set stops the worker here, before it takes any turn (the seed's fail-fast validation).
+  const all = createToolRegistry(builtinTools());
+  const tools = config.TURNFLOW_TOOLS ? all.subset(config.TURNFLOW_TOOLS) : all;
+  const models = [config.OPENAI_MODEL, ...config.TURNFLOW_MODELS.filter((m) => m !== config.OPENAI_MODEL)];
+
+  await migrate(config.DATABASE_URL);
+  const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_MAX });
+  const connection = await connect(config);
+  try {
+    const openai = new OpenAI({
+      apiKey: config.OPENAI_API_KEY,
+      ...(config.OPENAI_BASE_URL ? { baseURL: config.OPENAI_BASE_URL } : {}),
+      maxRetries: 0,
+    });
+    const worker = await createTurnWorker({
+      connection,
+      namespace: config.TEMPORAL_NAMESPACE,
+      deps: { pool, openai, tools, models: { default: config.OPENAI_MODEL, allowed: models }, logger,
+        logLlmReplies: config.TURNFLOW_LOG_LLM_REPLIES, llmIdleTimeoutMs: config.TURNFLOW_LLM_IDLE_TIMEOUT_MS },
+      maxConcurrentActivityTaskExecutions: config.TURNFLOW_MAX_CONCURRENT_ACTIVITIES,
+    });
+    logger.info(
+      { temporal: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE, models, tools: tools.names,
+        llm: config.OPENAI_BASE_URL ?? 'https://api.openai.com/v1' },
+      'turnflow worker running',
+    );
+    await worker.run();
+  } finally {
+    await connection.close();
+    await pool.end();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,225 @@
+import {
+  ActivityCancellationType,
+  ApplicationFailure,
+  CancellationScope,
+  type ActivityOptions,
+  defineQuery,
+  defineSignal,
+  isCancellation,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  TemporalFailure,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { z } from 'zod';
+import type { Activities, PrepareTurnResult } from '../activities';
+import {
+  ChatTurnInput,
+  searchAttributeKeys as keys,
+  turnIdFor,
+  type ChatTurnResult,
+  type TurnProgress,
+} from '../common';
+
+/** Input of {@link cancelTurn}. */
+export interface CancelTurnInput {
+  /** Why the caller stopped the turn (logged, not shown to the model). */
+  reason?: string;
+}
+
+/** Stop generating: aborts the LLM request and running tools; the partial answer is kept (`cancelled`). */
+export const cancelTurn = defineSignal<[CancelTurnInput]>('cancelTurn');
+
+/** Where the turn is: phase, hop, model, running tools. */
+export const turnProgress = defineQuery<TurnProgress>('progress');
+
+/** Storage writes: short, retried until Postgres is back. */
+const turnIo = {
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
+} as const satisfies ActivityOptions;
+
+/**
+ * One LLM hop. Heartbeats every second, so a dead worker is noticed within the heartbeat timeout; waits for
+ * the activity to stop on cancellation so the partial answer is stored first.
+ */
+const llmCall = {
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '5 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 8 },
+} as const satisfies ActivityOptions;
+
+const { prepareTurn, completeTurn, failTurn, recordToolResults } = proxyActivities<Activities>(turnIo);
+const { streamCompletion } = proxyActivities<Activities>(llmCall);
+const { executeTool } = proxyActivities<Activities>({ startToCloseTimeout: '1 minute' });
+
+/** Activity options of one tool call, from the tool's policy (its timeout plus room to store the result). */
+function toolCall(name: string, policy: PrepareTurnResult['tools'][number]['policy']): ActivityOptions {
+  return {
+    summary: `tool · ${name}`,
+    startToCloseTimeout: policy.timeoutMs + 10_000,
+    heartbeatTimeout: '10 seconds',
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: policy.retry,
+  };
+}
+
+/**
+ * One user turn: the seed's `stream_and_handle_tools` as a workflow. Each hop streams the model's answer
+ * (an activity), runs the tool calls it asked for in parallel (an activity each), records their results
+ * and asks again, until the model answers without tools or the hop limit is reached; then the answer is
+ * compacted into one stored message. History holds ids and counts only, never the text.
+ */
+export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult> {
+  const input = parseInput(rawInput);
+  const progress: TurnProgress = {
+    phase: 'preparing',
+    hop: 0,
+    model: input.model ?? '',
+    toolsRunning: [],
+    cancelRequested: false,
+  };
+  const loop = new CancellationScope();
+  setHandler(turnProgress, () => progress);
+  setHandler(cancelTurn, () => {
+    progress.cancelRequested = true;
+    loop.cancel();
+  });
+
+  const prepared = await prepareTurn(input);
+  if (prepared.existing) return prepared.existing;
+  const { model } = prepared;
+  progress.model = model;
+  upsertSearchAttributes([
+    { key: keys.ConversationId, value: input.conversationId },
+    { key: keys.LlmModel, value: model },
+    { key: keys.TurnStatus, value: 'running' },
+    { key: keys.TurnHops, value: 0 },
+  ]);
+  const policies = new Map(prepared.tools.map((t) => [t.name, t.policy]));
+  const persistence = input.persistence;
+
+  let hop = 0;
+  let finishReason = 'stop';
+  let hopLimit: number | null = null;
+  let cancelled = progress.cancelRequested;
+
+  const runHops = async () => {
+    for (;;) {
+      progress.phase = 'streaming';
+      setCurrentDetails(`hop ${hop} · streaming · ${model}`);
+      const reply = await streamCompletion.executeWithOptions({ ...llmCall, summary: `llm · hop ${hop} · ${model}` }, [
+        {
+          turnId: input.turnId,
+          hop,
+          model,
+          tools: prepared.tools.map((t) => t.name),
+          persistence,
+          logInitialResponse: input.logInitialResponse,
+        },
+      ]);
+      finishReason = reply.finishReason ?? 'stop';
+      if (reply.cancelled) {
+        cancelled = true;
+        return;
+      }
+      if (reply.toolCalls.length === 0) return;
+      if (hop >= input.maxHops) {
+        hopLimit = input.maxHops;
+        finishReason = 'tool_limit_reached';
+        return;
+      }
+
+      progress.phase = 'tools';
+      progress.toolsRunning = reply.toolCalls.map((c) => c.name);
+      setCurrentDetails(`hop ${hop} · running ${reply.toolCalls.length} tool(s): ${progress.toolsRunning.join(', ')}`);
+      await Promise.all(
+        reply.toolCalls.map((call) => {
+          // The model may name a tool this turn does not offer; the activity tells the model so.
+          const policy = policies.get(call.name) ?? UNKNOWN_TOOL_POLICY;
+          return executeTool.executeWithOptions(toolCall(call.name, policy), [
+            { turnId: input.turnId, hop, toolCallId: call.id },
+          ]);
+        }),
+      );
+      progress.toolsRunning = [];
+      await recordToolResults({ turnId: input.turnId, hop, persistence });
+      hop += 1;
+      progress.hop = hop;
+      upsertSearchAttributes([{ key: keys.TurnHops, value: hop }]);
+    }
+  };
+
+  try {
+    if (!cancelled) await loop.run(runHops);
+  } catch (err: unknown) {
+    if (!isCancellation(err)) {
+      await CancellationScope.nonCancellable(() => fail(input, hop, err));
+      throw err;
+    }
+    cancelled = true;
+    if (!progress.cancelRequested) {
+      // The workflow itself was cancelled: store what the user saw, then end as cancelled.
+      await CancellationScope.nonCancellable(() => finish(input, { hop, cancelled, finishReason, hopLimit }));
+      throw err;
+    }
+  }
+  return finish(input, { hop, cancelled, finishReason, hopLimit });
+
+  async function finish(
+    turn: ChatTurnInput,
+    state: { hop: number; cancelled: boolean; finishReason: string; hopLimit: number | null },
+  ): Promise<ChatTurnResult> {
+    progress.phase = 'completing';
+    setCurrentDetails(`hop ${state.hop} · completing`);
+    const result = await completeTurn({
+      turnId: turn.turnId,
+      status: state.cancelled ? 'cancelled' : 'completed',
+      finishReason: state.cancelled ? 'cancelled' : state.finishReason,
+      hops: state.hop,
+      hopLimit: state.cancelled ? null : state.hopLimit,
+      persistence: turn.persistence,
+    });
+    progress.phase = 'done';
+    setCurrentDetails(`done · ${result.finishReason} · ${state.hop} tool round(s)`);
+    upsertSearchAttributes([
+      { key: keys.TurnStatus, value: result.status },
+      { key: keys.TurnHops, value: state.hop },
+    ]);
+    return result;
+  }
+}
+
+/** Used for a call to a tool the turn does not offer: the activity only reports the unknown tool. */
+const UNKNOWN_TOOL_POLICY = {
+  timeoutMs: 10_000,
+  retry: { maximumAttempts: 3, initialInterval: 1_000, backoffCoefficient: 2, maximumInterval: 10_000 },
+};
+
+async function fail(input: ChatTurnInput, hop: number, err: unknown): Promise<void> {
+  const cause = err instanceof TemporalFailure && err.cause instanceof ApplicationFailure ? err.cause : err;
+  const errorType = cause instanceof ApplicationFailure ? (cause.type ?? 'turn.failed') : 'turn.failed';
+  const message = cause instanceof Error ? cause.message : String(cause);
+  setCurrentDetails(`failed · ${errorType}`);
+  upsertSearchAttributes([{ key: keys.TurnStatus, value: 'failed' }]);
+  await failTurn({ turnId: input.turnId, hop, errorType, message, persistence: input.persistence });
+}
+
+function parseInput(raw: unknown): ChatTurnInput {
+  const parsed = ChatTurnInput.safeParse(raw);
+  if (!parsed.success) {
+    throw ApplicationFailure.nonRetryable(`invalid turn input: ${z.prettifyError(parsed.error)}`, 'turn.invalid_input');
+  }
+  const input = parsed.data;
+  const expected = turnIdFor(input.conversationId, input.requestId);
+  if (input.turnId !== expected || workflowInfo().workflowId !== expected) {
+    throw ApplicationFailure.nonRetryable(
+      `a turn's id must be ${expected} (derived from conversationId and requestId)`,
+      'turn.invalid_input',
+    );
+  }
+  return input;
+}

@@ -1,0 +1,1 @@
+export { chatTurn, cancelTurn, turnProgress, type CancelTurnInput } from './chat-turn';
