@@ -1,0 +1,20 @@
+export {
+  ChatStreamAccumulator,
+  readChatStream,
+  type AccumulatorOptions,
+  type ReadChatStreamOptions,
+} from './stream-reader';
+export { ToolCallAssembler, DEFAULT_TOOL_CALL_ID_PREFIX } from './tool-calls';
+export {
+  ChatStreamError,
+  MalformedChunkError,
+  ProviderStreamError,
+  LlmFailureType,
+  isAbort,
+  toLlmFailure,
+  type ChatStreamErrorKind,
+  type ToLlmFailureOptions,
+} from './errors';
+export { retryAfterMs } from './retry-after';
+export { redact } from './redact';
+export type { AssembledMessage, DroppedToolCall, ReadResult, StreamDelta, ToolCall } from './types';
