@@ -1,0 +1,103 @@
+import type { z } from 'zod';
+
+/**
+ * What a tool receives besides its arguments. Built by the activity that runs the call;
+ * {@link runToolCall} hands the tool a copy whose `signal` also aborts on the tool's timeout and
+ * whose `deadline` is the earlier of the caller's deadline and the tool's own.
+ */
+export interface ToolContext {
+  /**
+   * Stable across Temporal retries of the same call (see {@link toolIdempotencyKey}). Hand it to
+   * every system the tool changes (e.g. an `Idempotency-Key` header) so a retry repeats nothing.
+   */
+  readonly idempotencyKey: string;
+  /** Aborts when the call is cancelled or times out; the tool should stop work and return or throw. */
+  readonly signal: AbortSignal;
+  /** When the tool's time is up. */
+  readonly deadline: Date;
+  /** The turn (workflow) this call belongs to. */
+  readonly turnId: string;
+  /** The hop of the turn that asked for this call (0-based). */
+  readonly hop: number;
+  /** The model's id for this tool call. */
+  readonly toolCallId: string;
+}
+
+/** Retry policy of the activity that runs a tool; see {@link ToolPolicy} for the resolved form. */
+export interface ToolRetryOptions {
+  /**
+   * Attempts in all, including the first. Retries happen only when the tool throws
+   * `RetryableToolError` (or the worker dies mid-call).
+   * @default 3
+   */
+  readonly maximumAttempts?: number;
+  /** @default 1000 */
+  readonly initialIntervalMs?: number;
+  /** @default 2 */
+  readonly backoffCoefficient?: number;
+  /** @default 30000 */
+  readonly maximumIntervalMs?: number;
+}
+
+/** A zod schema whose output is a JSON object, the only kind of tool parameters providers accept. */
+export type ToolParameters = z.ZodType<Record<string, unknown>>;
+
+/** What {@link defineTool} takes. */
+export interface ToolConfig<P extends ToolParameters> {
+  /** Name the model calls the tool by; must match `^[a-zA-Z0-9_-]{1,64}$` and be unique in a registry. */
+  readonly name: string;
+  /** Tells the model what the tool does and when to use it. */
+  readonly description: string;
+  /** Arguments schema (an object); its JSON Schema is sent to the model and model output is validated against it. */
+  readonly parameters: P;
+  /**
+   * Time budget of one attempt, in milliseconds; past it the tool's signal aborts and the model is
+   * told the tool timed out.
+   * @default 30000 (`DEFAULT_TOOL_TIMEOUT_MS`)
+   */
+  readonly timeoutMs?: number;
+  /** Retry policy for transient failures (`RetryableToolError`). */
+  readonly retry?: ToolRetryOptions;
+  /**
+   * Does the work. Return a string (sent as-is) or any JSON-serialisable value. Throw
+   * `RetryableToolError` for a transient failure; anything else thrown is shown to the model.
+   */
+  execute(args: z.output<P>, ctx: ToolContext): Promise<unknown>;
+}
+
+/** A defined tool. */
+export type Tool<P extends ToolParameters = ToolParameters> = Readonly<ToolConfig<P>>;
+
+/**
+ * Defines a tool; `execute`'s `args` are typed from `parameters`. Validation of the definition
+ * happens in `createToolRegistry`, so a bad tool stops the worker at start-up.
+ *
+ * @example
+ * ```ts
+ * const echo = defineTool({
+ *   name: 'echo',
+ *   description: 'Repeats the text.',
+ *   parameters: z.object({ text: z.string() }),
+ *   execute: async ({ text }) => text,
+ * });
+ * ```
+ */
+export function defineTool<P extends ToolParameters>(config: ToolConfig<P>): Tool<P> {
+  return Object.freeze({ ...config });
+}
+
+/** Identity of one tool call within a turn. */
+export interface ToolCallIdentity {
+  readonly turnId: string;
+  readonly hop: number;
+  readonly toolCallId: string;
+}
+
+/**
+ * The idempotency key of a tool call: `tool:<turnId>:<hop>:<toolCallId>`. Identical on every
+ * retry of the call, different for every other call (the model may reuse call ids across hops, so
+ * the hop is part of it).
+ */
+export function toolIdempotencyKey({ turnId, hop, toolCallId }: ToolCallIdentity): string {
+  return `tool:${turnId}:${hop}:${toolCallId}`;
+}
