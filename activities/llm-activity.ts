@@ -2,9 +2,7 @@ import { Context, cancellationDetails } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { PersistenceOptions, ToolCallSummary, Usage } from '../common';
 import type { ActivityDeps } from './deps';
-import { readChatStream } from './llm/stream-reader';
-import { toLlmFailure } from './llm/errors';
-import type { AssembledMessage } from './llm/types';
+import { readChatStream, toLlmFailure, type AssembledMessage } from './llm';
 import { loadContext, saveHopMessage } from './repo/messages';
 import { StreamWriter } from './stream/writer';
 
@@ -74,7 +72,9 @@ export function createLlmActivity(deps: ActivityDeps) {
 
     let partial = '';
     try {
-      if (attempt > 1) await writer.event({ type: 'reset', supersededAttempt: attempt - 1 }, `reset:${input.hop}:${attempt}`);
+      if (attempt > 1)
+        await writer.event({ type: 'reset', supersededAttempt: attempt - 1 }, `reset:${input.hop}:${attempt}`);
+      const signal = AbortSignal.any([ctx.cancellationSignal, idle.signal]);
       const stream = await deps.openai.chat.completions.create(
         {
           model: input.model,
@@ -83,9 +83,10 @@ export function createLlmActivity(deps: ActivityDeps) {
           stream_options: { include_usage: true },
           ...(tools.length > 0 ? { tools } : {}),
         },
-        { signal: AbortSignal.any([ctx.cancellationSignal, idle.signal]) },
+        { signal },
       );
       const read = await readChatStream(stream, {
+        signal,
         toolCallIdPrefix: `call_h${input.hop}_`,
         onDelta: (delta) => {
           touch();

@@ -4,7 +4,10 @@ import type { PersistenceOptions } from '../common';
 import type { ActivityDeps } from './deps';
 import { getToolResult, hopToolCalls, saveToolResult } from './repo/messages';
 import { StreamWriter } from './stream/writer';
-import { RetryableToolError, runToolCall, toolIdempotencyKey } from './tools';
+import { runToolCall, toolIdempotencyKey, toToolFailure, type ToolOutcome } from './tools';
+
+/** Longest tool result stored and shown to the model; longer ones are cut with a note saying so. */
+export const MAX_TOOL_RESULT_CHARS = 100_000;
 
 /** Identity of one tool call of a turn; the call's name and arguments are loaded from the stored hop. */
 export interface ExecuteToolInput {
@@ -44,8 +47,9 @@ export function createToolActivities(deps: ActivityDeps) {
       );
     }
     const beat = setInterval(() => ctx.heartbeat(), heartbeatIntervalMs);
+    let outcome: ToolOutcome;
     try {
-      const outcome = await runToolCall(
+      outcome = await runToolCall(
         deps.tools,
         { id: call.id, name: call.function.name, arguments: call.function.arguments },
         {
@@ -57,27 +61,34 @@ export function createToolActivities(deps: ActivityDeps) {
           toolCallId: input.toolCallId,
         },
       );
-      if (outcome.errorType === 'cancelled' && cancellationDetails()) throw ctx.cancellationSignal.reason;
-      const saved = await saveToolResult(deps.pool, input.turnId, input.hop, {
-        toolCallId: call.id,
-        name: call.function.name,
-        content: outcome.content,
-        isError: outcome.isError,
-      });
-      return { isError: saved.isError, errorType: outcome.errorType ?? null, reused: false };
     } catch (err: unknown) {
-      if (err instanceof RetryableToolError) {
-        throw ApplicationFailure.create({
-          message: err.message,
-          type: 'tool.retryable',
-          cause: err,
-          ...(err.retryAfterMs !== undefined ? { nextRetryDelay: err.retryAfterMs } : {}),
-        });
-      }
-      throw err;
+      // Only a tool's RetryableToolError (retried) or a caller bug (not) escapes runToolCall.
+      throw toToolFailure(err);
     } finally {
       clearInterval(beat);
     }
+    if (outcome.errorType === 'cancelled' && cancellationDetails()) throw ctx.cancellationSignal.reason;
+    const saved = await saveToolResult(deps.pool, input.turnId, input.hop, {
+      toolCallId: call.id,
+      name: call.function.name,
+      content: capResult(outcome.content),
+      isError: outcome.isError,
+    });
+    return { isError: saved.isError, errorType: outcome.errorType ?? null, reused: false };
+  }
+
+  /**
+   * Stores an error result for a call whose activity failed for good (retries exhausted, timed out), so the
+   * model still gets an answer for every call it made and the turn goes on.
+   */
+  async function storeToolFailure(input: ExecuteToolInput & { message: string }): Promise<void> {
+    const call = (await hopToolCalls(deps.pool, input.turnId, input.hop)).find((c) => c.id === input.toolCallId);
+    await saveToolResult(deps.pool, input.turnId, input.hop, {
+      toolCallId: input.toolCallId,
+      name: call?.function.name ?? 'unknown',
+      content: capResult(`The tool failed and was not retried further: ${input.message}`),
+      isError: true,
+    });
   }
 
   async function recordToolResults(input: RecordToolResultsInput): Promise<{ recorded: number }> {
@@ -90,7 +101,13 @@ export function createToolActivities(deps: ActivityDeps) {
         const result = await getToolResult(deps.pool, input.turnId, input.hop, call.id);
         if (!result) continue;
         const event = await writer.event(
-          { type: 'tool_result', toolCallId: call.id, name: result.name, content: result.content, isError: result.isError },
+          {
+            type: 'tool_result',
+            toolCallId: call.id,
+            name: result.name,
+            content: result.content,
+            isError: result.isError,
+          },
           `tool_result:${input.hop}:${call.id}`,
         );
         if (event) recorded += 1;
@@ -102,5 +119,11 @@ export function createToolActivities(deps: ActivityDeps) {
     }
   }
 
-  return { executeTool, recordToolResults };
+  return { executeTool, storeToolFailure, recordToolResults };
+}
+
+function capResult(content: string): string {
+  if (content.length <= MAX_TOOL_RESULT_CHARS) return content;
+  const cut = content.length - MAX_TOOL_RESULT_CHARS;
+  return `${content.slice(0, MAX_TOOL_RESULT_CHARS)}\n[… ${cut} more characters cut: the result was too long]`;
 }

@@ -60,10 +60,20 @@ export function createTurnActivities(deps: ActivityDeps) {
       return { model, tools: tools.names.map((name) => ({ name, policy: tools.policy(name)! })), existing };
     } catch (err: unknown) {
       if (err instanceof UnknownModelError || err instanceof ConversationOwnershipError) {
-        throw ApplicationFailure.create({ message: err.message, type: err.failureType, nonRetryable: true, cause: err });
+        throw ApplicationFailure.create({
+          message: err.message,
+          type: err.failureType,
+          nonRetryable: true,
+          cause: err,
+        });
       }
       if (err instanceof UnknownToolsError) {
-        throw ApplicationFailure.create({ message: err.message, type: 'turn.unknown_tools', nonRetryable: true, cause: err });
+        throw ApplicationFailure.create({
+          message: err.message,
+          type: 'turn.unknown_tools',
+          nonRetryable: true,
+          cause: err,
+        });
       }
       throw err;
     }

@@ -1,12 +1,16 @@
 import { z } from 'zod';
+import { TASK_QUEUE } from '../common';
 
 const Bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
-const List = z
-  .string()
-  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+const List = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
 
 /** The worker's environment, parsed once at start-up. Temporal's own variable names where they exist. */
 export const WorkerConfig = z.object({
@@ -17,6 +21,8 @@ export const WorkerConfig = z.object({
   TEMPORAL_TLS: Bool.optional(),
   TEMPORAL_TLS_CLIENT_CERT_PATH: z.string().min(1).optional(),
   TEMPORAL_TLS_CLIENT_KEY_PATH: z.string().min(1).optional(),
+  /** Task queue to poll. @default 'turnflow' */
+  TURNFLOW_TASK_QUEUE: z.string().min(1).default(TASK_QUEUE),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' }),
   /** Connections in the worker's pool; each streaming turn holds one while it streams. @default 40 */
   DATABASE_POOL_MAX: z.coerce.number().int().min(2).max(1000).default(40),

@@ -47,13 +47,27 @@ async function main(): Promise<void> {
     const worker = await createTurnWorker({
       connection,
       namespace: config.TEMPORAL_NAMESPACE,
-      deps: { pool, openai, tools, models: { default: config.OPENAI_MODEL, allowed: models }, logger,
-        logLlmReplies: config.TURNFLOW_LOG_LLM_REPLIES, llmIdleTimeoutMs: config.TURNFLOW_LLM_IDLE_TIMEOUT_MS },
+      taskQueue: config.TURNFLOW_TASK_QUEUE,
+      deps: {
+        pool,
+        openai,
+        tools,
+        models: { default: config.OPENAI_MODEL, allowed: models },
+        logger,
+        logLlmReplies: config.TURNFLOW_LOG_LLM_REPLIES,
+        llmIdleTimeoutMs: config.TURNFLOW_LLM_IDLE_TIMEOUT_MS,
+      },
       maxConcurrentActivityTaskExecutions: config.TURNFLOW_MAX_CONCURRENT_ACTIVITIES,
     });
     logger.info(
-      { temporal: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE, models, tools: tools.names,
-        llm: config.OPENAI_BASE_URL ?? 'https://api.openai.com/v1' },
+      {
+        temporal: config.TEMPORAL_ADDRESS,
+        namespace: config.TEMPORAL_NAMESPACE,
+        taskQueue: config.TURNFLOW_TASK_QUEUE,
+        models,
+        tools: tools.names,
+        llm: config.OPENAI_BASE_URL ?? 'https://api.openai.com/v1',
+      },
       'turnflow worker running',
     );
     await worker.run();

@@ -52,7 +52,8 @@ const llmCall = {
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 8 },
 } as const satisfies ActivityOptions;
 
-const { prepareTurn, completeTurn, failTurn, recordToolResults } = proxyActivities<Activities>(turnIo);
+const { prepareTurn, completeTurn, failTurn, recordToolResults, storeToolFailure } =
+  proxyActivities<Activities>(turnIo);
 const { streamCompletion } = proxyActivities<Activities>(llmCall);
 const { executeTool } = proxyActivities<Activities>({ startToCloseTimeout: '1 minute' });
 
@@ -140,9 +141,12 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
         reply.toolCalls.map((call) => {
           // The model may name a tool this turn does not offer; the activity tells the model so.
           const policy = policies.get(call.name) ?? UNKNOWN_TOOL_POLICY;
-          return executeTool.executeWithOptions(toolCall(call.name, policy), [
-            { turnId: input.turnId, hop, toolCallId: call.id },
-          ]);
+          const identity = { turnId: input.turnId, hop, toolCallId: call.id };
+          return executeTool.executeWithOptions(toolCall(call.name, policy), [identity]).catch(async (err: unknown) => {
+            if (isCancellation(err)) throw err;
+            // Retries ran out: the model still gets an answer for this call, and the turn goes on.
+            await storeToolFailure({ ...identity, message: failureMessage(err) });
+          });
         }),
       );
       progress.toolsRunning = [];
@@ -199,10 +203,20 @@ const UNKNOWN_TOOL_POLICY = {
   retry: { maximumAttempts: 3, initialInterval: 1_000, backoffCoefficient: 2, maximumInterval: 10_000 },
 };
 
+/** The failure an activity reported (the ApplicationFailure under an ActivityFailure), else `err`. */
+function rootFailure(err: unknown): unknown {
+  return err instanceof TemporalFailure && err.cause instanceof ApplicationFailure ? err.cause : err;
+}
+
+function failureMessage(err: unknown): string {
+  const cause = rootFailure(err);
+  return cause instanceof Error ? cause.message : String(cause);
+}
+
 async function fail(input: ChatTurnInput, hop: number, err: unknown): Promise<void> {
-  const cause = err instanceof TemporalFailure && err.cause instanceof ApplicationFailure ? err.cause : err;
+  const cause = rootFailure(err);
   const errorType = cause instanceof ApplicationFailure ? (cause.type ?? 'turn.failed') : 'turn.failed';
-  const message = cause instanceof Error ? cause.message : String(cause);
+  const message = failureMessage(err);
   setCurrentDetails(`failed · ${errorType}`);
   upsertSearchAttributes([{ key: keys.TurnStatus, value: 'failed' }]);
   await failTurn({ turnId: input.turnId, hop, errorType, message, persistence: input.persistence });

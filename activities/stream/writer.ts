@@ -43,7 +43,7 @@ export class StreamWriter {
   private timer: NodeJS.Timeout | undefined;
   /** Every query of this writer runs in order on its one connection (pg does not queue for us). */
   private queue: Promise<unknown> = Promise.resolve();
-  private failure: unknown;
+  private failure: Error | undefined;
   private closed = false;
 
   private constructor(
@@ -179,7 +179,7 @@ export class StreamWriter {
       prev: this.last,
       hop: this.hop,
       attempt: this.attempt,
-    } as TurnEvent;
+    };
   }
 
   private commitCandidate(event: TurnEvent): void {
@@ -261,11 +261,12 @@ export class StreamWriter {
   }
 
   private fail(err: unknown): void {
-    this.failure ??= err;
+    this.failure ??= err instanceof Error ? err : new Error('stream log write failed', { cause: err });
   }
 
   private throwIfFailed(): void {
-    if (this.failure !== undefined) throw this.failure;
+    if (this.failure === undefined) return;
+    throw this.failure;
   }
 
   private clearTimer(): void {

@@ -4,7 +4,12 @@ import { AnswerAssembler, TurnEvent, hopLimitWarning, HOP_LIMIT_SEPARATOR } from
 import { finalMessage, storedEvents, turnHarness, type TurnHarness } from './harness';
 import { testTools } from './test-tools';
 
-type Msg = { role: string; content?: unknown; tool_call_id?: string; tool_calls?: { id: string; function: { name: string } }[] };
+type Msg = {
+  role: string;
+  content?: unknown;
+  tool_call_id?: string;
+  tool_calls?: { id: string; function: { name: string } }[];
+};
 
 describe('chatTurn tool loop', function () {
   this.timeout(120_000);
@@ -21,7 +26,11 @@ describe('chatTurn tool loop', function () {
 
   it('runs one tool call and feeds its result to the next hop', async () => {
     h.llm.enqueue(
-      { steps: [{ toolCalls: [{ id: 'call_calc', name: 'calculate', arguments: '{"expression":"2+3*4"}', argChunks: 4 }] }] },
+      {
+        steps: [
+          { toolCalls: [{ id: 'call_calc', name: 'calculate', arguments: '{"expression":"2+3*4"}', argChunks: 4 }] },
+        ],
+      },
       { steps: [{ text: 'It is 14.' }] },
     );
     const turn = await h.start({ message: 'what is 2+3*4?' });
@@ -71,8 +80,14 @@ describe('chatTurn tool loop', function () {
 
     const second = messagesOf(1);
     const tools = second.filter((m) => m.role === 'tool');
-    assert.deepEqual(tools.map((m) => m.tool_call_id), ['call_a', 'call_b']);
-    assert.deepEqual(tools.map((m) => JSON.parse(String(m.content)).result), [2.5, 1024]);
+    assert.deepEqual(
+      tools.map((m) => m.tool_call_id),
+      ['call_a', 'call_b'],
+    );
+    assert.deepEqual(
+      tools.map((m) => (JSON.parse(String(m.content)) as { result: number }).result),
+      [2.5, 1024],
+    );
     const history = await turn.handle.fetchHistory();
     const scheduled = (history.events ?? []).filter(
       (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'executeTool',
@@ -82,7 +97,12 @@ describe('chatTurn tool loop', function () {
 
   it('follows a three-hop tool chain to the answer', async () => {
     h.llm.enqueue(
-      { steps: [{ text: 'Step one. ' }, { toolCalls: [{ id: 'c1', name: 'calculate', arguments: '{"expression":"1+1"}' }] }] },
+      {
+        steps: [
+          { text: 'Step one. ' },
+          { toolCalls: [{ id: 'c1', name: 'calculate', arguments: '{"expression":"1+1"}' }] },
+        ],
+      },
       { steps: [{ toolCalls: [{ id: 'c2', name: 'calculate', arguments: '{"expression":"2*3"}' }] }] },
       { steps: [{ toolCalls: [{ id: 'c3', name: 'calculate', arguments: '{"expression":"6-1"}' }] }] },
       { steps: [{ text: 'Result: 5.' }] },
@@ -93,14 +113,19 @@ describe('chatTurn tool loop', function () {
     assert.equal(result.hops, 3);
     assert.equal(h.llm.requests.length, 4);
     const last = messagesOf(3);
-    assert.deepEqual(last.filter((m) => m.role === 'tool').map((m) => m.tool_call_id), ['c1', 'c2', 'c3']);
+    assert.deepEqual(
+      last.filter((m) => m.role === 'tool').map((m) => m.tool_call_id),
+      ['c1', 'c2', 'c3'],
+    );
     const [final] = await finalMessage(h.env, turn.turnId);
     // The seed's full_content: the text of every hop, concatenated.
     assert.equal(final?.content, 'Step one. Result: 5.');
   });
 
   it('stops at the hop limit with the warning appended and finish_reason tool_limit_reached', async () => {
-    const call = (id: string) => ({ steps: [{ text: `try ${id}. ` }, { toolCalls: [{ id, name: 'calculate', arguments: '{"expression":"1"}' }] }] });
+    const call = (id: string) => ({
+      steps: [{ text: `try ${id}. ` }, { toolCalls: [{ id, name: 'calculate', arguments: '{"expression":"1"}' }] }],
+    });
     h.llm.enqueue(call('a'), call('b'), call('c'));
     const turn = await h.start({ message: 'loop forever', maxHops: 1 });
     const result = await h.withWorker(() => turn.handle.result());
@@ -116,7 +141,9 @@ describe('chatTurn tool loop', function () {
     const answer = new AnswerAssembler();
     events.forEach((e) => answer.apply(e));
     assert.equal(answer.text, final?.content);
-    const toolResults = await h.env.pool.query(`SELECT 1 FROM messages WHERE turn_id = $1 AND kind = 'tool'`, [turn.turnId]);
+    const toolResults = await h.env.pool.query(`SELECT 1 FROM messages WHERE turn_id = $1 AND kind = 'tool'`, [
+      turn.turnId,
+    ]);
     assert.equal(toolResults.rowCount, 1);
   });
 
@@ -162,7 +189,14 @@ describe('chatTurn tool loop', function () {
     );
     assert.deepEqual(
       stored.rows.map((r) => [r.tool_call_id, r.is_error]),
-      [['badargs', true], ['badjson', true], ['fine', false], ['throws', true], ['timeout', true], ['unknown', true]],
+      [
+        ['badargs', true],
+        ['badjson', true],
+        ['fine', false],
+        ['throws', true],
+        ['timeout', true],
+        ['unknown', true],
+      ],
     );
   });
 
@@ -184,5 +218,23 @@ describe('chatTurn tool loop', function () {
     );
     assert.equal(stored.rowCount, 1);
     assert.deepEqual(JSON.parse(stored.rows[0]!.content), { charged: 5, idempotencyKey: effects[0]?.key });
+  });
+
+  it('answers a call whose retries ran out with an error result, and the turn goes on', async () => {
+    const { tools } = testTools();
+    h.llm.enqueue(
+      { steps: [{ toolCalls: [{ id: 'flaky', name: 'always_flaky', arguments: '{}' }] }] },
+      { steps: [{ text: 'The tool is down.' }] },
+    );
+    const turn = await h.start({ message: 'try the flaky tool' });
+    const result = await h.withWorker(() => turn.handle.result(), { tools });
+
+    assert.equal(result.status, 'completed');
+    const toolMessage = messagesOf(1).find((m) => m.role === 'tool');
+    assert.equal(toolMessage?.tool_call_id, 'flaky');
+    assert.match(String(toolMessage?.content), /upstream is down/);
+    const history = await turn.handle.fetchHistory();
+    const failed = (history.events ?? []).filter((e) => e.activityTaskFailedEventAttributes);
+    assert.equal(failed.length, 1, 'the activity failed once its two attempts were used');
   });
 });

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import { WorkflowFailedError } from '@temporalio/client';
-import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
-import { AnswerAssembler, TurnEvent, hopLimitWarning, HOP_LIMIT_SEPARATOR } from '../../common';
+import { AnswerAssembler, TurnEvent } from '../../common';
 import { finalMessage, storedEvents, turnHarness, TEST_MODEL, type TurnHarness } from './harness';
 
 describe('chatTurn', function () {
@@ -16,7 +14,10 @@ describe('chatTurn', function () {
   });
 
   it('streams a text-only answer and stores it as one final message', async () => {
-    h.llm.enqueue({ steps: [{ text: 'Hello there, how can I help?' }], usage: { prompt_tokens: 7, completion_tokens: 6 } });
+    h.llm.enqueue({
+      steps: [{ text: 'Hello there, how can I help?' }],
+      usage: { prompt_tokens: 7, completion_tokens: 6 },
+    });
     const turn = await h.start({ message: 'hi' });
     const result = await h.withWorker(() => turn.handle.result());
 

@@ -1,4 +1,9 @@
-import { bundleWorkflowCode, NativeConnection, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  NativeConnection,
+  type Worker,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import OpenAI from 'openai';
 import pino from 'pino';
@@ -64,11 +69,7 @@ export async function turnHarness(): Promise<TurnHarness> {
     taskQueue,
     conversationId,
     start: (request) =>
-      startTurn(
-        client,
-        { conversationId, requestId: uniqueId('req'), message: 'hello', ...request } as StartTurnRequest,
-        { taskQueue },
-      ),
+      startTurn(client, { conversationId, requestId: uniqueId('req'), message: 'hello', ...request }, { taskQueue }),
     async withWorker(fn, opts = {}) {
       const connection = await NativeConnection.connect({ address: env.temporal.address });
       const deps: ActivityDeps = {
@@ -94,18 +95,33 @@ export async function turnHarness(): Promise<TurnHarness> {
 
 /** The stored final message of a turn. */
 export async function finalMessage(env: TestEnv, turnId: string) {
-  const { rows } = await env.pool.query<{ id: string; content: string; finish_reason: string; model: string; usage: unknown }>(
-    `SELECT id, content, finish_reason, model, usage FROM messages WHERE turn_id = $1 AND kind = 'final'`,
-    [turnId],
-  );
+  const { rows } = await env.pool.query<{
+    id: string;
+    content: string;
+    finish_reason: string;
+    model: string;
+    usage: unknown;
+  }>(`SELECT id, content, finish_reason, model, usage FROM messages WHERE turn_id = $1 AND kind = 'final'`, [turnId]);
   return rows;
 }
 
 /** Every stored stream event of a turn, in cursor order, as a client would read them. */
 export async function storedEvents(env: TestEnv, turnId: string) {
-  const { rows } = await env.pool.query<{ cursor: string; prev: string; hop: number; attempt: number; type: string; data: Record<string, unknown> }>(
-    `SELECT cursor, prev, hop, attempt, type, data FROM turn_events WHERE turn_id = $1 ORDER BY cursor`,
-    [turnId],
-  );
-  return rows.map((r) => ({ ...r.data, turnId, cursor: Number(r.cursor), prev: Number(r.prev), hop: r.hop, attempt: r.attempt, type: r.type }));
+  const { rows } = await env.pool.query<{
+    cursor: string;
+    prev: string;
+    hop: number;
+    attempt: number;
+    type: string;
+    data: Record<string, unknown>;
+  }>(`SELECT cursor, prev, hop, attempt, type, data FROM turn_events WHERE turn_id = $1 ORDER BY cursor`, [turnId]);
+  return rows.map((r) => ({
+    ...r.data,
+    turnId,
+    cursor: Number(r.cursor),
+    prev: Number(r.prev),
+    hop: r.hop,
+    attempt: r.attempt,
+    type: r.type,
+  }));
 }

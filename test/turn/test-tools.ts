@@ -11,15 +11,13 @@ export function testTools() {
     name: 'echo',
     description: 'Returns its text.',
     parameters: z.object({ text: z.string() }),
-    execute: async ({ text }) => `echo: ${text}`,
+    execute: ({ text }) => Promise.resolve(`echo: ${text}`),
   });
   const boom = defineTool({
     name: 'boom',
     description: 'Always fails.',
     parameters: z.object({}),
-    execute: async () => {
-      throw new Error('the boom tool exploded');
-    },
+    execute: () => Promise.reject(new Error('the boom tool exploded')),
   });
   const slow = defineTool({
     name: 'slow',
@@ -41,12 +39,19 @@ export function testTools() {
     description: 'A side effect that must happen once: fails transiently on its first attempt.',
     parameters: z.object({ amount: z.number() }),
     retry: { maximumAttempts: 3, initialIntervalMs: 100 },
-    execute: async ({ amount }, ctx) => {
+    execute: ({ amount }, ctx) => {
       flakyAttempts += 1;
       effects.push({ key: ctx.idempotencyKey, attempt: flakyAttempts });
-      if (flakyAttempts === 1) throw new RetryableToolError('payment gateway timed out');
-      return { charged: amount, idempotencyKey: ctx.idempotencyKey };
+      if (flakyAttempts === 1) return Promise.reject(new RetryableToolError('payment gateway timed out'));
+      return Promise.resolve({ charged: amount, idempotencyKey: ctx.idempotencyKey });
     },
   });
-  return { tools: [echo, boom, slow, effect], effects, slowAborted };
+  const alwaysFlaky = defineTool({
+    name: 'always_flaky',
+    description: 'Fails transiently on every attempt.',
+    parameters: z.object({}),
+    retry: { maximumAttempts: 2, initialIntervalMs: 100 },
+    execute: () => Promise.reject(new RetryableToolError('upstream is down')),
+  });
+  return { tools: [echo, boom, slow, effect, alwaysFlaky], effects, slowAborted };
 }
