@@ -1,1 +1,12 @@
 export { startTurn, InvalidTurnRequestError, type StartedTurn } from './start-turn';
+export { TurnClient, type TurnClientOptions, type TurnOutcome } from './turn-client';
+export { EventHub, type EventHubOptions, type LiveMessage } from './event-hub';
+export { turnEvents, type TurnEventsOptions } from './turn-events';
+export {
+  conversationMessages,
+  conversationTenant,
+  finalMessageOf,
+  storedEventsAfter,
+  turnTenant,
+  type ConversationMessage,
+} from './store';

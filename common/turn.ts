@@ -6,7 +6,10 @@ import { ExternalId } from './ids';
  * often text rows are written to the stream log.
  */
 export const PersistenceOptions = z.object({
-  /** Store text deltas in the stream log so a reconnecting caller can resume mid-turn. @default true */
+  /**
+   * Store text deltas while the model streams, so a caller reconnecting mid-hop resumes at once. Off, a hop's
+   * text is stored in one write when the hop ends, and a reconnecting caller catches up then. @default true
+   */
   persistDeltas: z.boolean().default(true),
   /** Flush buffered deltas at least this often. @default 200 */
   intervalMs: z.number().int().min(0).max(60_000).default(200),

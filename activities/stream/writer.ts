@@ -1,8 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
-import type { PersistenceOptions, TurnEvent, TurnEventBody } from '../../common';
-
-/** Postgres NOTIFY channel that carries every turn event to the processes listening for it. */
-export const EVENTS_CHANNEL = 'turnflow_events';
+import { EVENTS_CHANNEL, type PersistenceOptions, type TurnEvent, type TurnEventBody } from '../../common';
 
 /** Cursors are `segment * 2^32 + n`: each writer owns a segment, so no two writers ever share a cursor. */
 const SEGMENT_SIZE = 2 ** 32;
@@ -27,7 +24,8 @@ interface PendingRow {
  * Writes one activity attempt's events to a turn's stream log.
  *
  * Every event is announced at once with NOTIFY (payload = the event), so live subscribers never wait for
- * persistence. Text rows are stored in batches bounded by the seed's knobs (`intervalMs`, `minChars`);
+ * persistence. Text rows are stored in batches bounded by the seed's knobs (`intervalMs`, `minChars`), or
+ * once at the end of the hop when `persistDeltas` is off;
  * every other event is stored before it is announced and carries a logical key, so a retried writer that
  * finds it already stored neither stores nor announces it twice.
  *
@@ -105,11 +103,10 @@ export class StreamWriter {
     this.throwIfFailed();
     const event = this.next({ type: 'text', text });
     this.announce(event);
-    if (this.persistence.persistDeltas) {
-      this.buffer.push({ event, eventKey: null });
-      this.bufferedChars += text.length;
-      this.maybeFlush();
-    }
+    this.buffer.push({ event, eventKey: null });
+    this.bufferedChars += text.length;
+    // With persistDeltas off the hop's text is stored once, when the hop ends (close or next event).
+    if (this.persistence.persistDeltas) this.maybeFlush();
     return event;
   }
 
@@ -132,6 +129,8 @@ export class StreamWriter {
   /** Stores every buffered text row now. */
   async flush(): Promise<void> {
     this.clearTimer();
+    // Never store a later batch after an earlier one was lost: the stored stream must stay gap-free.
+    this.throwIfFailed();
     const rows = this.buffer;
     if (rows.length === 0) return;
     this.buffer = [];

@@ -1,0 +1,84 @@
+import type { Client } from '@temporalio/client';
+import type pg from 'pg';
+import type { ChatTurnResult, StartTurnRequest, TurnEvent, TurnProgress } from '../common';
+import { cancelTurn, turnProgress, type chatTurn } from '../workflows';
+import { EventHub } from './event-hub';
+import { startTurn } from './start-turn';
+import { finalMessageOf } from './store';
+import { turnEvents, type TurnEventsOptions } from './turn-events';
+
+/** Options of {@link TurnClient}. */
+export interface TurnClientOptions {
+  temporal: Client;
+  /** Pool on the turnflow database (events and messages are read from it). */
+  pool: pg.Pool;
+  /** Connection string of the same database, for the process's one LISTEN connection. */
+  databaseUrl: string;
+  /** @default TASK_QUEUE */
+  taskQueue?: string;
+}
+
+/** A finished turn with its stored answer. */
+export interface TurnOutcome extends ChatTurnResult {
+  content: string;
+}
+
+/**
+ * What a backend service needs to run turns: start one (idempotently), follow its events live from any cursor,
+ * stop it, and get its stored answer. One instance per process; it owns one LISTEN connection.
+ */
+export class TurnClient {
+  private readonly hub: EventHub;
+
+  constructor(private readonly opts: TurnClientOptions) {
+    this.hub = new EventHub({ connectionString: opts.databaseUrl });
+  }
+
+  /**
+   * Starts the turn for (conversationId, requestId), or attaches to it if it exists (running or finished).
+   * @throws InvalidTurnRequestError when the request is invalid.
+   */
+  async start(request: StartTurnRequest): Promise<{ turnId: string; attached: boolean }> {
+    const { turnId, attached } = await startTurn(
+      this.opts.temporal,
+      request,
+      this.opts.taskQueue ? { taskQueue: this.opts.taskQueue } : {},
+    );
+    return { turnId, attached };
+  }
+
+  /**
+   * The turn's events after `after` (default: from the start), live, without gaps or duplicates, ending with
+   * `done` or `error`. Applying them in order with {@link AnswerAssembler} gives exactly the stored answer.
+   */
+  events(turnId: string, opts: TurnEventsOptions = {}): AsyncGenerator<TurnEvent, void, undefined> {
+    return turnEvents(this.opts.pool, this.hub, turnId, opts);
+  }
+
+  /** Stops generating: the partial answer is kept with `finish_reason: cancelled`. */
+  async cancel(turnId: string, reason?: string): Promise<void> {
+    await this.handle(turnId).signal(cancelTurn, reason === undefined ? {} : { reason });
+  }
+
+  /** Where a running turn is. */
+  progress(turnId: string): Promise<TurnProgress> {
+    return this.handle(turnId).query(turnProgress);
+  }
+
+  /** Waits for the turn to finish and returns its stored answer. Throws the turn's failure if it failed. */
+  async result(turnId: string): Promise<TurnOutcome> {
+    const result = await this.handle(turnId).result();
+    const message = await finalMessageOf(this.opts.pool, turnId);
+    if (!message) throw new Error(`turn ${turnId} finished without a stored answer`);
+    return { ...result, content: message.content };
+  }
+
+  /** Closes the LISTEN connection (the Temporal client and the pool belong to the caller). */
+  async close(): Promise<void> {
+    await this.hub.close();
+  }
+
+  private handle(turnId: string) {
+    return this.opts.temporal.workflow.getHandle<typeof chatTurn>(turnId);
+  }
+}

@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict';
+import { AnswerAssembler, type TurnEvent } from '../../common';
+import { TurnClient } from '../../client';
+import { finalMessage, storedEvents, turnHarness, type TurnHarness } from '../turn/harness';
+
+const words = (n: number, tag = 'w') => Array.from({ length: n }, (_, i) => `${tag}${i}`).join(' ') + '.';
+
+function assemble(events: TurnEvent[]): string {
+  const answer = new AnswerAssembler();
+  events.forEach((e) => answer.apply(e));
+  return answer.text;
+}
+
+function assertStrictlyIncreasing(events: TurnEvent[]): void {
+  for (let i = 1; i < events.length; i++) {
+    assert.ok(events[i]!.cursor > events[i - 1]!.cursor, `cursor ${events[i]!.cursor} after ${events[i - 1]!.cursor}`);
+  }
+}
+
+describe('TurnClient', function () {
+  this.timeout(120_000);
+  let h: TurnHarness;
+  let turns: TurnClient;
+
+  beforeEach(async () => {
+    h = await turnHarness();
+    turns = new TurnClient({
+      temporal: h.client,
+      pool: h.env.pool,
+      databaseUrl: h.env.databaseUrl,
+      taskQueue: h.taskQueue,
+    });
+  });
+  afterEach(async () => {
+    await turns.close();
+    await h.close();
+  });
+
+  const request = (message: string, extra: object = {}) => ({
+    conversationId: h.conversationId,
+    requestId: `req-${Math.random().toString(36).slice(2)}`,
+    message,
+    ...extra,
+  });
+
+  it('follows a turn live from the start and ends with exactly the stored answer', async () => {
+    h.llm.enqueue({ steps: [{ text: words(60) }], delayMs: 2 });
+    const { turnId, attached } = await turns.start(request('stream please'));
+    assert.equal(attached, false);
+    const [events, outcome] = await h.withWorker(async () => {
+      const seen: TurnEvent[] = [];
+      for await (const e of turns.events(turnId)) seen.push(e);
+      return [seen, await turns.result(turnId)] as const;
+    });
+    const [final] = await finalMessage(h.env, turnId);
+    assert.equal(assemble(events), final?.content);
+    assert.equal(final?.content, words(60));
+    assert.equal(events.at(-1)?.type, 'done');
+    assertStrictlyIncreasing(events);
+    assert.deepEqual(
+      events.map((e) => e.cursor),
+      (await storedEvents(h.env, turnId)).map((e) => e.cursor),
+      'what was seen live is exactly what was stored',
+    );
+    assert.equal(outcome.content, final?.content);
+    assert.equal(outcome.messageId, final?.id);
+  });
+
+  it('resumes from a cursor mid-stream with no gap and no duplicate', async () => {
+    h.llm.enqueue({
+      steps: [{ text: words(30, 'a') }, { waitFor: 'half' }, { text: ' ' + words(30, 'b') }],
+      delayMs: 2,
+    });
+    const { turnId } = await turns.start(request('reconnect'));
+    const [before, after] = await h.withWorker(async () => {
+      const first: TurnEvent[] = [];
+      const stop = new AbortController();
+      for await (const e of turns.events(turnId, { signal: stop.signal })) {
+        first.push(e);
+        if (first.length === 12) break; // the client goes away mid-stream
+      }
+      h.llm.release('half');
+      const second: TurnEvent[] = [];
+      for await (const e of turns.events(turnId, { after: first.at(-1)!.cursor })) second.push(e);
+      await turns.result(turnId);
+      return [first, second];
+    });
+    const all = [...before, ...after];
+    assertStrictlyIncreasing(all);
+    assert.deepEqual(
+      all.map((e) => e.cursor),
+      (await storedEvents(h.env, turnId)).map((e) => e.cursor),
+    );
+    assert.equal(assemble(all), (await finalMessage(h.env, turnId))[0]?.content);
+  });
+
+  it('ends with the stored answer when the LLM attempt is retried mid-stream', async () => {
+    h.llm.enqueue(
+      { steps: [{ text: words(20, 'lost') }], delayMs: 2, dropAfterChunks: 8 },
+      { steps: [{ text: words(20, 'kept') }], delayMs: 2 },
+    );
+    const { turnId } = await turns.start(request('retry me'));
+    const events = await h.withWorker(async () => {
+      const seen: TurnEvent[] = [];
+      for await (const e of turns.events(turnId)) seen.push(e);
+      await turns.result(turnId);
+      return seen;
+    });
+    assert.ok(
+      events.some((e) => e.type === 'text' && e.attempt === 1),
+      'the first attempt streamed live',
+    );
+    assert.ok(events.some((e) => e.type === 'reset'));
+    assert.equal(assemble(events), words(20, 'kept'));
+    assert.equal((await finalMessage(h.env, turnId))[0]?.content, words(20, 'kept'));
+  });
+
+  it('loses nothing when its LISTEN connection is killed mid-stream', async () => {
+    h.llm.enqueue({
+      steps: [{ text: words(20, 'x') }, { waitFor: 'kill' }, { text: ' ' + words(20, 'y') }],
+      delayMs: 2,
+    });
+    const { turnId } = await turns.start(request('kill the listener'));
+    const events = await h.withWorker(async () => {
+      const seen: TurnEvent[] = [];
+      let killed = false;
+      for await (const e of turns.events(turnId)) {
+        seen.push(e);
+        if (!killed && seen.length === 5) {
+          killed = true;
+          await h.llm.gateReached('kill');
+          const { rowCount } = await h.env.pool.query(
+            `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE query ILIKE 'LISTEN%' AND datname = current_database()`,
+          );
+          assert.ok(rowCount && rowCount >= 1, 'terminated the listening backend');
+          h.llm.release('kill');
+        }
+      }
+      await turns.result(turnId);
+      return seen;
+    });
+    assertStrictlyIncreasing(events);
+    assert.equal(assemble(events), `${words(20, 'x')} ${words(20, 'y')}`);
+  });
+
+  it('with persistDeltas off, a caller joining mid-hop catches up when the hop ends', async () => {
+    h.llm.enqueue({ steps: [{ text: words(10, 'p') }, { waitFor: 'join' }, { text: ' ' + words(10, 'q') }] });
+    const { turnId } = await turns.start(request('live only', { persistence: { persistDeltas: false } }));
+    const [live, late] = await h.withWorker(async () => {
+      const liveEvents: TurnEvent[] = [];
+      const liveDone = (async () => {
+        for await (const e of turns.events(turnId)) liveEvents.push(e);
+      })();
+      await h.llm.gateReached('join');
+      const stored = await storedEvents(h.env, turnId);
+      assert.equal(stored.filter((e) => e.type === 'text').length, 0, 'no text row is written mid-hop');
+      const lateEvents: TurnEvent[] = [];
+      const lateDone = (async () => {
+        for await (const e of turns.events(turnId)) lateEvents.push(e);
+      })();
+      h.llm.release('join');
+      await Promise.all([liveDone, lateDone]);
+      await turns.result(turnId);
+      return [liveEvents, lateEvents];
+    });
+    const expected = `${words(10, 'p')} ${words(10, 'q')}`;
+    assert.equal(assemble(live), expected);
+    assert.equal(assemble(late), expected);
+  });
+});
