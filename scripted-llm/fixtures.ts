@@ -3,14 +3,14 @@ import path from 'node:path';
 import { ScriptError } from './errors';
 
 /**
- * Where recorded SSE streams live: the option, else `TURNFLOW_FIXTURES_DIR`, else the shared
- * fixtures beside the repository (`<repo>/../shared/fixtures/llm-streams`).
+ * Where recorded SSE streams live: the option, else `TURNFLOW_FIXTURES_DIR`, else the copy kept in the
+ * repository (`test/fixtures/llm-streams`, identical to the team's shared set — a test checks it).
  */
 export function resolveFixturesDir(option?: string): string {
   const fromEnv = process.env['TURNFLOW_FIXTURES_DIR'];
   if (option !== undefined) return path.resolve(option);
   if (fromEnv !== undefined && fromEnv !== '') return path.resolve(fromEnv);
-  return path.resolve(__dirname, '..', '..', 'shared', 'fixtures', 'llm-streams');
+  return path.resolve(__dirname, '..', 'test', 'fixtures', 'llm-streams');
 }
 
 /**

@@ -25,6 +25,16 @@ describe('replaying every recorded stream (scripted server + openai client + rea
     assert.ok(fixtures.length >= 27, `only ${fixtures.length} fixtures in ${fixturesDir}`);
   });
 
+  // The repository keeps its own copy so a clone works alone; it must not drift from the team's set.
+  const shared = path.resolve(__dirname, '..', '..', '..', 'shared', 'fixtures', 'llm-streams');
+  (existsSync(shared) ? it : it.skip)('keeps a byte-identical copy of every shared recording', () => {
+    const sharedNames = readdirSync(shared).sort();
+    assert.deepEqual(readdirSync(fixturesDir).sort(), sharedNames);
+    for (const name of sharedNames) {
+      assert.ok(readFileSync(path.join(shared, name)).equals(readFileSync(path.join(fixturesDir, name))), name);
+    }
+  });
+
   for (const name of fixtures) {
     const expectedFile = path.join(expectedDir, `${path.basename(name, '.sse')}.json`);
     it(`reads ${name} as test/fixtures/expected says`, async () => {

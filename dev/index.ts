@@ -1,0 +1,33 @@
+export { CommandError, exec, execOrThrow, isExecutable, isRoot, whichOnPath } from './exec';
+export type { ExecOptions, ExecResult } from './exec';
+export { DATA_DIR, PROJECT_ROOT, TOOLS_DIR } from './paths';
+export {
+  APP_DATABASE,
+  createDatabase,
+  databaseUrlFor,
+  dropDatabase,
+  ensureLocalPostgres,
+  LOCAL_PG_DATA,
+  LOCAL_PG_PORT,
+  LocalPostgresError,
+  stopLocalPostgres,
+} from './postgres';
+export type { EnsureLocalPostgresOptions, LocalPostgres } from './postgres';
+export { searchAttributeCliArgs, searchAttributeKeys } from './search-attributes';
+export {
+  PINNED_TEMPORAL_CLI_PATH,
+  resolveTemporalCli,
+  TEMPORAL_CLI_GO_VERSION,
+  TEMPORAL_CLI_VERSION,
+  TemporalCliError,
+} from './temporal-cli';
+export type { ResolveTemporalCliOptions } from './temporal-cli';
+export { Supervisor } from './supervisor';
+export type { ChildExit, ChildSpec } from './supervisor';
+export {
+  DEV_SERVER_DB_FILE,
+  DEV_SERVER_PORTS,
+  devServerArgs,
+  isTemporalReachable,
+  waitForTemporal,
+} from './temporal-server';

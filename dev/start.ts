@@ -1,0 +1,190 @@
+// `npm start`: the whole stack on embedded defaults. A Temporal dev server (unless one answers already or
+// TEMPORAL_ADDRESS is set), the private Postgres cluster (unless DATABASE_URL is set), migrations, the scripted
+// LLM server (unless OPENAI_API_KEY is set), the worker and the gateway. Ctrl-C stops all of it.
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { z } from 'zod';
+import { migrate } from '../db';
+import { APP_DATABASE, createDatabase, databaseUrlFor, ensureLocalPostgres, stopLocalPostgres } from './postgres';
+import { DATA_DIR, PROJECT_ROOT } from './paths';
+import { Supervisor } from './supervisor';
+import type { ChildExit, ChildSpec } from './supervisor';
+import { resolveTemporalCli } from './temporal-cli';
+import { DEV_SERVER_PORTS, devServerArgs, isTemporalReachable, waitForTemporal } from './temporal-server';
+
+const optional = z
+  .string()
+  .optional()
+  .transform((value) => (value === '' ? undefined : value));
+
+const Config = z.object({
+  TEMPORAL_ADDRESS: optional,
+  TEMPORAL_NAMESPACE: optional,
+  DATABASE_URL: optional,
+  OPENAI_API_KEY: optional,
+  OPENAI_BASE_URL: optional,
+  SCRIPTED_LLM_PORT: z.coerce.number().int().min(1).max(65535).default(8089),
+  GATEWAY_PORT: z.coerce.number().int().min(1).max(65535).default(8080),
+});
+type Config = z.infer<typeof Config>;
+
+const ENTRY = {
+  worker: path.join(PROJECT_ROOT, 'worker', 'main.ts'),
+  gateway: path.join(PROJECT_ROOT, 'gateway', 'main.ts'),
+  scriptedLlm: path.join(PROJECT_ROOT, 'scripted-llm', 'main.ts'),
+};
+
+const supervisor = new Supervisor();
+let stopPostgresOnExit = false;
+let shuttingDown: Promise<void> | undefined;
+
+function say(line: string): void {
+  console.log(`[start] ${line}`);
+}
+
+/** Stops every child (app first, servers last) and the cluster we started, then exits with `code`. */
+function shutdown(code: number): Promise<void> {
+  shuttingDown ??= (async () => {
+    try {
+      await supervisor.stopAll();
+      if (stopPostgresOnExit) await stopLocalPostgres();
+    } catch (err: unknown) {
+      console.error('[start] error while stopping:', err);
+      code = code || 1;
+    }
+    process.exit(code);
+  })();
+  return shuttingDown;
+}
+
+/** A TypeScript entry point run by Node with tsx's loader (one process, so signals reach it directly). */
+function tsEntry(name: string, file: string, env: NodeJS.ProcessEnv): ChildSpec {
+  return { name, command: process.execPath, args: ['--import', 'tsx', file], env, cwd: PROJECT_ROOT };
+}
+
+function describeExit(exit: ChildExit): string {
+  return exit.signal ? `was killed by ${exit.signal}` : `exited with code ${String(exit.code)}`;
+}
+
+/** Resolves once something accepts TCP connections on 127.0.0.1:`port`. */
+async function waitForPort(port: number, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = net.connect({ host: '127.0.0.1', port });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`${what} did not listen on port ${port} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+async function startTemporal(config: Config): Promise<{ address: string; ui: string | undefined }> {
+  if (config.TEMPORAL_ADDRESS) return { address: config.TEMPORAL_ADDRESS, ui: undefined };
+  const address = `localhost:${DEV_SERVER_PORTS.grpc}`;
+  const ui = `http://localhost:${DEV_SERVER_PORTS.ui}`;
+  if (await isTemporalReachable(address)) {
+    say(`reusing the Temporal server already answering at ${address}`);
+    return { address, ui };
+  }
+  await mkdir(DATA_DIR, { recursive: true });
+  const cli = await resolveTemporalCli();
+  const child = await supervisor.start({
+    name: 'temporal',
+    command: cli,
+    args: devServerArgs(),
+    cwd: PROJECT_ROOT,
+    quietWhenStopping: true,
+  });
+  await waitForTemporal(address, 60_000, () =>
+    child.exitCode !== null || child.signalCode !== null ? 'the dev server exited' : undefined,
+  );
+  return { address, ui };
+}
+
+async function startPostgres(config: Config): Promise<string> {
+  if (config.DATABASE_URL) return config.DATABASE_URL;
+  const postgres = await ensureLocalPostgres();
+  stopPostgresOnExit = postgres.startedHere;
+  await createDatabase(postgres.adminUrl, APP_DATABASE);
+  return databaseUrlFor(postgres.adminUrl, APP_DATABASE);
+}
+
+/** The LLM endpoint: the caller's, or the scripted server we start. */
+async function startLlm(config: Config): Promise<{ baseUrl: string | undefined; apiKey: string; label: string }> {
+  if (config.OPENAI_API_KEY) {
+    return {
+      baseUrl: config.OPENAI_BASE_URL,
+      apiKey: config.OPENAI_API_KEY,
+      label: config.OPENAI_BASE_URL ?? 'OpenAI',
+    };
+  }
+  const port = config.SCRIPTED_LLM_PORT;
+  const baseUrl = `http://127.0.0.1:${port}/v1`;
+  if (!existsSync(ENTRY.scriptedLlm)) {
+    say(`scripted-llm/main.ts does not exist yet; not starting the scripted LLM (expected at ${baseUrl})`);
+    return { baseUrl, apiKey: 'scripted', label: `${baseUrl} (not started)` };
+  }
+  await supervisor.start(tsEntry('llm', ENTRY.scriptedLlm, { SCRIPTED_LLM_PORT: String(port) }));
+  await Promise.race([
+    waitForPort(port, 'the scripted LLM server'),
+    supervisor.firstUnexpectedExit.then((exit) => {
+      throw new Error(`${exit.name} ${describeExit(exit)} while starting`);
+    }),
+  ]);
+  return { baseUrl, apiKey: 'scripted', label: `${baseUrl} (scripted)` };
+}
+
+async function main(): Promise<void> {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      // Ctrl-C reaches us twice under npm (from the terminal and forwarded by npm); report it once.
+      if (!shuttingDown) say(`${signal}: stopping`);
+      void shutdown(0);
+    });
+  }
+  const config = Config.parse(process.env);
+  if (!existsSync(ENTRY.worker)) {
+    throw new Error(`worker/main.ts does not exist: the worker is the one process npm start cannot do without`);
+  }
+
+  const [temporal, databaseUrl] = await Promise.all([startTemporal(config), startPostgres(config)]);
+  await migrate(databaseUrl);
+  const llm = await startLlm(config);
+
+  const appEnv: NodeJS.ProcessEnv = {
+    TEMPORAL_ADDRESS: temporal.address,
+    DATABASE_URL: databaseUrl,
+    OPENAI_API_KEY: llm.apiKey,
+    GATEWAY_PORT: String(config.GATEWAY_PORT),
+    ...(config.TEMPORAL_NAMESPACE ? { TEMPORAL_NAMESPACE: config.TEMPORAL_NAMESPACE } : {}),
+    ...(llm.baseUrl ? { OPENAI_BASE_URL: llm.baseUrl } : {}),
+  };
+  await supervisor.start(tsEntry('worker', ENTRY.worker, appEnv));
+  const gateway = existsSync(ENTRY.gateway);
+  if (gateway) await supervisor.start(tsEntry('gateway', ENTRY.gateway, appEnv));
+
+  if (temporal.ui) say(`Temporal UI: ${temporal.ui}`);
+  say(
+    `up: Temporal ${temporal.address} · Postgres ${databaseUrl} · LLM ${llm.label} · worker` +
+      (gateway ? ` · gateway http://localhost:${config.GATEWAY_PORT}` : ' · no gateway (gateway/main.ts missing)') +
+      ' — Ctrl-C stops everything',
+  );
+
+  const exit = await supervisor.firstUnexpectedExit;
+  if (shuttingDown) return;
+  console.error(`[start] ${exit.name} ${describeExit(exit)}; stopping everything`);
+  await shutdown(1);
+}
+
+main().catch(async (err: unknown) => {
+  console.error('[start] failed:', err instanceof Error ? err.message : err);
+  await shutdown(1);
+});

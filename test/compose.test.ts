@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { TypedSearchAttributes } from '@temporalio/common';
+import Ajv from 'ajv';
+import { parse } from 'yaml';
+import { SEARCH_ATTRIBUTES } from '../common';
+
+const ROOT = path.resolve(__dirname, '..');
+const APP_SERVICES = ['worker', 'gateway'];
+const APP_VARIABLES = [
+  'TEMPORAL_ADDRESS',
+  'TEMPORAL_NAMESPACE',
+  'DATABASE_URL',
+  'OPENAI_BASE_URL',
+  'OPENAI_API_KEY',
+  'OPENAI_MODEL',
+  'GATEWAY_PORT',
+];
+
+interface Service {
+  image?: string;
+  build?: { context: string; dockerfile: string };
+  command?: string[];
+  environment?: Record<string, string> | string[];
+  healthcheck?: { test: string[] };
+}
+interface Compose {
+  services: Record<string, Service>;
+}
+
+function loadCompose(): unknown {
+  // `merge: true` resolves the `<<: *app` merge keys the way Docker Compose does.
+  return parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true });
+}
+
+function environmentOf(service: Service): Record<string, string> {
+  const env = service.environment ?? {};
+  if (!Array.isArray(env)) return env;
+  return Object.fromEntries(env.map((entry) => [entry.split('=')[0]!, entry.slice(entry.indexOf('=') + 1)]));
+}
+
+describe('docker-compose.yml', function () {
+  const compose = loadCompose() as Compose;
+
+  it('is valid against the compose-spec schema', function () {
+    const schema = JSON.parse(
+      readFileSync(path.join(ROOT, 'node_modules/dclint/schemas/compose.schema.json'), 'utf8'),
+    ) as Record<string, unknown>;
+    delete schema['$schema'];
+    const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
+    const validate = ajv.compile(schema);
+    assert.ok(validate(compose), ajv.errorsText(validate.errors, { separator: '\n' }));
+  });
+
+  it('defines the whole production stack', function () {
+    for (const name of [
+      'temporal',
+      'temporal-db',
+      'temporal-ui',
+      'temporal-admin-tools',
+      'app-db',
+      'worker',
+      'gateway',
+    ]) {
+      assert.ok(compose.services[name], `service ${name} is missing`);
+    }
+  });
+
+  it('builds the app services from docker/Dockerfile and runs their entry points under tsx', function () {
+    for (const name of APP_SERVICES) {
+      const service = compose.services[name]!;
+      assert.equal(service.build?.dockerfile, 'docker/Dockerfile');
+      assert.deepEqual(service.command, ['npx', 'tsx', `${name}/main.ts`]);
+    }
+  });
+
+  it('gives every app service the variables the processes read', function () {
+    for (const name of APP_SERVICES) {
+      const env = environmentOf(compose.services[name]!);
+      for (const variable of APP_VARIABLES) assert.ok(variable in env, `${name} does not set ${variable}`);
+      assert.match(env['DATABASE_URL']!, /@app-db:5432\//);
+      assert.equal(env['TEMPORAL_ADDRESS'], 'temporal:7233');
+    }
+  });
+
+  it('health-checks every long-running service', function () {
+    for (const [name, service] of Object.entries(compose.services)) {
+      if (['temporal-admin-tools', 'migrate'].includes(name)) continue;
+      assert.ok(service.healthcheck?.test.length, `service ${name} has no health check`);
+    }
+  });
+
+  it('registers exactly the search attributes the code uses, with their types', function () {
+    const declared = environmentOf(compose.services['temporal-admin-tools']!)['SEARCH_ATTRIBUTES'] ?? '';
+    const registered = Object.fromEntries(
+      declared
+        .split(/\s+/)
+        .filter(Boolean)
+        .map((pair) => pair.split('=')),
+    );
+    const expected = Object.fromEntries(
+      Object.entries(SEARCH_ATTRIBUTES).map(([name, type]) => [name, TypedSearchAttributes.toMetadataType(type)]),
+    );
+    assert.deepEqual(registered, expected);
+  });
+});
