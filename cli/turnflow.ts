@@ -1,10 +1,12 @@
 import { parseArgs } from 'node:util';
 import { EXIT_USAGE, UsageError } from './command';
 import type { Command } from './command';
+import { chatCommand } from './chat';
 import { replayCommand } from './replay';
 
-// New subcommands (e.g. `chat`) register here.
+// Subcommands register here.
 const COMMANDS: Readonly<Record<string, Command>> = {
+  chat: chatCommand,
   replay: replayCommand,
 };
 
