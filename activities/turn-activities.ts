@@ -12,6 +12,7 @@ import type { ActivityDeps } from './deps';
 import { ConversationOwnershipError, UnknownModelError } from './errors';
 import { hopMessages } from './repo/messages';
 import { ensureTurn, inTransaction, storedResult } from './repo/turns';
+import { compactTextEvents } from './stream/compact';
 import { StreamWriter } from './stream/writer';
 import { UnknownToolsError, type ToolPolicy } from './tools';
 
@@ -136,6 +137,8 @@ export function createTurnActivities(deps: ActivityDeps) {
     } finally {
       writer.abandon();
     }
+    // Only now that the final message is durable and announced do the deltas give way to it.
+    await compactTextEvents(deps.pool, input.turnId);
     return result;
   }
 

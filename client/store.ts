@@ -22,17 +22,53 @@ export async function storedEventsAfter(
      WHERE turn_id = $1 AND cursor > $2 ORDER BY cursor LIMIT $3`,
     [turnId, after, limit],
   );
-  return rows.map((row) =>
-    TurnEvent.parse({
-      ...row.data,
-      turnId,
-      cursor: Number(row.cursor),
-      prev: Number(row.prev),
-      hop: row.hop,
-      attempt: row.attempt,
-      type: row.type,
-    }),
+  const events: TurnEvent[] = [];
+  for (const row of rows) {
+    const cursor = Number(row.cursor);
+    let data = row.data;
+    let prev = Number(row.prev);
+    if (row.type === 'text' && Array.isArray(row.data['lengths'])) {
+      const resumed = resumeCompacted(row.data as unknown as CompactedText, cursor, prev, after);
+      if (resumed === undefined) continue;
+      data = { text: resumed.text };
+      prev = resumed.prev;
+    }
+    events.push(TurnEvent.parse({ ...data, turnId, cursor, prev, hop: row.hop, attempt: row.attempt, type: row.type }));
+  }
+  return events;
+}
+
+/** A compacted run of text deltas (see activities/stream/compact.ts). */
+interface CompactedText {
+  text: string;
+  firstCursor: number;
+  lengths: number[];
+}
+
+/**
+ * The part of a compacted run a reader that has seen everything up to `after` has not seen yet, as one event at
+ * the run's last cursor; `undefined` when it has seen it all.
+ */
+function resumeCompacted(
+  run: CompactedText,
+  cursor: number,
+  prev: number,
+  after: number,
+): { text: string; prev: number } | undefined {
+  if (after >= cursor) return undefined;
+  const seen = Math.max(0, after - run.firstCursor + 1);
+  if (seen === 0) return { text: run.text, prev };
+  const offset = run.lengths.slice(0, seen).reduce((a, b) => a + b, 0);
+  return { text: run.text.slice(offset), prev: after };
+}
+
+/** Cursor of the turn's stored `done`/`error` event, or `Infinity` while it has none. */
+export async function terminalCursor(db: pg.Pool, turnId: string): Promise<number> {
+  const { rows } = await db.query<{ cursor: string }>(
+    `SELECT cursor FROM turn_events WHERE turn_id = $1 AND type IN ('done', 'error') ORDER BY cursor LIMIT 1`,
+    [turnId],
   );
+  return rows[0] ? Number(rows[0].cursor) : Infinity;
 }
 
 /** Who owns a conversation (`undefined` when it does not exist). */

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { isTerminal, type TurnEvent } from '../common';
 import type { EventHub, LiveMessage } from './event-hub';
-import { storedEventsAfter } from './store';
+import { storedEventsAfter, terminalCursor } from './store';
 
 /** Options of {@link turnEvents}. */
 export interface TurnEventsOptions {
@@ -45,6 +45,11 @@ export async function* turnEvents(
   const onAbort = () => notify();
   opts.signal?.addEventListener('abort', onAbort);
   const unsubscribe = await hub.subscribe(turnId, onLive);
+  // A reader that already saw the end gets nothing more, and must not wait for events that will never come.
+  if (last > 0 && (await terminalCursor(db, turnId)) <= last) {
+    unsubscribe();
+    return;
+  }
 
   try {
     for (;;) {

@@ -164,6 +164,8 @@ async function main(): Promise<void> {
     DATABASE_URL: databaseUrl,
     OPENAI_API_KEY: llm.apiKey,
     GATEWAY_PORT: String(config.GATEWAY_PORT),
+    // The embedded stack: the gateway accepts the dev token (tenant `dev`) when no tokens are configured.
+    TURNFLOW_DEV: '1',
     ...(config.TEMPORAL_NAMESPACE ? { TEMPORAL_NAMESPACE: config.TEMPORAL_NAMESPACE } : {}),
     ...(llm.baseUrl ? { OPENAI_BASE_URL: llm.baseUrl } : {}),
   };

@@ -177,8 +177,8 @@ describe('chatTurn lifecycle', function () {
       const turn = await h.start({ message: 'long' });
       await h.withWorker(() => turn.handle.result());
       const history = await turn.handle.fetchHistory();
-      const texts = (await storedEvents(h.env, turn.turnId)).filter((e) => e.type === 'text');
-      return { events: history.events?.length ?? 0, texts: texts.length };
+      const deltas = h.llm.requests.slice(-2).reduce((sum, r) => sum + r.chunksSent, 0);
+      return { events: history.events?.length ?? 0, texts: deltas };
     };
     const small = await run(40);
     const large = await run(400);
