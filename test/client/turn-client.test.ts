@@ -75,7 +75,7 @@ describe('TurnClient', function () {
     assert.equal(final?.content, words(60));
     assert.equal(events.at(-1)?.type, 'done');
     assertStrictlyIncreasing(events);
-    await assertResumableFromEveryCursor(turns, turnId, events, final!.content);
+    await assertResumableFromEveryCursor(turns, turnId, events, final.content);
     const textRows = (await storedEvents(h.env, turnId)).filter((e) => e.type === 'text');
     assert.equal(textRows.length, 1, 'the deltas were compacted into one row once the answer was stored');
     assert.equal(outcome.content, final?.content);
