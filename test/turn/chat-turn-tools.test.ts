@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { builtinTools } from '../../activities/tools';
-import { AnswerAssembler, TurnEvent, hopLimitWarning, HOP_LIMIT_SEPARATOR } from '../../common';
-import { finalMessage, storedEvents, turnHarness, type TurnHarness } from './harness';
+import { AnswerAssembler, TurnEvent, hopLimitWarning, HOP_LIMIT_SEPARATOR, searchAttributeKeys } from '../../common';
+import { finalMessage, storedEvents, turnHarness, TEST_MODEL, type TurnHarness } from './harness';
 import { testTools } from './test-tools';
 
 type Msg = {
@@ -59,6 +59,23 @@ describe('chatTurn tool loop', function () {
       events.map((e) => e.type).filter((t) => t !== 'text'),
       ['tool_calls', 'tool_result', 'done'],
     );
+
+    // What an operator sees in the Temporal UI.
+    const description = await turn.handle.describe();
+    const attrs = description.typedSearchAttributes;
+    assert.equal(attrs.get(searchAttributeKeys.ConversationId), h.conversationId);
+    assert.equal(attrs.get(searchAttributeKeys.TurnStatus), 'completed');
+    assert.equal(attrs.get(searchAttributeKeys.TurnHops), 1);
+    assert.equal(attrs.get(searchAttributeKeys.LlmModel), TEST_MODEL);
+    const history = await turn.handle.fetchHistory();
+    const summaries = (history.events ?? [])
+      .filter((e) => e.activityTaskScheduledEventAttributes)
+      .map((e) => {
+        const data = e.userMetadata?.summary?.data;
+        return data ? (JSON.parse(Buffer.from(data).toString('utf8')) as string) : null;
+      })
+      .filter((summary): summary is string => summary !== null);
+    assert.deepEqual(summaries, [`llm · hop 0 · ${TEST_MODEL}`, 'tool · calculate', `llm · hop 1 · ${TEST_MODEL}`]);
   });
 
   it('runs parallel calls as separate activities and returns results in the order the model asked', async () => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import pino from 'pino';
 import { AnswerAssembler, TurnEvent } from '../../common';
 import { finalMessage, storedEvents, turnHarness, TEST_MODEL, type TurnHarness } from './harness';
 
@@ -37,5 +38,31 @@ describe('chatTurn', function () {
     assert.equal(events.at(-1)?.type, 'done');
     assert.equal(h.llm.requests.length, 1);
     assert.deepEqual(h.llm.requests[0]?.body.messages, [{ role: 'user', content: 'hi' }]);
+  });
+
+  it('logs the first LLM reply when asked, and never the API key', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    h.llm.enqueue(
+      {
+        steps: [
+          { text: 'Let me compute. ' },
+          { toolCalls: [{ id: 'c1', name: 'calculate', arguments: '{"expression":"1+2"}' }] },
+        ],
+      },
+      { steps: [{ text: 'Three.' }] },
+    );
+    const turn = await h.start({ message: 'log me', logInitialResponse: true });
+    await h.withWorker(() => turn.handle.result(), { logger });
+
+    const logged = lines.map(
+      (l) => JSON.parse(l) as { msg: string; model?: string; message?: { content: string; tool_calls: unknown[] } },
+    );
+    const initial = logged.filter((l) => l.msg === 'Streaming initial response');
+    assert.equal(initial.length, 1, 'only the first hop is logged');
+    assert.equal(initial[0]?.model, TEST_MODEL);
+    assert.equal(initial[0]?.message?.content, 'Let me compute. ');
+    assert.equal(initial[0]?.message?.tool_calls.length, 1);
+    assert.ok(!lines.join('\n').includes('test-key'), 'the API key never reaches the logs');
   });
 });

@@ -6,7 +6,7 @@ import {
 } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import OpenAI from 'openai';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { startScriptedLlm, type ScriptedLlm } from '../../scripted-llm';
 import { builtinTools, createToolRegistry, type Tool } from '../../activities/tools';
 import type { ActivityDeps } from '../../activities';
@@ -48,6 +48,7 @@ export interface TurnHarness {
 
 export interface WorkerOpts {
   tools?: Tool[];
+  logger?: Logger;
   llmIdleTimeoutMs?: number;
   models?: string[];
 }
@@ -77,7 +78,7 @@ export async function turnHarness(): Promise<TurnHarness> {
         openai: new OpenAI({ baseURL: llm.baseURL, apiKey: 'test-key', maxRetries: 0 }),
         tools: createToolRegistry(opts.tools ?? builtinTools()),
         models: { default: TEST_MODEL, allowed: opts.models ?? [TEST_MODEL] },
-        logger: pino({ level: 'silent' }),
+        logger: opts.logger ?? pino({ level: 'silent' }),
         llmIdleTimeoutMs: opts.llmIdleTimeoutMs ?? 30_000,
       };
       try {
