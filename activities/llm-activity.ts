@@ -104,16 +104,18 @@ export function createLlmActivity(deps: ActivityDeps) {
       if (input.hop === 0 && (input.logInitialResponse || deps.logLlmReplies)) logInitialResponse(deps, input, message);
 
       const content = answerText(message);
-      const messageId = await saveHopMessage(deps.pool, {
-        turnId: input.turnId,
-        hop: input.hop,
-        attempt,
-        content,
-        toolCalls: message.toolCalls,
-        finishReason: message.finishReason,
-        usage: normaliseUsage(message.usage),
-        model: input.model,
-      });
+      const messageId = await writer.withConnection((db) =>
+        saveHopMessage(db, {
+          turnId: input.turnId,
+          hop: input.hop,
+          attempt,
+          content,
+          toolCalls: message.toolCalls,
+          finishReason: message.finishReason,
+          usage: normaliseUsage(message.usage),
+          model: input.model,
+        }),
+      );
       if (message.toolCalls.length > 0) {
         const calls: ToolCallSummary[] = message.toolCalls.map((c) => ({
           id: c.id,
@@ -137,16 +139,18 @@ export function createLlmActivity(deps: ActivityDeps) {
     } catch (err: unknown) {
       if (cancellationDetails()?.cancelRequested) {
         // Stop generating: keep what the user already saw as this hop's answer.
-        const messageId = await saveHopMessage(deps.pool, {
-          turnId: input.turnId,
-          hop: input.hop,
-          attempt,
-          content: partial || null,
-          toolCalls: [],
-          finishReason: 'cancelled',
-          usage: null,
-          model: input.model,
-        });
+        const messageId = await writer.withConnection((db) =>
+          saveHopMessage(db, {
+            turnId: input.turnId,
+            hop: input.hop,
+            attempt,
+            content: partial || null,
+            toolCalls: [],
+            finishReason: 'cancelled',
+            usage: null,
+            model: input.model,
+          }),
+        );
         await writer.close();
         return { messageId, toolCalls: [], finishReason: 'cancelled', usage: null, chars, cancelled: true };
       }

@@ -94,11 +94,13 @@ export function createToolActivities(deps: ActivityDeps) {
   async function recordToolResults(input: RecordToolResultsInput): Promise<{ recorded: number }> {
     const ctx = Context.current();
     const calls = await hopToolCalls(deps.pool, input.turnId, input.hop);
+    const results = await Promise.all(calls.map((c) => getToolResult(deps.pool, input.turnId, input.hop, c.id)));
+    // Read everything first: the writer holds a connection until it closes.
     const writer = await StreamWriter.open(deps.pool, { ...input, attempt: ctx.info.attempt });
     let recorded = 0;
     try {
-      for (const call of calls) {
-        const result = await getToolResult(deps.pool, input.turnId, input.hop, call.id);
+      for (const [i, call] of calls.entries()) {
+        const result = results[i];
         if (!result) continue;
         const event = await writer.event(
           {

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { NativeConnection } from '@temporalio/worker';
 import OpenAI from 'openai';
+import pg from 'pg';
 import pino from 'pino';
 import { builtinTools, createToolRegistry } from '../activities/tools';
 import { TurnClient } from '../client';
@@ -36,6 +37,8 @@ async function main(): Promise<void> {
   const delayMs = Number(values['delay-ms']);
 
   const env = await testEnv();
+  // Each streaming hop holds a connection: size the pool for every turn at once, like a production worker.
+  const pool = new pg.Pool({ connectionString: env.databaseUrl, max: turnCount + 20 });
   const llm = await startScriptedLlm({ port: 0 });
   const taskQueue = `bench-${process.pid}`;
   // sentAt of the k-th text chunk of the turn whose message is `turn <i>`.
@@ -61,7 +64,7 @@ async function main(): Promise<void> {
     taskQueue,
     workflowBundle: await workflowBundle(),
     deps: {
-      pool: env.pool,
+      pool,
       openai: new OpenAI({ baseURL: llm.baseURL, apiKey: 'bench', maxRetries: 0 }),
       tools: createToolRegistry(builtinTools()),
       models: { default: MODEL, allowed: [MODEL] },
@@ -101,7 +104,7 @@ async function main(): Promise<void> {
   });
   const elapsed = performance.now() - started;
 
-  const rows = await env.pool.query<{ n: string }>(`SELECT count(*) AS n FROM turn_events`);
+  const rows = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM turn_events`);
   latencies.sort((a, b) => a - b);
   const fmt = (n: number) => n.toFixed(2);
   console.log(`turns=${turnCount} chunks/turn=${chunkCount} pacing=${delayMs}ms wall=${(elapsed / 1000).toFixed(1)}s`);
@@ -115,6 +118,7 @@ async function main(): Promise<void> {
   );
 
   await turns.close();
+  await pool.end();
   await connection.close();
   await llm.close();
 }

@@ -24,8 +24,11 @@ export const WorkerConfig = z.object({
   /** Task queue to poll. @default 'turnflow' */
   TURNFLOW_TASK_QUEUE: z.string().min(1).default(TASK_QUEUE),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' }),
-  /** Connections in the worker's pool; each streaming turn holds one while it streams. @default 40 */
-  DATABASE_POOL_MAX: z.coerce.number().int().min(2).max(1000).default(40),
+  /**
+   * Connections in the worker's pool. Each streaming hop holds one while it streams, so keep it above
+   * TURNFLOW_MAX_CONCURRENT_ACTIVITIES. @default 120
+   */
+  DATABASE_POOL_MAX: z.coerce.number().int().min(2).max(1000).default(120),
   OPENAI_BASE_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
   OPENAI_API_KEY: z.string().min(1, 'must not be empty'),
   /** Model used when a turn names none. @default gpt-4o-mini */
@@ -38,7 +41,7 @@ export const WorkerConfig = z.object({
   TURNFLOW_LOG_LLM_REPLIES: Bool.default(false),
   TURNFLOW_LLM_IDLE_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
   /** Turns and activities this worker runs at once. */
-  TURNFLOW_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(200),
+  TURNFLOW_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(100),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 export type WorkerConfig = z.infer<typeof WorkerConfig>;

@@ -12,7 +12,7 @@ export interface TurnWorkerOptions {
   deps: ActivityDeps;
   /** A prebuilt workflow bundle (tests build it once); default: bundle `workflows/` now. */
   workflowBundle?: WorkerOptions['workflowBundle'];
-  /** @default 200 */
+  /** Keep below the pool size: each streaming hop holds a connection. @default 100 */
   maxConcurrentActivityTaskExecutions?: number;
 }
 
@@ -30,7 +30,7 @@ export async function createTurnWorker(opts: TurnWorkerOptions): Promise<Worker>
     taskQueue: opts.taskQueue ?? TASK_QUEUE,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     activities: createActivities(opts.deps),
-    maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? 200,
+    maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? 100,
     maxHeartbeatThrottleInterval: '1 second',
     defaultHeartbeatThrottleInterval: '1 second',
   });

@@ -29,6 +29,11 @@ async function connect(config: WorkerConfig): Promise<NativeConnection> {
 
 async function main(): Promise<void> {
   const config = loadWorkerConfig();
+  if (config.DATABASE_POOL_MAX <= config.TURNFLOW_MAX_CONCURRENT_ACTIVITIES) {
+    console.warn(
+      'DATABASE_POOL_MAX should exceed TURNFLOW_MAX_CONCURRENT_ACTIVITIES: each streaming hop holds a connection',
+    );
+  }
   const logger = pino({ level: config.LOG_LEVEL, redact: ['*.apiKey', '*.authorization', '*.Authorization'] });
   // A bad tool set stops the worker here, before it takes any turn (the seed's fail-fast validation).
   const all = createToolRegistry(builtinTools());
@@ -36,7 +41,13 @@ async function main(): Promise<void> {
   const models = [config.OPENAI_MODEL, ...config.TURNFLOW_MODELS.filter((m) => m !== config.OPENAI_MODEL)];
 
   await migrate(config.DATABASE_URL);
-  const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_MAX });
+  // A connection that cannot be had in 30 s fails the activity (Temporal retries it) instead of hanging it
+  // while its heartbeats make it look alive.
+  const pool = new pg.Pool({
+    connectionString: config.DATABASE_URL,
+    max: config.DATABASE_POOL_MAX,
+    connectionTimeoutMillis: 30_000,
+  });
   const connection = await connect(config);
   try {
     const openai = new OpenAI({

@@ -72,7 +72,7 @@ export interface HopMessage {
  * Stores the hop's assistant message keyed by (turn, hop). A later attempt replaces an earlier attempt's row
  * (the earlier one was superseded); an earlier attempt finishing late never overwrites a later one.
  */
-export async function saveHopMessage(pool: Pool, msg: HopMessage): Promise<string> {
+export async function saveHopMessage(pool: Pool | PoolClient, msg: HopMessage): Promise<string> {
   const { rows } = await pool.query<{ id: string }>(
     `INSERT INTO messages (conversation_id, turn_id, idem_key, kind, hop, attempt, content, tool_calls,
                            finish_reason, usage, model)

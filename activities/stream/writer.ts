@@ -90,6 +90,15 @@ export class StreamWriter {
     }
   }
 
+  /**
+   * Runs `fn` on this writer's connection, after everything queued before it. An activity holding a writer
+   * must do its other reads and writes here: taking a second pooled connection while holding this one
+   * deadlocks once as many writers are open as the pool has connections.
+   */
+  withConnection<T>(fn: (db: PoolClient) => Promise<T>): Promise<T> {
+    return this.serial(() => fn(this.client));
+  }
+
   /** Cursor of the last announced event and of the last stored one (for heartbeats). */
   get position(): WriterPosition {
     return { cursor: this.last, committedCursor: this.committed };

@@ -90,7 +90,12 @@ async function startTemporal(): Promise<TestWorkflowEnvironment> {
   installQuietRuntime();
   const path = await resolveTemporalCli();
   const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path }, searchAttributes: searchAttributeKeys() },
+    server: {
+      executable: { type: 'existing-path', path },
+      searchAttributes: searchAttributeKeys(),
+      // The server's own warnings (e.g. a task cancelled because a test stopped its worker) are noise here.
+      log: { format: 'pretty', level: process.env['TEMPORAL_SERVER_LOG_LEVEL'] ?? 'error' },
+    },
   });
   teardownSteps.push(() => env.teardown());
   return env;
@@ -101,7 +106,7 @@ async function startTemporal(): Promise<TestWorkflowEnvironment> {
  * them. Must run before anything instantiates the Runtime; if a test already did, its choice stands.
  */
 function installQuietRuntime(): void {
-  const level = (process.env['TEMPORAL_LOG_LEVEL'] ?? 'WARN') as LogLevel;
+  const level = (process.env['TEMPORAL_LOG_LEVEL'] ?? 'ERROR') as LogLevel;
   try {
     Runtime.install({ logger: new DefaultLogger(level) });
   } catch {

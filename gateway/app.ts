@@ -1,0 +1,85 @@
+import type { Client } from '@temporalio/client';
+import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type pg from 'pg';
+import pino, { type Logger } from 'pino';
+import type { TurnClient } from '../client';
+import { bearerAuth, type AppEnv } from './auth';
+import { conversationRoutes } from './conversations';
+import { ApiError, type ApiErrorBody } from './errors';
+import { healthRoutes, type HealthCheck } from './health';
+import type { TenantDirectory } from './tenants';
+import { turnRoutes } from './turns';
+
+/** What {@link createGatewayApp} needs; the caller owns (and closes) every resource. */
+export interface GatewayDeps {
+  turns: TurnClient;
+  /** Pool on the turnflow database (ownership checks, event and message reads). */
+  pool: pg.Pool;
+  /** Bearer token → tenant. */
+  tenants: TenantDirectory;
+  /** Largest accepted request body. @default 65536 */
+  bodyLimitBytes?: number;
+  /** Idle time after which an event stream sends a `: keep-alive` comment. @default 15000 */
+  keepAliveMs?: number;
+  /**
+   * The Temporal client behind `turns`. Lets each event stream stop watching its turn's workflow when the stream
+   * ends (without it the watch lasts until the turn ends) and adds a `temporal` check to `/healthz`.
+   */
+  temporal?: Client;
+  /** Extra `/healthz` checks by name. @default `{ temporal }` when {@link GatewayDeps.temporal} is given */
+  healthChecks?: Record<string, HealthCheck>;
+  /** @default silent */
+  logger?: Logger;
+}
+
+/**
+ * The HTTP gateway: turns over HTTP + Server-Sent Events for callers without a Temporal client.
+ *
+ * - `POST /v1/conversations/:id/turns` starts (or attaches to) a turn and streams its events
+ * - `GET  /v1/turns/:turnId/events` streams a turn's events, resuming after `Last-Event-ID` / `?after=`
+ * - `POST /v1/turns/:turnId/cancel` asks a running turn to stop (202)
+ * - `GET  /v1/conversations/:id/messages` lists the conversation's user and assistant messages
+ * - `GET  /healthz` reports whether Postgres (and the extra checks) answer
+ *
+ * Every `/v1` route needs `Authorization: Bearer <token>`; errors are JSON `{ error: { type, message } }`.
+ */
+export function createGatewayApp(deps: GatewayDeps): Hono {
+  const logger = deps.logger ?? pino({ level: 'silent' });
+  const routeDeps = {
+    turns: deps.turns,
+    temporal: deps.temporal,
+    pool: deps.pool,
+    bodyLimitBytes: deps.bodyLimitBytes ?? 65_536,
+    keepAliveMs: deps.keepAliveMs ?? 15_000,
+    logger,
+  };
+
+  const v1 = new Hono<AppEnv>();
+  v1.use('*', bearerAuth(deps.tenants));
+  v1.route('/', turnRoutes(routeDeps));
+  v1.route('/', conversationRoutes(routeDeps));
+
+  const app = new Hono();
+  const temporal = deps.temporal;
+  const checks = deps.healthChecks ?? (temporal ? { temporal: () => temporal.workflowService.getSystemInfo({}) } : {});
+  app.route('/', healthRoutes({ pool: deps.pool, checks, logger }));
+  app.route('/v1', v1);
+  app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
+  app.onError((err, c) => {
+    if (err instanceof ApiError) {
+      for (const [name, value] of Object.entries(err.headers)) c.header(name, value);
+      return c.json(err.toJSON(), err.status);
+    }
+    if (err instanceof HTTPException) {
+      return c.json(errorBody(err.status === 413 ? 'payload_too_large' : 'bad_request', err.message), err.status);
+    }
+    logger.error({ err, method: c.req.method, path: c.req.path }, 'request failed');
+    return c.json(errorBody('internal', 'internal error'), 500);
+  });
+  return app;
+}
+
+function errorBody(type: ApiErrorBody['error']['type'], message: string): ApiErrorBody {
+  return { error: { type, message } };
+}

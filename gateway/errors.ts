@@ -1,0 +1,51 @@
+/** Thrown when the environment cannot run a gateway; names every bad variable, never echoing secret values. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** The machine-readable kinds of error the gateway answers with (`error.type` in the JSON body). */
+export type ApiErrorType =
+  | 'bad_request'
+  | 'invalid_json'
+  | 'unauthorized'
+  | 'not_found'
+  | 'conflict'
+  | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'unavailable'
+  | 'internal';
+
+/** The JSON body of every error response: `{ error: { type, message } }`. */
+export interface ApiErrorBody {
+  error: { type: ApiErrorType; message: string };
+}
+
+/**
+ * Thrown by route handlers to answer with an error status and a JSON body; the app's error handler turns it
+ * into the response. Anything else thrown becomes a 500 `internal` error whose details are only logged.
+ */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  /** Extra response headers (e.g. `WWW-Authenticate` on a 401). */
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(
+    readonly status: 400 | 401 | 404 | 409 | 413 | 415 | 503,
+    readonly type: ApiErrorType,
+    message: string,
+    options?: { cause?: unknown; headers?: Record<string, string> },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.headers = options?.headers ?? {};
+  }
+
+  /** The response body. */
+  toJSON(): ApiErrorBody {
+    return { error: { type: this.type, message: this.message } };
+  }
+}
+
+/** The 404 every missing or foreign resource gets, so another tenant cannot tell the two apart. */
+export function notFound(what: string): ApiError {
+  return new ApiError(404, 'not_found', `${what} not found`);
+}

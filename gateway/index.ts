@@ -1,0 +1,10 @@
+export { createGatewayApp, type GatewayDeps } from './app';
+export type { AppEnv } from './auth';
+export { GatewayEnv, loadGatewayConfig, type GatewayConfig } from './config';
+export { ApiError, ConfigError, type ApiErrorBody, type ApiErrorType } from './errors';
+export type { HealthCheck } from './health';
+export { startGatewayServer, type GatewayServer, type ListenOptions } from './server';
+export { connectTemporal } from './temporal';
+export { ApiTokens, DEV_TENANT, DEV_TOKEN, hashToken, TenantDirectory, TokenEntry } from './tenants';
+export { TURN_ATTACHED_HEADER, TURN_ID_HEADER } from './turns';
+export { StartTurnBody } from './schemas';

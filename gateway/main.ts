@@ -1,0 +1,79 @@
+import { Client, type Connection } from '@temporalio/client';
+import pg from 'pg';
+import pino from 'pino';
+import { TurnClient } from '../client';
+import { migrate } from '../db';
+import { createGatewayApp } from './app';
+import { loadGatewayConfig } from './config';
+import { startGatewayServer, type GatewayServer } from './server';
+import { DEV_TOKEN } from './tenants';
+import { connectTemporal } from './temporal';
+
+/** Resolves on the first SIGINT or SIGTERM. */
+function shutdownRequested(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+}
+
+async function main(): Promise<void> {
+  const config = loadGatewayConfig();
+  const logger = pino({ level: config.LOG_LEVEL, redact: ['*.authorization', '*.Authorization', '*.apiKey'] });
+  if (config.devTokenFallback) {
+    logger.warn(
+      { tenant: config.tenants.tenants[0] },
+      `TURNFLOW_API_TOKENS is not set: accepting the dev token "${DEV_TOKEN}" (embedded dev stack only)`,
+    );
+  }
+  await migrate(config.DATABASE_URL);
+  const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_MAX });
+  pool.on('error', (err) => logger.warn({ err }, 'idle database connection failed'));
+  let connection: Connection | undefined;
+  let turns: TurnClient | undefined;
+  let server: GatewayServer | undefined;
+  try {
+    connection = await connectTemporal(config);
+    const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+    turns = new TurnClient({
+      temporal: client,
+      pool,
+      databaseUrl: config.DATABASE_URL,
+      taskQueue: config.TURNFLOW_TASK_QUEUE,
+    });
+    const app = createGatewayApp({
+      turns,
+      temporal: client,
+      pool,
+      tenants: config.tenants,
+      bodyLimitBytes: config.GATEWAY_BODY_LIMIT_BYTES,
+      keepAliveMs: config.GATEWAY_KEEPALIVE_MS,
+      logger,
+    });
+    // Signals stop a started gateway gracefully; before that, they end the process as usual.
+    const stop = shutdownRequested();
+    server = await startGatewayServer(app, { port: config.GATEWAY_PORT, host: config.GATEWAY_HOST });
+    logger.info(
+      {
+        url: server.url,
+        temporal: config.TEMPORAL_ADDRESS,
+        namespace: config.TEMPORAL_NAMESPACE,
+        taskQueue: config.TURNFLOW_TASK_QUEUE,
+        tenants: config.tenants.tenants,
+      },
+      'turnflow gateway listening',
+    );
+    const signal = await stop;
+    logger.info({ signal }, 'turnflow gateway stopping');
+  } finally {
+    await server?.close();
+    await turns?.close();
+    await connection?.close();
+    await pool.end();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

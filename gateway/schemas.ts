@@ -1,0 +1,49 @@
+import { z } from 'zod';
+import { ExternalId, PersistenceOptions, StartTurnRequest } from '../common';
+
+/**
+ * Body of `POST /v1/conversations/:id/turns`. Strict: an unknown key (a misspelt option, or a `tenantId`,
+ * which only the bearer token decides) is rejected rather than silently ignored.
+ */
+export const StartTurnBody = z.strictObject({
+  requestId: ExternalId,
+  message: StartTurnRequest.shape.message,
+  model: StartTurnRequest.shape.model,
+  tools: StartTurnRequest.shape.tools,
+  maxHops: StartTurnRequest.shape.maxHops.unwrap().optional(),
+  persistence: z.strictObject(PersistenceOptions.shape).optional(),
+});
+export type StartTurnBody = z.infer<typeof StartTurnBody>;
+
+/** Body of `POST /v1/turns/:turnId/cancel` (optional). */
+export const CancelBody = z.strictObject({ reason: z.string().min(1).max(1_000).optional() });
+
+/** An event cursor as `Last-Event-ID` or `?after=` carries it: a non-negative integer. */
+export const Cursor = z
+  .string()
+  .trim()
+  .regex(/^\d{1,16}$/, 'must be a non-negative integer (an event id)')
+  .transform(Number)
+  .pipe(z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER));
+
+/** Query of `GET /v1/turns/:turnId/events`. */
+export const EventsQuery = z.strictObject({ after: Cursor.optional() });
+
+/** Query of `GET /v1/conversations/:id/messages`. */
+export const MessagesQuery = z.strictObject({
+  /** Newest messages to return (oldest first). @default 50 */
+  limit: z
+    .string()
+    .regex(/^\d+$/, 'must be an integer')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(200))
+    .default(50),
+  /** Only messages older than this message id (the `nextBefore` of a previous page). */
+  before: z
+    .string()
+    .regex(/^\d{1,18}$/, 'must be a message id')
+    .optional(),
+});
+
+/** Path parameter naming a conversation. */
+export const ConversationId = ExternalId;

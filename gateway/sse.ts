@@ -1,0 +1,176 @@
+import type { Client } from '@temporalio/client';
+import type { Context } from 'hono';
+import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { isTerminal, type TurnEvent } from '../common';
+import { storedEventsAfter, type TurnClient } from '../client';
+import { describeClosure, type TurnClosure } from './outcome';
+
+/** What {@link streamTurnEvents} needs. */
+export interface StreamDeps {
+  turns: TurnClient;
+  /** When given, the workflow watch of a stream is cancelled with the stream (else it lasts until the turn ends). */
+  temporal: Client | undefined;
+  pool: pg.Pool;
+  /** Idle time after which a `: keep-alive` comment is sent. */
+  keepAliveMs: number;
+  logger: Logger;
+}
+
+/** Why an event stream ended (logged). */
+type EndReason = 'terminal' | 'client-closed' | 'turn-closed' | 'failed';
+
+/**
+ * Answers with the turn's events after `after` as Server-Sent Events: `id:` is the event's cursor (so
+ * `Last-Event-ID` resumes), `event:` its type, `data:` the event as JSON. A `: keep-alive` comment is sent after
+ * `keepAliveMs` without events. The stream ends after `done` or `error`. If the turn's workflow closes without
+ * either in its stream, the stored events are flushed and a final `event: error` without an `id:` says why.
+ * A client that goes away only stops this subscription; the turn runs on.
+ */
+export function streamTurnEvents(c: Context, deps: StreamDeps, turnId: string, after: number): Response {
+  return streamSSE(c, async (stream) => {
+    const gone = new AbortController();
+    const onGone = () => gone.abort();
+    stream.onAbort(onGone);
+    c.req.raw.signal.addEventListener('abort', onGone, { once: true });
+    const state = { last: after };
+    let reason: EndReason;
+    try {
+      reason = await pump(stream, deps, turnId, state, gone.signal);
+    } catch (err: unknown) {
+      reason = 'failed';
+      deps.logger.error({ err, turnId, last: state.last }, 'event stream failed');
+      await writeFinalError(stream, turnId, {
+        errorType: 'gateway.stream_failed',
+        message: 'the event stream failed; reconnect with Last-Event-ID to resume',
+      });
+    } finally {
+      c.req.raw.signal.removeEventListener('abort', onGone);
+    }
+    deps.logger.debug({ turnId, after, last: state.last, reason }, 'event stream ended');
+  });
+}
+
+type Step =
+  | { kind: 'next'; result: IteratorResult<TurnEvent, void> }
+  | { kind: 'failed'; err: unknown }
+  | { kind: 'idle' }
+  | { kind: 'gone' }
+  | { kind: 'closed'; closure: TurnClosure };
+
+/**
+ * What the pump waits for, in arrival order. One queue instead of `Promise.race` over long-lived promises,
+ * which would pile a reaction onto each of them per event for the life of the stream.
+ */
+class Inbox {
+  private readonly steps: Step[] = [];
+  private wake: (() => void) | undefined;
+
+  put(step: Step): void {
+    this.steps.push(step);
+    this.wake?.();
+  }
+
+  /** The next step, or `idle` after `idleMs` without one. */
+  async take(idleMs: number): Promise<Step> {
+    if (this.steps.length === 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        timer = setTimeout(resolve, idleMs);
+      });
+      clearTimeout(timer);
+      this.wake = undefined;
+    }
+    return this.steps.shift() ?? { kind: 'idle' };
+  }
+}
+
+async function pump(
+  stream: SSEStreamingApi,
+  deps: StreamDeps,
+  turnId: string,
+  state: { last: number },
+  gone: AbortSignal,
+): Promise<EndReason> {
+  const stop = new AbortController();
+  const inbox = new Inbox();
+  const onGone = () => stop.abort();
+  gone.addEventListener('abort', onGone, { once: true });
+  stop.signal.addEventListener('abort', () => inbox.put({ kind: 'gone' }), { once: true });
+  // Watches the workflow only to notice a turn that closes without a terminal event in its stream.
+  watchWorkflow(deps, turnId, stop.signal).then(
+    () => inbox.put({ kind: 'closed', closure: describeClosure({ ok: true }) }),
+    (err: unknown) => inbox.put({ kind: 'closed', closure: describeClosure({ ok: false, err }) }),
+  );
+  const iterator = deps.turns.events(turnId, { after: state.last, signal: stop.signal });
+  let inFlight: Promise<void> = Promise.resolve();
+  const pull = () => {
+    inFlight = iterator.next().then(
+      (result) => inbox.put({ kind: 'next', result }),
+      (err: unknown) => inbox.put({ kind: 'failed', err }),
+    );
+  };
+  const send = async (event: TurnEvent) => {
+    await stream.writeSSE({ id: String(event.cursor), event: event.type, data: JSON.stringify(event) });
+    state.last = event.cursor;
+  };
+  pull();
+  try {
+    for (;;) {
+      if (stop.signal.aborted) return 'client-closed';
+      const step = await inbox.take(deps.keepAliveMs);
+      switch (step.kind) {
+        case 'gone':
+          return 'client-closed';
+        case 'failed':
+          throw step.err;
+        case 'idle':
+          await stream.write(': keep-alive\n\n');
+          break;
+        case 'next':
+          if (step.result.done) return stop.signal.aborted ? 'client-closed' : 'terminal';
+          await send(step.result.value);
+          if (isTerminal(step.result.value)) return 'terminal';
+          pull();
+          break;
+        case 'closed':
+          // A turn whose stream holds its end is followed to it; otherwise flush what is stored and say why.
+          if (stop.signal.aborted || (await hasTerminalEvent(deps.pool, turnId))) break;
+          stop.abort();
+          await inFlight;
+          for (let page = await storedEventsAfter(deps.pool, turnId, state.last); page.length > 0;) {
+            for (const event of page) await send(event);
+            page = await storedEventsAfter(deps.pool, turnId, state.last);
+          }
+          await writeFinalError(stream, turnId, step.closure);
+          return 'turn-closed';
+      }
+    }
+  } finally {
+    gone.removeEventListener('abort', onGone);
+    stop.abort();
+    await inFlight;
+    await iterator.return(undefined).catch(() => undefined);
+  }
+}
+
+/** Settles when the turn's workflow closes (or `signal` aborts, when a Temporal client is at hand). */
+function watchWorkflow(deps: StreamDeps, turnId: string, signal: AbortSignal): Promise<unknown> {
+  const temporal = deps.temporal;
+  if (!temporal) return deps.turns.result(turnId);
+  return temporal.withAbortSignal(signal, () => temporal.workflow.getHandle(turnId).result());
+}
+
+async function writeFinalError(stream: SSEStreamingApi, turnId: string, closure: TurnClosure): Promise<void> {
+  await stream.writeSSE({ event: 'error', data: JSON.stringify({ turnId, type: 'error', ...closure }) });
+}
+
+async function hasTerminalEvent(pool: pg.Pool, turnId: string): Promise<boolean> {
+  const { rows } = await pool.query<{ terminal: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM turn_events WHERE turn_id = $1 AND type IN ('done', 'error')) AS terminal`,
+    [turnId],
+  );
+  return rows[0]?.terminal === true;
+}

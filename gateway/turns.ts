@@ -1,0 +1,104 @@
+import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/common';
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { parseTurnId } from '../common';
+import { conversationTenant, InvalidTurnRequestError, turnTenant, type TurnClient } from '../client';
+import type { AppEnv } from './auth';
+import { ApiError, notFound } from './errors';
+import { jsonBody, validate } from './request';
+import { CancelBody, ConversationId, Cursor, EventsQuery, StartTurnBody } from './schemas';
+import { streamTurnEvents } from './sse';
+
+/** What the turn routes need. */
+export interface TurnRoutesDeps {
+  turns: TurnClient;
+  temporal: Client | undefined;
+  pool: pg.Pool;
+  bodyLimitBytes: number;
+  keepAliveMs: number;
+  logger: Logger;
+}
+
+/** Header naming the turn a `POST …/turns` started or attached to (URL-encoded turn id). */
+export const TURN_ID_HEADER = 'Turn-Id';
+/** Header saying whether a `POST …/turns` attached to an existing turn (`true`) or started one (`false`). */
+export const TURN_ATTACHED_HEADER = 'Turn-Attached';
+
+/**
+ * `POST /conversations/:id/turns` (start or attach, then stream), `GET /turns/:turnId/events` (stream, resumable)
+ * and `POST /turns/:turnId/cancel`. Mounted under `/v1` behind bearer authentication.
+ */
+export function turnRoutes(deps: TurnRoutesDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const limit = bodyLimit({
+    maxSize: deps.bodyLimitBytes,
+    onError: (c) =>
+      c.json(
+        new ApiError(413, 'payload_too_large', `the request body exceeds ${deps.bodyLimitBytes} bytes`).toJSON(),
+        413,
+      ),
+  });
+
+  app.post('/conversations/:id/turns', limit, async (c) => {
+    const tenant = c.var.tenant;
+    const conversationId = validate(ConversationId, c.req.param('id'), 'conversation id');
+    const body = await jsonBody(c, StartTurnBody);
+    const owner = await conversationTenant(deps.pool, conversationId);
+    if (owner !== undefined && owner !== tenant) throw notFound(`conversation ${conversationId}`);
+    let started: { turnId: string; attached: boolean };
+    try {
+      started = await deps.turns.start({ ...body, conversationId, tenantId: tenant });
+    } catch (err: unknown) {
+      if (err instanceof InvalidTurnRequestError) throw new ApiError(400, 'bad_request', err.message, { cause: err });
+      throw err;
+    }
+    const encoded = encodeURIComponent(started.turnId);
+    deps.logger.info({ tenant, turnId: started.turnId, attached: started.attached }, 'turn started');
+    c.header(TURN_ID_HEADER, encoded);
+    c.header(TURN_ATTACHED_HEADER, String(started.attached));
+    c.header('Location', `/v1/turns/${encoded}/events`);
+    return streamTurnEvents(c, deps, started.turnId, 0);
+  });
+
+  app.get('/turns/:turnId/events', async (c) => {
+    const query = validate(EventsQuery, c.req.query(), 'query');
+    const lastEventId = c.req.header('last-event-id');
+    // An EventSource reconnecting sends Last-Event-ID: it wins over the ?after= of the URL it was opened with.
+    const after = lastEventId !== undefined ? validate(Cursor, lastEventId, 'Last-Event-ID') : (query.after ?? 0);
+    const turnId = await ownedTurn(c, deps.pool);
+    return streamTurnEvents(c, deps, turnId, after);
+  });
+
+  app.post('/turns/:turnId/cancel', limit, async (c) => {
+    const turnId = await ownedTurn(c, deps.pool);
+    const { reason } = await jsonBody(c, CancelBody, { optional: true });
+    try {
+      await deps.turns.cancel(turnId, reason);
+    } catch (err: unknown) {
+      // Signalling a closed workflow is answered like a missing one by Temporal.
+      if (err instanceof WorkflowNotFoundError) {
+        throw new ApiError(409, 'conflict', `turn ${turnId} is not running`, { cause: err });
+      }
+      throw err;
+    }
+    deps.logger.info({ tenant: c.var.tenant, turnId, reason }, 'turn cancel requested');
+    return c.json({ turnId, cancelRequested: true }, 202);
+  });
+
+  return app;
+}
+
+/**
+ * The `:turnId` of the path if it names a stored turn of the caller's tenant.
+ * @throws ApiError 404, the same for a malformed id, a missing turn and another tenant's turn.
+ */
+async function ownedTurn(c: Context<AppEnv>, pool: pg.Pool): Promise<string> {
+  const turnId = c.req.param('turnId') ?? '';
+  if (parseTurnId(turnId) === undefined || (await turnTenant(pool, turnId)) !== c.var.tenant) {
+    throw notFound(`turn ${turnId}`);
+  }
+  return turnId;
+}
