@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { GatewayEnv } from '../gateway/config';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { TypedSearchAttributes } from '@temporalio/common';
@@ -81,6 +82,15 @@ describe('docker-compose.yml', function () {
       for (const variable of APP_VARIABLES) assert.ok(variable in env, `${name} does not set ${variable}`);
       assert.match(env['DATABASE_URL']!, /@app-db:5432\//);
       assert.equal(env['TEMPORAL_ADDRESS'], 'temporal:7233');
+    }
+  });
+
+  it('lets the gateway be reached from outside its container and requires real tokens', function () {
+    const env = environmentOf(compose.services['gateway']!);
+    assert.equal(env['GATEWAY_HOST'], '0.0.0.0');
+    assert.match(env['TURNFLOW_API_TOKENS'] ?? '', /^\$\{TURNFLOW_API_TOKENS:\?/);
+    for (const variable of ['GATEWAY_HOST', 'TURNFLOW_API_TOKENS', 'GATEWAY_PORT']) {
+      assert.ok(variable in GatewayEnv.shape, `the gateway does not read ${variable}`);
     }
   });
 
