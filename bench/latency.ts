@@ -2,8 +2,14 @@
  * Latency probe: chunk sent by the scripted model → text event received by a subscribed TurnClient, with N
  * turns streaming at once through a real worker, real Temporal and real Postgres (one process, one clock).
  *
- *   npm run --silent bench:latency -- [--turns 50] [--chunks 100] [--delay-ms 20]
+ *   npm run --silent bench:latency -- [--turns 50] [--chunks 100] [--delay-ms 20] [--in-process]
+ *
+ * By default the worker runs as its own process (`worker/main.ts`), as in production; the scripted model and
+ * the subscribed clients share this process, so sent and received times come from one clock.
+ * `--in-process` runs the worker here too (one event loop does everything).
  */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { NativeConnection } from '@temporalio/worker';
@@ -30,6 +36,7 @@ async function main(): Promise<void> {
       turns: { type: 'string', default: '50' },
       chunks: { type: 'string', default: '100' },
       'delay-ms': { type: 'string', default: '20' },
+      'in-process': { type: 'boolean', default: false },
     },
   });
   const turnCount = Number(values.turns);
@@ -58,19 +65,9 @@ async function main(): Promise<void> {
     if (i !== undefined) sent.get(i)?.push(info.sentAt);
   };
 
-  const connection = await NativeConnection.connect({ address: env.temporal.address });
-  const worker = await createTurnWorker({
-    connection,
-    taskQueue,
-    workflowBundle: await workflowBundle(),
-    deps: {
-      pool,
-      openai: new OpenAI({ baseURL: llm.baseURL, apiKey: 'bench', maxRetries: 0 }),
-      tools: createToolRegistry(builtinTools()),
-      models: { default: MODEL, allowed: [MODEL] },
-      logger: pino({ level: 'silent' }),
-    },
-  });
+  const runWorker = values['in-process']
+    ? await inProcessWorker(env.temporal.address, taskQueue, pool, llm.baseURL)
+    : spawnWorker(env.temporal.address, taskQueue, env.databaseUrl, llm.baseURL, turnCount + 20);
   const turns = new TurnClient({
     temporal: env.temporal.client,
     pool: env.pool,
@@ -81,7 +78,7 @@ async function main(): Promise<void> {
   let mismatched = 0;
 
   const started = performance.now();
-  await worker.runUntil(async () => {
+  await runWorker(async () => {
     await Promise.all(
       Array.from({ length: turnCount }, async (_, i) => {
         const { turnId } = await turns.start({
@@ -107,7 +104,10 @@ async function main(): Promise<void> {
   const rows = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM turn_events`);
   latencies.sort((a, b) => a - b);
   const fmt = (n: number) => n.toFixed(2);
-  console.log(`turns=${turnCount} chunks/turn=${chunkCount} pacing=${delayMs}ms wall=${(elapsed / 1000).toFixed(1)}s`);
+  const where = values['in-process'] ? 'in-process worker' : 'worker process';
+  console.log(
+    `turns=${turnCount} chunks/turn=${chunkCount} pacing=${delayMs}ms ${where} wall=${(elapsed / 1000).toFixed(1)}s`,
+  );
   console.log(`deltas measured=${latencies.length} unmatched=${mismatched}`);
   console.log(
     `latency ms: p50=${fmt(percentile(latencies, 50))} p90=${fmt(percentile(latencies, 90))} ` +
@@ -119,8 +119,65 @@ async function main(): Promise<void> {
 
   await turns.close();
   await pool.end();
-  await connection.close();
   await llm.close();
+}
+
+type RunWorker = (fn: () => Promise<void>) => Promise<void>;
+
+async function inProcessWorker(address: string, taskQueue: string, pool: pg.Pool, baseURL: string): Promise<RunWorker> {
+  const connection = await NativeConnection.connect({ address });
+  const worker = await createTurnWorker({
+    connection,
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    deps: {
+      pool,
+      openai: new OpenAI({ baseURL, apiKey: 'bench', maxRetries: 0 }),
+      tools: createToolRegistry(builtinTools()),
+      models: { default: MODEL, allowed: [MODEL] },
+      logger: pino({ level: 'silent' }),
+    },
+  });
+  return async (fn) => {
+    try {
+      await worker.runUntil(fn);
+    } finally {
+      await connection.close();
+    }
+  };
+}
+
+function spawnWorker(
+  address: string,
+  taskQueue: string,
+  databaseUrl: string,
+  baseURL: string,
+  poolMax: number,
+): RunWorker {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '..', 'worker', 'main.ts')], {
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: address,
+      TURNFLOW_TASK_QUEUE: taskQueue,
+      DATABASE_URL: databaseUrl,
+      DATABASE_POOL_MAX: String(poolMax),
+      OPENAI_BASE_URL: baseURL,
+      OPENAI_API_KEY: 'bench',
+      OPENAI_MODEL: MODEL,
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  return async (fn) => {
+    const exited = new Promise<never>((_, reject) =>
+      child.once('exit', (code) => reject(new Error(`the worker exited (${code})`))),
+    );
+    try {
+      await Promise.race([fn(), exited]);
+    } finally {
+      child.kill('SIGTERM');
+    }
+  };
 }
 
 main()

@@ -111,6 +111,11 @@ export class EventHub {
     } catch {
       return;
     }
+    // A writer sends one event, or several it had queued as an array.
+    for (const item of Array.isArray(body) ? (body as unknown[]) : [body]) this.deliver(item);
+  }
+
+  private deliver(body: unknown): void {
     const turnId = (body as { turnId?: unknown } | null)?.turnId;
     if (typeof turnId !== 'string') return;
     const set = this.listeners.get(turnId);

@@ -41,6 +41,8 @@ export class StreamWriter {
   private timer: NodeJS.Timeout | undefined;
   /** Every query of this writer runs in order on its one connection (pg does not queue for us). */
   private queue: Promise<unknown> = Promise.resolve();
+  /** Announcements not yet handed to the connection. */
+  private outbox: string[] = [];
   private failure: Error | undefined;
   private closed = false;
 
@@ -202,9 +204,17 @@ export class StreamWriter {
       if (event.type === 'text') void this.flush().catch((err: unknown) => this.fail(err));
       payload = JSON.stringify({ turnId: event.turnId, cursor: event.cursor, prev: event.prev, doorbell: true });
     }
-    void this.serial(() => this.client.query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, payload])).catch(
-      (err: unknown) => this.fail(err),
-    );
+    this.outbox.push(payload);
+    // The first announcement goes out at once; those made while it is on the wire ride together in the next.
+    if (this.outbox.length === 1) void this.serial(() => this.sendOutbox()).catch((err: unknown) => this.fail(err));
+  }
+
+  private async sendOutbox(): Promise<void> {
+    const payloads = this.outbox;
+    this.outbox = [];
+    for (const batch of packPayloads(payloads)) {
+      await this.client.query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, batch]);
+    }
   }
 
   private maybeFlush(): void {
@@ -281,4 +291,28 @@ export class StreamWriter {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }
+}
+
+/**
+ * Packs event payloads into as few NOTIFY payloads as fit under the size limit: one event alone as itself,
+ * several as a JSON array (the listener accepts both).
+ */
+export function packPayloads(payloads: string[]): string[] {
+  const packed: string[] = [];
+  let batch: string[] = [];
+  let size = 2;
+  const close = () => {
+    if (batch.length === 1) packed.push(batch[0]!);
+    else if (batch.length > 1) packed.push(`[${batch.join(',')}]`);
+    batch = [];
+    size = 2;
+  };
+  for (const payload of payloads) {
+    const bytes = Buffer.byteLength(payload) + 1;
+    if (batch.length > 0 && size + bytes > MAX_NOTIFY_PAYLOAD) close();
+    batch.push(payload);
+    size += bytes;
+  }
+  close();
+  return packed;
 }
