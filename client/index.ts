@@ -10,3 +10,4 @@ export {
   turnTenant,
   type ConversationMessage,
 } from './store';
+export { EnvBool, TemporalEnv, temporalConnectionOptions, temporalEnvProblem } from './temporal-env';

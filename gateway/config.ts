@@ -1,14 +1,10 @@
 import { z } from 'zod';
-import { TASK_QUEUE } from '../common';
+import { EnvBool, TemporalEnv, temporalEnvProblem } from '../client';
 import { ConfigError } from './errors';
 import { ApiTokens, TenantDirectory } from './tenants';
 
-const Bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
-
 /** The gateway's environment, parsed once at start-up. Temporal's own variable names where they exist. */
-export const GatewayEnv = z.object({
+export const GatewayEnv = TemporalEnv.extend({
   /** @default 8080 */
   GATEWAY_PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
   /** Interface to listen on; `0.0.0.0` to serve beyond this machine. @default 127.0.0.1 */
@@ -17,22 +13,13 @@ export const GatewayEnv = z.object({
   GATEWAY_BODY_LIMIT_BYTES: z.coerce.number().int().min(1_024).max(10_485_760).default(65_536),
   /** Idle time after which an event stream sends a `: keep-alive` comment. @default 15000 */
   GATEWAY_KEEPALIVE_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
-  TEMPORAL_ADDRESS: z.string().min(1).default('localhost:7233'),
-  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
-  /** Temporal Cloud API key; implies TLS. */
-  TEMPORAL_API_KEY: z.string().min(1).optional(),
-  TEMPORAL_TLS: Bool.optional(),
-  TEMPORAL_TLS_CLIENT_CERT_PATH: z.string().min(1).optional(),
-  TEMPORAL_TLS_CLIENT_KEY_PATH: z.string().min(1).optional(),
-  /** Task queue turns are started on. @default 'turnflow' */
-  TURNFLOW_TASK_QUEUE: z.string().min(1).default(TASK_QUEUE),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' }),
   /** Connections in the gateway's pool (event reads are short; streams do not hold one). @default 20 */
   DATABASE_POOL_MAX: z.coerce.number().int().min(2).max(1000).default(20),
   /** Comma-separated `tenant:sha256hex(token)` entries; see `hashToken`. */
   TURNFLOW_API_TOKENS: z.string().optional(),
   /** Set by the embedded dev stack (`npm start`): allows the dev token when no tokens are configured. */
-  TURNFLOW_DEV: Bool.default(false),
+  TURNFLOW_DEV: EnvBool.default(false),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 export type GatewayEnv = z.infer<typeof GatewayEnv>;
@@ -54,9 +41,8 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
   const parsed = GatewayEnv.safeParse(env);
   if (!parsed.success) throw problems(parsed.error.issues);
   const config = parsed.data;
-  if (Boolean(config.TEMPORAL_TLS_CLIENT_CERT_PATH) !== Boolean(config.TEMPORAL_TLS_CLIENT_KEY_PATH)) {
-    throw new ConfigError('TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH must be set together');
-  }
+  const temporalProblem = temporalEnvProblem(config);
+  if (temporalProblem) throw new ConfigError(temporalProblem);
   const raw = config.TURNFLOW_API_TOKENS?.trim();
   if (raw) {
     const tokens = ApiTokens.safeParse(raw);

@@ -1,9 +1,5 @@
 import { z } from 'zod';
-import { TASK_QUEUE } from '../common';
-
-const Bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+import { EnvBool, TemporalEnv, temporalEnvProblem } from '../client/temporal-env';
 
 const List = z.string().transform((v) =>
   v
@@ -13,16 +9,7 @@ const List = z.string().transform((v) =>
 );
 
 /** The worker's environment, parsed once at start-up. Temporal's own variable names where they exist. */
-export const WorkerConfig = z.object({
-  TEMPORAL_ADDRESS: z.string().min(1).default('localhost:7233'),
-  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
-  /** Temporal Cloud API key; implies TLS. */
-  TEMPORAL_API_KEY: z.string().min(1).optional(),
-  TEMPORAL_TLS: Bool.optional(),
-  TEMPORAL_TLS_CLIENT_CERT_PATH: z.string().min(1).optional(),
-  TEMPORAL_TLS_CLIENT_KEY_PATH: z.string().min(1).optional(),
-  /** Task queue to poll. @default 'turnflow' */
-  TURNFLOW_TASK_QUEUE: z.string().min(1).default(TASK_QUEUE),
+export const WorkerConfig = TemporalEnv.extend({
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' }),
   /**
    * Connections in the worker's pool. Each streaming hop holds one while it streams, so keep it above
@@ -38,7 +25,7 @@ export const WorkerConfig = z.object({
   /** Tools this worker offers (comma-separated); unset = every built-in tool. */
   TURNFLOW_TOOLS: List.optional(),
   /** Log each turn's first LLM reply (the seed's `logging.llm_replies`). */
-  TURNFLOW_LOG_LLM_REPLIES: Bool.default(false),
+  TURNFLOW_LOG_LLM_REPLIES: EnvBool.default(false),
   TURNFLOW_LLM_IDLE_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
   /** Turns and activities this worker runs at once. */
   TURNFLOW_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(100),
@@ -59,8 +46,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     throw new ConfigError(`the worker cannot start; fix these environment variables:\n${problems}`);
   }
   const config = parsed.data;
-  if (Boolean(config.TEMPORAL_TLS_CLIENT_CERT_PATH) !== Boolean(config.TEMPORAL_TLS_CLIENT_KEY_PATH)) {
-    throw new ConfigError('TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH must be set together');
-  }
+  const temporalProblem = temporalEnvProblem(config);
+  if (temporalProblem) throw new ConfigError(temporalProblem);
   return config;
 }

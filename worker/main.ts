@@ -2,30 +2,11 @@ import { NativeConnection } from '@temporalio/worker';
 import OpenAI from 'openai';
 import pg from 'pg';
 import pino from 'pino';
-import { readFile } from 'node:fs/promises';
 import { migrate } from '../db';
 import { builtinTools, createToolRegistry } from '../activities/tools';
-import { loadWorkerConfig, type WorkerConfig } from './config';
+import { temporalConnectionOptions } from '../client/temporal-env';
+import { loadWorkerConfig } from './config';
 import { createTurnWorker } from './create-worker';
-
-async function connect(config: WorkerConfig): Promise<NativeConnection> {
-  const tls =
-    config.TEMPORAL_TLS_CLIENT_CERT_PATH && config.TEMPORAL_TLS_CLIENT_KEY_PATH
-      ? {
-          clientCertPair: {
-            crt: await readFile(config.TEMPORAL_TLS_CLIENT_CERT_PATH),
-            key: await readFile(config.TEMPORAL_TLS_CLIENT_KEY_PATH),
-          },
-        }
-      : config.TEMPORAL_TLS || config.TEMPORAL_API_KEY
-        ? true
-        : undefined;
-  return NativeConnection.connect({
-    address: config.TEMPORAL_ADDRESS,
-    ...(tls !== undefined ? { tls } : {}),
-    ...(config.TEMPORAL_API_KEY ? { apiKey: config.TEMPORAL_API_KEY } : {}),
-  });
-}
 
 async function main(): Promise<void> {
   const config = loadWorkerConfig();
@@ -48,7 +29,7 @@ async function main(): Promise<void> {
     max: config.DATABASE_POOL_MAX,
     connectionTimeoutMillis: 30_000,
   });
-  const connection = await connect(config);
+  const connection = await NativeConnection.connect(await temporalConnectionOptions(config));
   try {
     const openai = new OpenAI({
       apiKey: config.OPENAI_API_KEY,
