@@ -102,6 +102,31 @@ describe('chatTurn lifecycle', function () {
     assert.equal((await finalMessage(h.env, turn.turnId))[0]?.content, 'The complete answer.');
   });
 
+  it('retries a stream that stalls past the idle timeout and ends with the retried text', async () => {
+    h.llm.enqueue(
+      { steps: [{ text: 'This stream goes quiet' }], stallAfterChunks: 2 },
+      { steps: [{ text: 'A stream that finishes.' }] },
+    );
+    const turn = await h.start({ message: 'stall' });
+    await h.withWorker(() => turn.handle.result(), { llmIdleTimeoutMs: 500 });
+
+    assert.equal(h.llm.requests.length, 2);
+    assert.equal(h.llm.requests[0]?.outcome, 'aborted', 'the stalled request was abandoned');
+    const history = await turn.handle.fetchHistory();
+    const events = history.events ?? [];
+    const scheduled = events.find(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'streamCompletion',
+    );
+    const started = events.find(
+      (e) =>
+        e.activityTaskStartedEventAttributes &&
+        Number(e.activityTaskStartedEventAttributes.scheduledEventId) === Number(scheduled?.eventId),
+    );
+    assert.equal(started?.activityTaskStartedEventAttributes?.attempt, 2, 'the LLM activity ran a second attempt');
+    assert.equal(started?.activityTaskStartedEventAttributes?.lastFailure?.applicationFailureInfo?.type, 'llm.stalled');
+    assert.equal(await assembled(h, turn.turnId), 'A stream that finishes.');
+  });
+
   it('fails a 401 at once with the whole failure chain and records the error', async () => {
     h.llm.enqueue({ steps: [], httpError: { status: 401 } });
     const turn = await h.start({ message: 'who am I?' });
