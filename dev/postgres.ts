@@ -3,10 +3,10 @@ import { appendFile, mkdir, readdir, realpath, rename, rm, stat } from 'node:fs/
 import path from 'node:path';
 import pg from 'pg';
 import { exec, execOrThrow, isExecutable, isRoot, whichOnPath } from './exec';
-import { DATA_DIR } from './paths';
+import { PG_BASE_DIR } from './paths';
 
 /** Data directory of the private development cluster (git-ignored). */
-export const LOCAL_PG_DATA = path.join(DATA_DIR, 'pg');
+export const LOCAL_PG_DATA = path.join(PG_BASE_DIR, 'pg');
 
 /**
  * Port of the private development cluster; fixed so `npm start` and tests find the same one.
@@ -22,7 +22,7 @@ export const APP_DATABASE = 'turnflow';
 const PG_OS_USER = 'postgres';
 
 /** Unix socket and server log; a folder of its own because, when we are root, it must belong to `postgres`. */
-const RUN_DIR = path.join(DATA_DIR, 'pg-run');
+const RUN_DIR = path.join(PG_BASE_DIR, 'pg-run');
 const LOG_FILE = path.join(RUN_DIR, 'postgres.log');
 /** Unix socket paths are limited to ~107 bytes; past that, TCP only. */
 const SOCKET_DIR = RUN_DIR.length + `/.s.PGSQL.${LOCAL_PG_PORT}`.length < 100 ? RUN_DIR : '';
@@ -70,7 +70,7 @@ export async function ensureLocalPostgres(options: EnsureLocalPostgresOptions = 
 
   if (await isOurClusterUp()) return { adminUrl: ADMIN_URL, startedHere: false, external: false };
   const bin = await postgresBinDir(log);
-  await mkdir(DATA_DIR, { recursive: true });
+  await mkdir(PG_BASE_DIR, { recursive: true });
   if (!(await exists(path.join(LOCAL_PG_DATA, 'PG_VERSION')))) await initCluster(bin, log);
   await mkdir(RUN_DIR, { recursive: true });
   await chownForPostgres(RUN_DIR);
@@ -89,7 +89,7 @@ export async function ensureLocalPostgres(options: EnsureLocalPostgresOptions = 
     // A concurrent caller may have started it between our check and our start.
     if (await isOurClusterUp()) return { adminUrl: ADMIN_URL, startedHere: false, external: false };
     const hint = isRoot()
-      ? ` (as root the cluster runs as '${PG_OS_USER}', who must be able to enter ${DATA_DIR})`
+      ? ` (as root the cluster runs as '${PG_OS_USER}', who must be able to enter ${PG_BASE_DIR})`
       : '';
     throw new LocalPostgresError(
       `pg_ctl could not start the cluster in ${LOCAL_PG_DATA}${hint}; see ${LOG_FILE}: ${(start.stderr || start.stdout).trim()}`,
@@ -184,7 +184,7 @@ async function isOurClusterUp(): Promise<boolean> {
 
 async function initCluster(bin: string, log: (line: string) => void): Promise<void> {
   // initdb into a private folder and rename it into place, so concurrent callers never share a half-made cluster.
-  const staging = path.join(DATA_DIR, `.pg-init-${randomUUID()}`);
+  const staging = path.join(PG_BASE_DIR, `.pg-init-${randomUUID()}`);
   await mkdir(staging, { mode: 0o700 });
   await chownForPostgres(staging);
   try {
@@ -265,7 +265,7 @@ async function runPg(
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const program = path.join(bin, tool);
   // pg_ctl leaves the postmaster running; resolve on exit so its inherited pipes cannot hold us.
-  const options = { resolveOnExit: true, cwd: DATA_DIR };
+  const options = { resolveOnExit: true, cwd: PG_BASE_DIR };
   if (!isRoot()) return exec(program, args, options);
   return exec('runuser', ['-u', PG_OS_USER, '--', program, ...args], options);
 }
