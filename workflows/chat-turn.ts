@@ -2,6 +2,7 @@ import {
   ActivityCancellationType,
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   type ActivityOptions,
   defineQuery,
   defineSignal,
@@ -165,13 +166,16 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
       throw err;
     }
     cancelled = true;
-    if (!progress.cancelRequested) {
-      // The workflow itself was cancelled: store what the user saw, then end as cancelled.
-      await CancellationScope.nonCancellable(() => finish(input, { hop, cancelled, finishReason, hopLimit }));
-      throw err;
-    }
   }
-  return finish(input, { hop, cancelled, finishReason, hopLimit });
+  // Storing the answer is never cut short: not by a stop request, not by the workflow's own cancellation.
+  const result = await CancellationScope.nonCancellable(() =>
+    finish(input, { hop, cancelled, finishReason, hopLimit }),
+  );
+  if (CancellationScope.current().consideredCancelled && !progress.cancelRequested) {
+    // The workflow itself was cancelled (not "stop generating"): its answer is stored, and it ends as cancelled.
+    throw new CancelledFailure('the turn was cancelled');
+  }
+  return result;
 
   async function finish(
     turn: ChatTurnInput,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { WorkflowFailedError } from '@temporalio/client';
-import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
+import { ActivityFailure, ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { AnswerAssembler, TurnEvent } from '../../common';
 import { cancelTurn, turnProgress } from '../../workflows';
 import { finalMessage, storedEvents, turnHarness, type TurnHarness } from './harness';
@@ -67,6 +67,28 @@ describe('chatTurn lifecycle', function () {
     assert.equal(await assembled(h, turn.turnId), 'The partial answer');
     const outcome = h.llm.requests[0]?.outcome;
     assert.ok(outcome, 'the scripted server recorded how the request ended');
+  });
+
+  it('on Temporal cancellation stores the partial answer, then ends the workflow as cancelled', async () => {
+    h.llm.enqueue({ steps: [{ text: 'Cut short' }, { waitFor: 'never' }, { text: ' here.' }] });
+    const turn = await h.start({ message: 'cancel the workflow' });
+    const err = await h.withWorker(async () => {
+      await h.llm.gateReached('never');
+      await turn.handle.cancel();
+      return turn.handle.result().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    });
+
+    assert.ok(err instanceof WorkflowFailedError);
+    assert.ok(err.cause instanceof CancelledFailure);
+    const [final] = await finalMessage(h.env, turn.turnId);
+    assert.equal(final?.content, 'Cut short');
+    assert.equal(final?.finish_reason, 'cancelled');
+    const events = (await storedEvents(h.env, turn.turnId)).map((e) => TurnEvent.parse(e));
+    const done = events.at(-1);
+    assert.equal(done?.type === 'done' && done.status, 'cancelled');
   });
 
   it('honours Retry-After on a 429, then streams the retry after a reset', async () => {
