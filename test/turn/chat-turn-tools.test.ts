@@ -3,6 +3,7 @@ import { builtinTools } from '../../activities/tools';
 import { AnswerAssembler, TurnEvent, hopLimitWarning, HOP_LIMIT_SEPARATOR, searchAttributeKeys } from '../../common';
 import { finalMessage, storedEvents, turnHarness, TEST_MODEL, type TurnHarness } from './harness';
 import { testTools } from './test-tools';
+import { cancelTurn, turnProgress } from '../../workflows';
 
 type Msg = {
   role: string;
@@ -253,5 +254,29 @@ describe('chatTurn tool loop', function () {
     const history = await turn.handle.fetchHistory();
     const failed = (history.events ?? []).filter((e) => e.activityTaskFailedEventAttributes);
     assert.equal(failed.length, 1, 'the activity failed once its two attempts were used');
+  });
+
+  it('cancels a running tool through its signal when the caller stops the turn', async () => {
+    const { tools, slowAborted } = testTools();
+    h.llm.enqueue({
+      steps: [{ text: 'Checking. ' }, { toolCalls: [{ id: 'wait', name: 'patient', arguments: '{}' }] }],
+    });
+    const turn = await h.start({ message: 'run the patient tool' });
+    const result = await h.withWorker(
+      async () => {
+        for (let i = 0; i < 100; i++) {
+          if ((await turn.handle.query(turnProgress)).phase === 'tools') break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        await turn.handle.signal(cancelTurn, { reason: 'stop' });
+        return turn.handle.result();
+      },
+      { tools },
+    );
+
+    assert.equal(result.status, 'cancelled');
+    assert.deepEqual(slowAborted, [true], 'the tool saw its signal abort');
+    assert.equal((await finalMessage(h.env, turn.turnId))[0]?.content, 'Checking. ');
+    assert.equal(h.llm.requests.length, 1, 'no further hop after the stop');
   });
 });

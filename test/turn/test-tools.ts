@@ -46,6 +46,19 @@ export function testTools() {
       return Promise.resolve({ charged: amount, idempotencyKey: ctx.idempotencyKey });
     },
   });
+  const patient = defineTool({
+    name: 'patient',
+    description: 'Waits until it is cancelled.',
+    parameters: z.object({}),
+    timeoutMs: 60_000,
+    execute: (_args, ctx: ToolContext) =>
+      new Promise((resolve) => {
+        ctx.signal.addEventListener('abort', () => {
+          slowAborted.push(true);
+          resolve('cancelled');
+        });
+      }),
+  });
   const alwaysFlaky = defineTool({
     name: 'always_flaky',
     description: 'Fails transiently on every attempt.',
@@ -53,5 +66,5 @@ export function testTools() {
     retry: { maximumAttempts: 2, initialIntervalMs: 100 },
     execute: () => Promise.reject(new RetryableToolError('upstream is down')),
   });
-  return { tools: [echo, boom, slow, effect, alwaysFlaky], effects, slowAborted };
+  return { tools: [echo, boom, slow, effect, alwaysFlaky, patient], effects, slowAborted };
 }
