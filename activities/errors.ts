@@ -25,9 +25,3 @@ export class UnknownModelError extends Error {
     super(`unknown model "${model}"; this worker serves: ${known.join(', ')}`);
   }
 }
-
-/** Thrown when the workflow's input fails validation. Failure type `turn.invalid_input`. */
-export class InvalidTurnInputError extends Error {
-  override readonly name = 'InvalidTurnInputError';
-  readonly failureType = 'turn.invalid_input';
-}

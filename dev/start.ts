@@ -1,7 +1,6 @@
 // `npm start`: the whole stack on embedded defaults. A Temporal dev server (unless one answers already or
 // TEMPORAL_ADDRESS is set), the private Postgres cluster (unless DATABASE_URL is set), migrations, the scripted
 // LLM server (unless OPENAI_API_KEY is set), the worker and the gateway. Ctrl-C stops all of it.
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -128,10 +127,6 @@ async function startLlm(config: Config): Promise<{ baseUrl: string | undefined; 
   }
   const port = config.SCRIPTED_LLM_PORT;
   const baseUrl = `http://127.0.0.1:${port}/v1`;
-  if (!existsSync(ENTRY.scriptedLlm)) {
-    say(`scripted-llm/main.ts does not exist yet; not starting the scripted LLM (expected at ${baseUrl})`);
-    return { baseUrl, apiKey: 'scripted', label: `${baseUrl} (not started)` };
-  }
   await supervisor.start(tsEntry('llm', ENTRY.scriptedLlm, { SCRIPTED_LLM_PORT: String(port) }));
   await Promise.race([
     waitForPort(port, 'the scripted LLM server'),
@@ -151,10 +146,6 @@ async function main(): Promise<void> {
     });
   }
   const config = Config.parse(process.env);
-  if (!existsSync(ENTRY.worker)) {
-    throw new Error(`worker/main.ts does not exist: the worker is the one process npm start cannot do without`);
-  }
-
   const [temporal, databaseUrl] = await Promise.all([startTemporal(config), startPostgres(config)]);
   await migrate(databaseUrl);
   const llm = await startLlm(config);
@@ -170,14 +161,12 @@ async function main(): Promise<void> {
     ...(llm.baseUrl ? { OPENAI_BASE_URL: llm.baseUrl } : {}),
   };
   await supervisor.start(tsEntry('worker', ENTRY.worker, appEnv));
-  const gateway = existsSync(ENTRY.gateway);
-  if (gateway) await supervisor.start(tsEntry('gateway', ENTRY.gateway, appEnv));
+  await supervisor.start(tsEntry('gateway', ENTRY.gateway, appEnv));
 
   if (temporal.ui) say(`Temporal UI: ${temporal.ui}`);
   say(
     `up: Temporal ${temporal.address} · Postgres ${databaseUrl} · LLM ${llm.label} · worker` +
-      (gateway ? ` · gateway http://localhost:${config.GATEWAY_PORT}` : ' · no gateway (gateway/main.ts missing)') +
-      ' — Ctrl-C stops everything',
+      ` · gateway http://localhost:${config.GATEWAY_PORT} — Ctrl-C stops everything`,
   );
 
   const exit = await supervisor.firstUnexpectedExit;
