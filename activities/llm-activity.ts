@@ -57,18 +57,16 @@ export function createLlmActivity(deps: ActivityDeps) {
     });
 
     let chars = 0;
-    const heartbeat = () =>
-      ctx.heartbeat({ hop: input.hop, attempt, ...writer.position, chars } satisfies LlmHeartbeat);
-    heartbeat();
-    const beat = setInterval(heartbeat, heartbeatIntervalMs);
-
+    // One periodic tick heartbeats and watches for a stall, so the per-token path only stamps a time.
     // A silent stream is a stall: abort it so Temporal retries the attempt, instead of waiting forever.
     const idle = new AbortController();
-    let idleTimer = setTimeout(() => idle.abort(), idleTimeoutMs);
-    const touch = () => {
-      clearTimeout(idleTimer);
-      idleTimer = setTimeout(() => idle.abort(), idleTimeoutMs);
+    let lastDeltaAt = Date.now();
+    const tick = () => {
+      if (Date.now() - lastDeltaAt >= idleTimeoutMs) idle.abort();
+      ctx.heartbeat({ hop: input.hop, attempt, ...writer.position, chars } satisfies LlmHeartbeat);
     };
+    tick();
+    const ticker = setInterval(tick, Math.min(heartbeatIntervalMs, Math.max(50, idleTimeoutMs / 4)));
 
     let partial = '';
     try {
@@ -89,7 +87,7 @@ export function createLlmActivity(deps: ActivityDeps) {
         signal,
         toolCallIdPrefix: `call_h${input.hop}_`,
         onDelta: (delta) => {
-          touch();
+          lastDeltaAt = Date.now();
           // A refusal is what the user must see in place of an answer; reasoning stays out of the answer.
           if (delta.kind === 'reasoning') return;
           partial += delta.text;
@@ -161,8 +159,7 @@ export function createLlmActivity(deps: ActivityDeps) {
       }
       throw toLlmFailure(err);
     } finally {
-      clearInterval(beat);
-      clearTimeout(idleTimer);
+      clearInterval(ticker);
       writer.abandon();
     }
   };
