@@ -5,6 +5,14 @@ import { AnswerAssembler, TurnEvent } from '../../common';
 import { cancelTurn, turnProgress } from '../../workflows';
 import { finalMessage, storedEvents, turnHarness, type TurnHarness } from './harness';
 
+/** What the turn's result rejects with (`undefined` if it succeeds). */
+function failureOf(handle: { result(): Promise<unknown> }): Promise<unknown> {
+  return handle.result().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+}
+
 async function assembled(h: TurnHarness, turnId: string): Promise<string> {
   const answer = new AnswerAssembler();
   for (const e of await storedEvents(h.env, turnId)) answer.apply(TurnEvent.parse(e));
@@ -65,8 +73,7 @@ describe('chatTurn lifecycle', function () {
     assert.equal(final?.content, 'The partial answer');
     assert.equal(final?.finish_reason, 'cancelled');
     assert.equal(await assembled(h, turn.turnId), 'The partial answer');
-    const outcome = h.llm.requests[0]?.outcome;
-    assert.ok(outcome, 'the scripted server recorded how the request ended');
+    assert.equal(h.llm.requests[0]?.outcome, 'aborted', 'stopping aborted the HTTP request to the model');
   });
 
   it('on Temporal cancellation stores the partial answer, then ends the workflow as cancelled', async () => {
@@ -152,12 +159,7 @@ describe('chatTurn lifecycle', function () {
   it('fails a 401 at once with the whole failure chain and records the error', async () => {
     h.llm.enqueue({ steps: [], httpError: { status: 401 } });
     const turn = await h.start({ message: 'who am I?' });
-    const err = await h.withWorker(() =>
-      turn.handle.result().then(
-        () => undefined,
-        (e: unknown) => e,
-      ),
-    );
+    const err = await h.withWorker(() => failureOf(turn.handle));
 
     assert.ok(err instanceof WorkflowFailedError);
     assert.ok(err.cause instanceof ActivityFailure);
@@ -178,12 +180,7 @@ describe('chatTurn lifecycle', function () {
 
   it('rejects an unknown model before any LLM call, without retrying', async () => {
     const turn = await h.start({ message: 'hi', model: 'gpt-nonexistent' });
-    const err = await h.withWorker(() =>
-      turn.handle.result().then(
-        () => undefined,
-        (e: unknown) => e,
-      ),
-    );
+    const err = await h.withWorker(() => failureOf(turn.handle));
 
     assert.ok(err instanceof WorkflowFailedError);
     assert.ok(err.cause instanceof ActivityFailure);
@@ -195,12 +192,7 @@ describe('chatTurn lifecycle', function () {
 
   it('rejects a tool set naming unknown tools before any LLM call', async () => {
     const turn = await h.start({ message: 'hi', tools: ['calculate', 'launch_rockets'] });
-    const err = await h.withWorker(() =>
-      turn.handle.result().then(
-        () => undefined,
-        (e: unknown) => e,
-      ),
-    );
+    const err = await h.withWorker(() => failureOf(turn.handle));
 
     assert.ok(err instanceof WorkflowFailedError);
     assert.ok(err.cause?.cause instanceof ApplicationFailure);
