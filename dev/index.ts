@@ -3,6 +3,7 @@ export type { ExecOptions, ExecResult } from './exec';
 export { DATA_DIR, PROJECT_ROOT, TOOLS_DIR } from './paths';
 export {
   APP_DATABASE,
+  chownForPostgres,
   createDatabase,
   databaseUrlFor,
   dropDatabase,
@@ -10,6 +11,7 @@ export {
   LOCAL_PG_DATA,
   LOCAL_PG_PORT,
   LocalPostgresError,
+  runPostgresTool,
   stopLocalPostgres,
 } from './postgres';
 export type { EnsureLocalPostgresOptions, LocalPostgres } from './postgres';

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { appendFile, mkdir, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { exec, execOrThrow, isExecutable, isRoot, whichOnPath } from './exec';
@@ -257,15 +258,24 @@ async function findPostgresBinDir(): Promise<string | undefined> {
   return onPath ? path.dirname(onPath) : undefined;
 }
 
+/**
+ * Runs one of the server's programs (`initdb`, `pg_ctl`, …) as the `postgres` OS user when we are root, installing
+ * the server first if it is missing. For clusters other than the private one (e.g. the chaos run's throwaway one).
+ */
+export async function runPostgresTool(tool: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return runPg(await postgresBinDir(() => undefined), tool, args, os.tmpdir());
+}
+
 /** Runs a Postgres binary, as the `postgres` OS user when we are root. */
 async function runPg(
   bin: string,
   tool: string,
   args: string[],
+  cwd = PG_BASE_DIR,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const program = path.join(bin, tool);
   // pg_ctl leaves the postmaster running; resolve on exit so its inherited pipes cannot hold us.
-  const options = { resolveOnExit: true, cwd: PG_BASE_DIR };
+  const options = { resolveOnExit: true, cwd };
   if (!isRoot()) return exec(program, args, options);
   return exec('runuser', ['-u', PG_OS_USER, '--', program, ...args], options);
 }
@@ -277,7 +287,8 @@ async function runPgOrThrow(bin: string, tool: string, args: string[]): Promise<
   }
 }
 
-async function chownForPostgres(dir: string): Promise<void> {
+/** Gives `dir` to the `postgres` OS user when we are root (the server refuses to run as root). */
+export async function chownForPostgres(dir: string): Promise<void> {
   if (!isRoot()) return;
   const result = await exec('chown', ['-R', `${PG_OS_USER}:`, dir]);
   if (result.code !== 0) {

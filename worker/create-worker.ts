@@ -14,6 +14,8 @@ export interface TurnWorkerOptions {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Keep below the pool size: each streaming hop holds a connection. @default 100 */
   maxConcurrentActivityTaskExecutions?: number;
+  /** Temporal worker interceptors (e.g. to observe activities); none by default. */
+  interceptors?: WorkerOptions['interceptors'];
 }
 
 /** Path of the workflows module, for bundling. */
@@ -33,5 +35,6 @@ export async function createTurnWorker(opts: TurnWorkerOptions): Promise<Worker>
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? 100,
     maxHeartbeatThrottleInterval: '1 second',
     defaultHeartbeatThrottleInterval: '1 second',
+    ...(opts.interceptors ? { interceptors: opts.interceptors } : {}),
   });
 }

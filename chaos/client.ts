@@ -1,0 +1,123 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createParser } from 'eventsource-parser';
+import { AnswerAssembler, isTerminal, TurnEvent } from '../common';
+import type { TurnPlan } from './plan';
+
+/** What one chaos client saw of its turn. */
+export interface ClientOutcome {
+  index: number;
+  turnId: string | undefined;
+  /** The answer assembled from every event received, across drops and resumes. */
+  text: string;
+  terminal: 'done' | 'error' | undefined;
+  errorType: string | undefined;
+  /** Events delivered at or below a cursor already delivered (never expected). */
+  duplicateEvents: number;
+  /** Ends announced without a cursor (the gateway telling us the turn closed without its own end). */
+  gatewayEnds: string[];
+  resumes: number;
+  /** When each text event arrived (epoch ms), to measure recovery after a kill. */
+  textTimes: number[];
+}
+
+/** Options of {@link runClient}. */
+export interface ClientOptions {
+  gatewayUrl: string;
+  token: string;
+  /** Give up on the turn after this long. */
+  deadlineMs: number;
+}
+
+/**
+ * Plays a frontend through the gateway: starts the turn (retrying the same request id while the stack is down, which
+ * attaches instead of starting twice), reads its events, drops the connection where the plan says and resumes with
+ * `Last-Event-ID`, and resumes too whenever a stream ends without the turn's `done` or `error`.
+ */
+export async function runClient(plan: TurnPlan, opts: ClientOptions): Promise<ClientOutcome> {
+  const outcome: ClientOutcome = {
+    index: plan.index,
+    turnId: undefined,
+    text: '',
+    terminal: undefined,
+    errorType: undefined,
+    duplicateEvents: 0,
+    gatewayEnds: [],
+    resumes: 0,
+    textTimes: [],
+  };
+  const assembler = new AnswerAssembler();
+  const drops = [...plan.dropsAfterEvents];
+  const deadline = Date.now() + opts.deadlineMs;
+  let last = 0;
+  let received = 0;
+  let backoff = 200;
+  const headers = { authorization: `Bearer ${opts.token}` };
+
+  while (outcome.terminal === undefined && Date.now() < deadline) {
+    const receivedBefore = received;
+    const abort = new AbortController();
+    const timeout = setTimeout(() => abort.abort(), Math.max(0, deadline - Date.now()));
+    try {
+      const response = outcome.turnId
+        ? await fetch(`${opts.gatewayUrl}/v1/turns/${encodeURIComponent(outcome.turnId)}/events`, {
+            headers: { ...headers, 'last-event-id': String(last) },
+            signal: abort.signal,
+          })
+        : await fetch(`${opts.gatewayUrl}/v1/conversations/${plan.conversationId}/turns`, {
+            method: 'POST',
+            headers: { ...headers, 'content-type': 'application/json' },
+            body: JSON.stringify({ requestId: 'r1', message: plan.message, tools: ['chaos_record'] }),
+            signal: abort.signal,
+          });
+      if (!response.ok || !response.body) {
+        await response.body?.cancel();
+        throw new Error(`HTTP ${response.status}`);
+      }
+      const turnId = response.headers.get('turn-id');
+      if (turnId) outcome.turnId = decodeURIComponent(turnId);
+      const dropAt = drops[0];
+      const parser = createParser({
+        onEvent: (message) => {
+          if (message.id === undefined) {
+            // An end without a cursor: the gateway's own word that the stream stopped; resume to see the truth.
+            outcome.gatewayEnds.push(message.data);
+            return;
+          }
+          const event = TurnEvent.parse(JSON.parse(message.data));
+          if (event.cursor <= last) {
+            outcome.duplicateEvents += 1;
+            return;
+          }
+          last = event.cursor;
+          received += 1;
+          backoff = 200;
+          assembler.apply(event);
+          if (event.type === 'text') outcome.textTimes.push(Date.now());
+          if (isTerminal(event)) {
+            outcome.terminal = event.type === 'done' ? 'done' : 'error';
+            if (event.type === 'error') outcome.errorType = event.errorType;
+            abort.abort();
+          } else if (dropAt !== undefined && received >= dropAt) {
+            drops.shift();
+            abort.abort();
+          }
+        },
+      });
+      const decoder = new TextDecoder();
+      for await (const chunk of response.body) parser.feed(decoder.decode(chunk as Uint8Array, { stream: true }));
+    } catch {
+      // Refused, reset or aborted by us: decided below.
+    } finally {
+      clearTimeout(timeout);
+    }
+    if (outcome.terminal !== undefined) break;
+    if (outcome.turnId) outcome.resumes += 1;
+    // A stream that brought nothing (stack down, request refused) is retried with backoff; a drop, at once.
+    if (received === receivedBefore) {
+      await sleep(backoff);
+      backoff = Math.min(backoff * 2, 2_000);
+    }
+  }
+  outcome.text = assembler.text;
+  return outcome;
+}

@@ -1,0 +1,83 @@
+// `npm run chaos -- [--turns 100] [--seed 1] [--concurrency 8]`: turns through the real stack while workers are
+// killed, Postgres and Temporal restart and the model faults; exits 0 only when no turn was lost, duplicated or
+// altered. The last line is the summary.
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { removeRunDir, runChaos, type ChaosSummary } from './run';
+
+const Args = z.object({
+  turns: z.coerce.number().int().min(1).max(10_000).default(100),
+  seed: z.coerce.number().int().min(0).default(1),
+  concurrency: z.coerce.number().int().min(1).max(200).default(8),
+  keep: z.boolean().default(false),
+});
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      turns: { type: 'string' },
+      seed: { type: 'string' },
+      concurrency: { type: 'string' },
+      keep: { type: 'boolean' },
+    },
+  });
+  const args = Args.parse(values);
+  const summary = await runChaos({ ...args, log: (line) => console.log(line) });
+  const ok = passed(summary);
+  report(summary);
+  if (ok && !args.keep) await removeRunDir(summary.dir);
+  else console.log(`chaos: logs kept in ${summary.dir}`);
+  console.log(summaryLine(summary));
+  return ok ? 0 : 1;
+}
+
+/** The invariants: nothing lost, doubled or altered, every turn accounted for, every history replays. */
+export function passed(s: ChaosSummary): boolean {
+  return (
+    s.lost === 0 &&
+    s.duplicated === 0 &&
+    s.mismatched === 0 &&
+    s.toolReexecAfterResult === 0 &&
+    s.completed + s.failedExpected === s.turns &&
+    s.replay.failures.length === 0 &&
+    s.gatewayEnds.length === 0 &&
+    Object.values(s.unexpectedExits).every((n) => n === 0)
+  );
+}
+
+function report(s: ChaosSummary): void {
+  for (const problem of s.problems) console.log(`chaos: PROBLEM ${problem}`);
+  for (const end of s.gatewayEnds) console.log(`chaos: PROBLEM the gateway announced an end: ${end}`);
+  for (const failure of s.replay.failures) console.log(`chaos: PROBLEM replay ${failure}`);
+  const phases = Object.entries(s.killsByPhase).map(([phase, n]) => `${phase}=${n}`);
+  console.log(`chaos: kills by phase: ${phases.join(' ')}`);
+  console.log(
+    `chaos: recovery from a kill to the next delta (${s.recovery.samples} samples): ` +
+      `p50 ${s.recovery.p50} ms, p90 ${s.recovery.p90} ms`,
+  );
+  console.log(`chaos: outages: ${s.outages.join(', ') || 'none'}`);
+  console.log(
+    `chaos: tool executions ${s.toolRuns.executions}, calls executed more than once ${s.toolRuns.repeated} ` +
+      `(allowed: killed between effect and stored result)`,
+  );
+  const exits = Object.entries(s.unexpectedExits).map(([name, n]) => `${name}=${n}`);
+  console.log(`chaos: unexpected process exits: ${exits.join(' ')}`);
+  console.log(`chaos: replayed ${s.replay.histories} histories, ${s.replay.failures.length} failed`);
+  console.log(`chaos: wall time ${Math.round(s.wallMs / 1000)} s`);
+}
+
+function summaryLine(s: ChaosSummary): string {
+  return (
+    `chaos: turns=${s.turns} completed=${s.completed} failed_expected=${s.failedExpected} kills=${s.kills} ` +
+    `faults=${s.faults} lost=${s.lost} duplicated=${s.duplicated} mismatched=${s.mismatched} ` +
+    `tool_reexec_after_result=${s.toolReexecAfterResult}`
+  );
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,105 @@
+// A turnflow worker for the chaos run: the real worker (config, activities, workflow bundle) plus the chaos tool,
+// and an activity interceptor that tells the supervisor what runs where so it can aim its kills.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, Next } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
+import type { Context as ActivityContext } from '@temporalio/activity';
+import OpenAI from 'openai';
+import pg from 'pg';
+import pino from 'pino';
+import { z } from 'zod';
+import { builtinTools, createToolRegistry, defineTool } from '../activities/tools';
+import { temporalConnectionOptions } from '../client/temporal-env';
+import { loadWorkerConfig } from '../worker/config';
+import { createTurnWorker } from '../worker/create-worker';
+import { CHAOS_TOOL, toolResultFor } from './plan';
+import type { ControlReport } from './control';
+
+const env = z.object({ CHAOS_CONTROL_URL: z.url(), CHAOS_WORKFLOW_BUNDLE: z.string().min(1) }).parse(process.env);
+
+/** Tells the supervisor something; its answer may come after it has killed us. */
+async function report(body: ControlReport): Promise<void> {
+  try {
+    await fetch(env.CHAOS_CONTROL_URL, { method: 'POST', body: JSON.stringify({ ...body, pid: process.pid }) });
+  } catch {
+    // The supervisor is best effort: a lost report only makes a kill land elsewhere.
+  }
+}
+
+/** Reports each activity's start and end with the turn it works for. */
+class ReportingInbound implements ActivityInboundCallsInterceptor {
+  constructor(private readonly ctx: ActivityContext) {}
+
+  async execute(input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>): Promise<unknown> {
+    const arg = (input.args[0] ?? {}) as { turnId?: unknown; hop?: unknown };
+    const what = {
+      activity: this.ctx.info.activityType,
+      turnId: typeof arg.turnId === 'string' ? arg.turnId : '',
+      hop: typeof arg.hop === 'number' ? arg.hop : -1,
+      attempt: this.ctx.info.attempt,
+    };
+    await report({ kind: 'activity-start', ...what });
+    try {
+      return await next(input);
+    } finally {
+      void report({ kind: 'activity-end', ...what });
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const config = loadWorkerConfig();
+  const logger = pino({ level: config.LOG_LEVEL });
+  const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 30, connectionTimeoutMillis: 30_000 });
+  pool.on('error', (err) => logger.warn({ err }, 'idle database connection failed'));
+
+  /** Records every execution, with no unique constraint, so a second execution of a call is visible. */
+  const chaosTool = defineTool({
+    name: CHAOS_TOOL,
+    description: 'Records that it ran and returns a receipt.',
+    parameters: z.object({ turn: z.number().int(), hop: z.number().int(), n: z.number().int() }),
+    timeoutMs: 10_000,
+    retry: { maximumAttempts: 20, initialIntervalMs: 200, maximumIntervalMs: 2_000 },
+    execute: async (args, ctx) => {
+      const call = { turnId: ctx.turnId, hop: ctx.hop, toolCallId: ctx.toolCallId };
+      await report({ kind: 'tool-start', ...call });
+      await sleep(150, undefined, { signal: ctx.signal });
+      await pool.query(
+        `INSERT INTO chaos_tool_runs (idempotency_key, turn_id, hop, tool_call_id, pid) VALUES ($1, $2, $3, $4, $5)`,
+        [ctx.idempotencyKey, ctx.turnId, ctx.hop, ctx.toolCallId, process.pid],
+      );
+      await report({ kind: 'tool-effect', ...call });
+      await sleep(50, undefined, { signal: ctx.signal });
+      return toolResultFor(args);
+    },
+  });
+
+  const connection = await NativeConnection.connect(await temporalConnectionOptions(config));
+  try {
+    const worker = await createTurnWorker({
+      connection,
+      namespace: config.TEMPORAL_NAMESPACE,
+      taskQueue: config.TURNFLOW_TASK_QUEUE,
+      workflowBundle: { codePath: env.CHAOS_WORKFLOW_BUNDLE },
+      deps: {
+        pool,
+        openai: new OpenAI({ apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL ?? null, maxRetries: 0 }),
+        tools: createToolRegistry([...builtinTools(), chaosTool]),
+        models: { default: config.OPENAI_MODEL, allowed: [config.OPENAI_MODEL] },
+        logger,
+        llmIdleTimeoutMs: config.TURNFLOW_LLM_IDLE_TIMEOUT_MS,
+      },
+      interceptors: { activity: [(ctx) => ({ inbound: new ReportingInbound(ctx) })] },
+    });
+    await report({ kind: 'ready' });
+    await worker.run();
+  } finally {
+    await connection.close();
+    await pool.end();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
