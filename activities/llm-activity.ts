@@ -2,7 +2,7 @@ import { Context, cancellationDetails } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { PersistenceOptions, ToolCallSummary, Usage } from '../common';
 import type { ActivityDeps } from './deps';
-import { readChatStream, toLlmFailure, type AssembledMessage } from './llm';
+import { openChatChunkStream, readChatStream, toLlmFailure, type AssembledMessage } from './llm';
 import { loadContext, saveHopMessage } from './repo/messages';
 import { StreamWriter } from './stream/writer';
 
@@ -73,15 +73,18 @@ export function createLlmActivity(deps: ActivityDeps) {
       if (attempt > 1)
         await writer.event({ type: 'reset', supersededAttempt: attempt - 1 }, `reset:${input.hop}:${attempt}`);
       const signal = AbortSignal.any([ctx.cancellationSignal, idle.signal]);
-      const stream = await deps.openai.chat.completions.create(
-        {
-          model: input.model,
-          messages,
-          stream: true,
-          stream_options: { include_usage: true },
-          ...(tools.length > 0 ? { tools } : {}),
-        },
-        { signal },
+      // Read from the raw response: openai-node's Stream hides whether `data: [DONE]` arrived.
+      const stream = await openChatChunkStream(
+        deps.openai.chat.completions.create(
+          {
+            model: input.model,
+            messages,
+            stream: true,
+            stream_options: { include_usage: true },
+            ...(tools.length > 0 ? { tools } : {}),
+          },
+          { signal },
+        ),
       );
       const read = await readChatStream(stream, {
         signal,

@@ -27,7 +27,8 @@ export interface PrepareTurnResult {
 export interface CompleteTurnInput {
   turnId: string;
   status: 'completed' | 'cancelled';
-  finishReason: string;
+  /** The provider's last finish reason, `tool_limit_reached` or `cancelled`; `null` when the provider sent none. */
+  finishReason: string | null;
   hops: number;
   /** Set when the hop limit stopped the loop: the seed's warning is appended to the answer. */
   hopLimit: number | null;

@@ -3,7 +3,7 @@ import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import OpenAI from 'openai';
-import { ChatStreamError, readChatStream } from '../activities/llm';
+import { ChatStreamError, openChatChunkStream, readChatStream } from '../activities/llm';
 import type { AssembledMessage, ToolCall } from '../activities/llm';
 import { startScriptedLlm } from '../scripted-llm';
 import type { ScriptedLlm } from '../scripted-llm';
@@ -46,12 +46,14 @@ export async function replayFixture(file: string, options: ReplayOptions = {}): 
     llm.enqueue([{ fixture: path.resolve(file) }]);
     const client = new OpenAI({ baseURL: llm.baseURL, apiKey: 'replay', maxRetries: 0 });
     try {
-      const stream = await client.chat.completions.create({
-        model: 'replay',
-        messages: [{ role: 'user', content: `replay ${path.basename(file)}` }],
-        stream: true,
-        stream_options: { include_usage: true },
-      });
+      const stream = await openChatChunkStream(
+        client.chat.completions.create({
+          model: 'replay',
+          messages: [{ role: 'user', content: `replay ${path.basename(file)}` }],
+          stream: true,
+          stream_options: { include_usage: true },
+        }),
+      );
       const { message } = await readChatStream(stream);
       return toOutput(message, null);
     } catch (err: unknown) {

@@ -44,7 +44,8 @@ export const DoneEvent = Base.extend({
   type: z.literal('done'),
   status: z.enum(['completed', 'cancelled']),
   messageId: z.string(),
-  finishReason: z.string(),
+  /** `null` when the provider sent no finish reason (it ended with `[DONE]` alone). */
+  finishReason: z.string().nullable(),
   usage: Usage.nullable(),
 });
 export const ErrorEvent = Base.extend({ type: z.literal('error'), errorType: z.string(), message: z.string() });

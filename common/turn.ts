@@ -60,7 +60,8 @@ export interface ChatTurnResult {
   status: 'completed' | 'cancelled';
   /** Id of the stored final assistant message. */
   messageId: string;
-  finishReason: TurnFinishReason;
+  /** `null` when the provider ended the stream with `[DONE]` but no `finish_reason`. */
+  finishReason: TurnFinishReason | null;
   /** Tool rounds executed. */
   hops: number;
   model: string;

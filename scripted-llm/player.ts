@@ -96,6 +96,13 @@ export async function playScript(ctx: PlayContext): Promise<void> {
       end('error_event');
       return true;
     }
+    if (due('close', script.closeAfterChunks)) {
+      // A well-formed end of the HTTP body in the middle of the SSE stream: what a proxy or provider
+      // that gives up quietly sends.
+      res.end();
+      end('closed');
+      return true;
+    }
     if (due('drop', script.dropAfterChunks)) {
       end('dropped');
       // end() flushes what was written, then closes without the final HTTP chunk: a truncated body.

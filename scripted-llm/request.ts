@@ -30,7 +30,7 @@ export type ChatRequest = z.infer<typeof ChatRequest>;
 
 /** How a recorded request ended (so far). */
 export type RequestOutcome =
-  'streaming' | 'completed' | 'aborted' | 'dropped' | 'error_event' | 'http_error' | 'rejected' | 'failed';
+  'streaming' | 'completed' | 'aborted' | 'dropped' | 'closed' | 'error_event' | 'http_error' | 'rejected' | 'failed';
 
 /** Where the script for a request came from. */
 export type ScriptSource = 'queue' | 'responder' | 'demo' | 'none';

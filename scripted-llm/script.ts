@@ -104,6 +104,8 @@ export const Script = z
     firstChunkDelayMs: delayMs,
     httpError: HttpError.optional(),
     dropAfterChunks: chunkCount,
+    /** Ends the body cleanly (final HTTP chunk sent) after this many events: no `[DONE]`, a truncated stream. */
+    closeAfterChunks: chunkCount,
     stallAfterChunks: chunkCount,
     /** How long a stall lasts; without it the stall lasts until the client goes away. */
     stallMs: delayMs,

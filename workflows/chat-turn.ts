@@ -105,7 +105,8 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
   const persistence = input.persistence;
 
   let hop = 0;
-  let finishReason = 'stop';
+  // Only what the provider sent (or our own `tool_limit_reached` / `cancelled`): never an invented `stop`.
+  let finishReason: string | null = null;
   let hopLimit: number | null = null;
   let cancelled = progress.cancelRequested;
 
@@ -123,7 +124,7 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
           logInitialResponse: input.logInitialResponse,
         },
       ]);
-      finishReason = reply.finishReason ?? 'stop';
+      finishReason = reply.finishReason;
       if (reply.cancelled) {
         cancelled = true;
         return;
@@ -179,7 +180,7 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
 
   async function finish(
     turn: ChatTurnInput,
-    state: { hop: number; cancelled: boolean; finishReason: string; hopLimit: number | null },
+    state: { hop: number; cancelled: boolean; finishReason: string | null; hopLimit: number | null },
   ): Promise<ChatTurnResult> {
     progress.phase = 'completing';
     setCurrentDetails(`hop ${state.hop} · completing`);

@@ -18,6 +18,7 @@ export const LlmFailureType = {
   serverError: 'llm.server_error',
   network: 'llm.network',
   malformedStream: 'llm.malformed_stream',
+  truncated: 'llm.truncated',
   streamError: 'llm.stream_error',
   unknown: 'llm.unknown',
 } as const;
@@ -54,15 +55,29 @@ export class ProviderStreamError extends Error {
   }
 }
 
+/**
+ * The cause of a `truncated` {@link ChatStreamError}: the body ended cleanly but with neither
+ * `data: [DONE]` nor a `finish_reason`, so what arrived is a prefix of an answer, not an answer.
+ */
+export class TruncatedStreamError extends Error {
+  override readonly name = 'TruncatedStreamError';
+
+  /** @param chunks chunks read before the body ended. */
+  constructor(readonly chunks: number) {
+    super(`the stream ended after ${chunks} chunk(s) without [DONE] or a finish_reason`);
+  }
+}
+
 /** Why a stream failed: see {@link ChatStreamError}. */
-export type ChatStreamErrorKind = 'provider' | 'network' | 'malformed' | 'aborted';
+export type ChatStreamErrorKind = 'provider' | 'network' | 'malformed' | 'truncated' | 'aborted';
 
 /**
  * Thrown by `readChatStream` when the stream fails after it was opened; carries what had been
  * assembled so far. `kind`: `provider` — the provider sent an error in the stream (openai-node
  * throws an `APIError` without status for a `data: {"error": …}` payload, including Groq's
  * `event: error`); `malformed` — a payload was not JSON (`SyntaxError`) or not a chunk;
- * `network` — the connection dropped (undici `TypeError: terminated`) or similar; `aborted` —
+ * `network` — the connection dropped (undici `TypeError: terminated`) or similar; `truncated` — the
+ * body ended cleanly without `[DONE]` or a `finish_reason` ({@link TruncatedStreamError}); `aborted` —
  * the caller's signal fired (openai-node ends the iteration silently on abort, so the reader
  * checks the signal). `message` is the underlying error's message; `cause` is that error.
  */
@@ -96,6 +111,7 @@ export function streamErrorKind(err: unknown): ChatStreamErrorKind {
   if (isAbort(err)) return 'aborted';
   if (err instanceof ProviderStreamError || isInStreamApiError(err)) return 'provider';
   if (err instanceof SyntaxError || err instanceof MalformedChunkError) return 'malformed';
+  if (err instanceof TruncatedStreamError) return 'truncated';
   return 'network';
 }
 
@@ -128,7 +144,12 @@ export function toLlmFailure(err: unknown, options: ToLlmFailureOptions = {}): A
     };
     const inner = err.cause;
     if (err.kind === 'provider') return streamFailure(inner, cause, partial);
-    const type = err.kind === 'malformed' ? LlmFailureType.malformedStream : LlmFailureType.network;
+    const type =
+      err.kind === 'malformed'
+        ? LlmFailureType.malformedStream
+        : err.kind === 'truncated'
+          ? LlmFailureType.truncated
+          : LlmFailureType.network;
     return failure(type, false, `LLM stream failed (${err.kind}): ${err.message}`, cause, { ...partial });
   }
   if (err instanceof APIError && err.status !== undefined) {

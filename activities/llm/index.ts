@@ -4,11 +4,13 @@ export {
   type AccumulatorOptions,
   type ReadChatStreamOptions,
 } from './stream-reader';
+export { chatChunkStream, openChatChunkStream, type ChatChunkStream, type RawResponseSource } from './sse';
 export { ToolCallAssembler, DEFAULT_TOOL_CALL_ID_PREFIX } from './tool-calls';
 export {
   ChatStreamError,
   MalformedChunkError,
   ProviderStreamError,
+  TruncatedStreamError,
   LlmFailureType,
   isAbort,
   toLlmFailure,

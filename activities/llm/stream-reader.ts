@@ -1,7 +1,14 @@
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import { z } from 'zod';
+import type { ChatChunkStream } from './sse';
 import { Chunk, type ChunkChoice, type ChunkDelta } from './chunk-schema';
-import { ChatStreamError, MalformedChunkError, ProviderStreamError, streamErrorKind } from './errors';
+import {
+  ChatStreamError,
+  MalformedChunkError,
+  ProviderStreamError,
+  TruncatedStreamError,
+  streamErrorKind,
+} from './errors';
 import { DEFAULT_TOOL_CALL_ID_PREFIX, ToolCallAssembler } from './tool-calls';
 import type { AssembledMessage, DroppedToolCall, ReadResult, StreamDelta } from './types';
 
@@ -52,6 +59,11 @@ export class ChatStreamAccumulator {
     if (choice === undefined) return [];
     if (choice.finish_reason) this.finishReason = choice.finish_reason;
     return choice.delta ? this.applyDelta(choice.delta) : [];
+  }
+
+  /** Whether choice 0 carried a `finish_reason`: the provider said the message is complete. */
+  get finished(): boolean {
+    return this.finishReason !== null;
   }
 
   /** The message assembled so far (complete once the stream ended). */
@@ -115,9 +127,11 @@ export interface ReadChatStreamOptions extends AccumulatorOptions {
  * dropped connection, malformed payload, abort via `options.signal`) is thrown as a
  * {@link ChatStreamError} carrying the partial message, the dropped tool calls and the chunk
  * count; its `cause` is the original error. Errors thrown by `onDelta` propagate unchanged.
+ * A stream that ends with neither `data: [DONE]` nor a `finish_reason` was cut, not finished:
+ * it is thrown as a `ChatStreamError` of kind `truncated` (a {@link TruncatedStreamError} cause).
  */
 export async function readChatStream(
-  stream: AsyncIterable<ChatCompletionChunk>,
+  stream: ChatChunkStream,
   options: ReadChatStreamOptions = {},
 ): Promise<ReadResult> {
   const accumulator = new ChatStreamAccumulator(
@@ -146,6 +160,7 @@ export async function readChatStream(
   }
   if (callbackFailure !== null) throw callbackFailure.error;
   if (options.signal?.aborted) throw fail(options.signal.reason, 'aborted');
+  if (!stream.sawDone && !accumulator.finished) throw fail(new TruncatedStreamError(chunks), 'truncated');
   return { message: accumulator.result(), droppedToolCalls: accumulator.droppedToolCalls(), chunks };
 }
 

@@ -95,7 +95,7 @@ export async function storedResult(db: Pool | PoolClient, turnId: string): Promi
     conversationId: row.conversation_id,
     status: row.status,
     messageId: row.message_id,
-    finishReason: row.finish_reason ?? 'stop',
+    finishReason: row.finish_reason,
     hops: row.hops,
     model: row.model,
     usage: row.usage,

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { ChatStreamError, LlmFailureType, isAbort, readChatStream, toLlmFailure } from '../../activities/llm';
+import {
+  ChatStreamError,
+  LlmFailureType,
+  isAbort,
+  openChatChunkStream,
+  readChatStream,
+  toLlmFailure,
+} from '../../activities/llm';
 import type { StreamDelta } from '../../activities/llm';
 import { startScriptedLlm } from '../../scripted-llm';
 import type { ScriptInput, ScriptedLlm } from '../../scripted-llm';
@@ -22,14 +29,16 @@ describe('readChatStream over the real openai client', () => {
 
   async function open(script: ScriptInput, signal?: AbortSignal) {
     llm.enqueue(script);
-    return client.chat.completions.create(
-      {
-        model: 'test',
-        messages: [{ role: 'user', content: 'hi' }],
-        stream: true,
-        stream_options: { include_usage: true },
-      },
-      signal === undefined ? {} : { signal },
+    return openChatChunkStream(
+      client.chat.completions.create(
+        {
+          model: 'test',
+          messages: [{ role: 'user', content: 'hi' }],
+          stream: true,
+          stream_options: { include_usage: true },
+        },
+        signal === undefined ? {} : { signal },
+      ),
     );
   }
 
@@ -81,6 +90,33 @@ describe('readChatStream over the real openai client', () => {
     assert.equal(err.kind, 'network');
     assert.ok((err.partial.content ?? '').length > 0);
     assert.equal(toLlmFailure(err).type, LlmFailureType.network);
+  });
+
+  it('throws a retryable llm.truncated failure when the body ends cleanly without [DONE] or a finish_reason', async () => {
+    // One text chunk, then a well-formed end of the body: the finish chunk, usage and [DONE] never come.
+    const stream = await open({ steps: [{ text: 'The first word', chunkSize: 100 }], closeAfterChunks: 1 });
+    const err = await streamFailure(readChatStream(stream));
+    assert.equal(err.kind, 'truncated');
+    assert.equal(err.partial.content, 'The first word');
+    assert.equal(err.partial.finishReason, null);
+    const failure = toLlmFailure(err);
+    assert.equal(failure.type, LlmFailureType.truncated);
+    assert.equal(failure.nonRetryable, false);
+  });
+
+  it('reads a stream cut after its finish chunk as complete, since the provider said it finished', async () => {
+    // Chunk 1: text; chunk 2: finish_reason stop; the usage chunk and [DONE] are cut.
+    const stream = await open({ steps: [{ text: 'whole answer', chunkSize: 100 }], closeAfterChunks: 2 });
+    const { message } = await readChatStream(stream);
+    assert.equal(message.content, 'whole answer');
+    assert.equal(message.finishReason, 'stop');
+  });
+
+  it('reads a stream that sent [DONE] but no finish_reason as complete, reporting no finish reason', async () => {
+    const stream = await open({ steps: [{ text: 'answer', chunkSize: 100 }], finishReason: null });
+    const { message } = await readChatStream(stream);
+    assert.equal(message.content, 'answer');
+    assert.equal(message.finishReason, null);
   });
 
   it('throws a ChatStreamError of kind malformed when a payload is not JSON', async () => {
