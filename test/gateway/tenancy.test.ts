@@ -57,7 +57,10 @@ describe('gateway: tenants', function () {
         assert.equal(answerOf(globexEvents), `echo: from globex ${round}`, `round ${round}`);
         assert.equal(acmeEvents.at(-1)?.event, 'done');
         assert.equal(globexEvents.at(-1)?.event, 'done');
-        assert.equal(decodeURIComponent(acme.headers.get('turn-id') ?? ''), turnIdFor('acme', conversationId, requestId));
+        assert.equal(
+          decodeURIComponent(acme.headers.get('turn-id') ?? ''),
+          turnIdFor('acme', conversationId, requestId),
+        );
         assert.equal(
           decodeURIComponent(globex.headers.get('turn-id') ?? ''),
           turnIdFor('globex', conversationId, requestId),
@@ -84,7 +87,9 @@ describe('gateway: tenants', function () {
     echoLastUserMessage(g);
     const conversationId = uniqueId('conv');
     const requestId = uniqueId('req');
-    await g.h.withWorker(async () => readEvents(await g.postTurn({ requestId, message: 'secret' }, { conversationId })));
+    await g.h.withWorker(async () =>
+      readEvents(await g.postTurn({ requestId, message: 'secret' }, { conversationId })),
+    );
     const asGlobex = { token: TOKENS.globex };
     const acmeTurn = turnIdFor('acme', conversationId, requestId);
     const missingTurn = turnIdFor('acme', conversationId, 'no-such-request');
