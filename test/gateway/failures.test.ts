@@ -67,7 +67,7 @@ describe('gateway: refused starts and failed turns', function () {
   it("tells the caller a fixed message for an unknown model the workflow refused, never the worker's models", async () => {
     const events = await g.h.withWorker(async () => {
       // No catalog published (e.g. workers older than the catalog): the workflow decides.
-      await g.pool.query(`DELETE FROM worker_catalogs`);
+      await g.pool.query(`DO $$ BEGIN IF to_regclass('worker_catalogs') IS NOT NULL THEN DELETE FROM worker_catalogs; END IF; END $$`);
       return readEvents(await g.postTurn({ model: 'gpt-nonexistent' }));
     });
     const last = events.at(-1);
