@@ -99,7 +99,8 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
   } catch (err: unknown) {
     // Every way a turn ends is announced on its stream, a failed preparation too (older runs did not).
     if (patched('announce-prepare-failure') && !isCancellation(err)) {
-      await CancellationScope.nonCancellable(() => fail(input, 0, err));
+      // The turn fails with its own cause even if announcing it failed too (e.g. a turn started without a row).
+      await CancellationScope.nonCancellable(() => fail(input, 0, err)).catch(() => undefined);
     }
     throw err;
   }
