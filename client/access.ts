@@ -30,20 +30,26 @@ export class TurnOwnershipError extends Error {
 
 /**
  * Stores the conversation (if new) and the turn (if new) under the tenant, in one statement, before its workflow
- * is started: from then on the turn is visible to its owner, and to nobody else.
+ * is started: from then on the turn is visible to its owner, and to nobody else. Returns the id the request's
+ * turn is stored under: `claim.turnId`, or the old-style id of a turn stored for the same request before turn
+ * ids carried the tenant (so a request never gets a second turn across that change).
  * @throws TurnOwnershipError when the turn id is already stored under another tenant.
  */
-export async function claimTurn(db: Db, claim: TurnClaim): Promise<void> {
-  const { rows } = await db.query<{ tenant_id: string }>(
+export async function claimTurn(db: Db, claim: TurnClaim): Promise<string> {
+  const { rows } = await db.query<{ id: string; tenant_id: string }>(
     `WITH conversation AS (
        INSERT INTO conversations (tenant_id, id) VALUES ($1, $2) ON CONFLICT (tenant_id, id) DO NOTHING),
      turn AS (
        INSERT INTO turns (id, tenant_id, conversation_id, request_id) VALUES ($4, $1, $2, $3)
-       ON CONFLICT DO NOTHING RETURNING tenant_id)
-     SELECT tenant_id FROM turn UNION ALL SELECT tenant_id FROM turns WHERE id = $4`,
+       ON CONFLICT DO NOTHING RETURNING id, tenant_id)
+     SELECT id, tenant_id FROM turn
+     UNION ALL
+     SELECT id, tenant_id FROM turns
+     WHERE id = $4 OR (tenant_id = $1 AND conversation_id = $2 AND request_id = $3)`,
     [claim.tenantId, claim.conversationId, claim.requestId, claim.turnId],
   );
   if (rows.some((r) => r.tenant_id !== claim.tenantId)) throw new TurnOwnershipError(claim.turnId);
+  return rows[0]?.id ?? claim.turnId;
 }
 
 /** Whether `tenant` may see the turn `turnId` (false for a missing turn and for another tenant's alike). */

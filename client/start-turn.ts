@@ -49,8 +49,12 @@ export async function startTurn(
   const problem = await deps.catalog?.problem(taskQueue, parsed.data);
   if (problem !== undefined) throw new InvalidTurnRequestError(problem);
 
-  const turnId = turnIdFor(tenantId, conversationId, requestId);
-  await claimTurn(deps.pool, { tenantId, conversationId, requestId, turnId });
+  const turnId = await claimTurn(deps.pool, {
+    tenantId,
+    conversationId,
+    requestId,
+    turnId: turnIdFor(tenantId, conversationId, requestId),
+  });
   const input: ChatTurnInput = { ...parsed.data, turnId };
   try {
     const handle = await deps.temporal.workflow.start<typeof chatTurn>('chatTurn', {
