@@ -1,17 +1,8 @@
 /**
  * Errors of the turn activities. Each is turned into a non-retryable `ApplicationFailure` at the activity
- * edge (see `toTurnFailure`), with the dotted type named on the class.
+ * edge, with the dotted type named on the class. Their messages name only what the turn asked for: what the
+ * worker serves is logged, never told to a caller.
  */
-
-/** Thrown when a turn names a conversation that belongs to another tenant. Failure type `turn.forbidden`. */
-export class ConversationOwnershipError extends Error {
-  override readonly name = 'ConversationOwnershipError';
-  readonly failureType = 'turn.forbidden';
-
-  constructor(readonly conversationId: string) {
-    super(`conversation ${conversationId} belongs to another tenant`);
-  }
-}
 
 /** Thrown when a turn asks for a model the worker does not serve. Failure type `turn.unknown_model`. */
 export class UnknownModelError extends Error {
@@ -22,6 +13,6 @@ export class UnknownModelError extends Error {
     readonly model: string,
     readonly known: readonly string[],
   ) {
-    super(`unknown model "${model}"; this worker serves: ${known.join(', ')}`);
+    super(`unknown model "${model}"`);
   }
 }

@@ -5,7 +5,12 @@ import { createTurnActivities } from './turn-activities';
 
 export type { ActivityDeps } from './deps';
 export type { StreamCompletionInput, StreamCompletionResult, LlmHeartbeat } from './llm-activity';
-export type { ExecuteToolInput, ExecuteToolResult, RecordToolResultsInput } from './tool-activities';
+export type {
+  ExecuteToolInput,
+  ExecuteToolResult,
+  RecordToolResultsInput,
+  StoreToolFailureInput,
+} from './tool-activities';
 export type { PrepareTurnResult, CompleteTurnInput, FailTurnInput } from './turn-activities';
 
 /** Every activity of a turn, bound to the worker's resources. */

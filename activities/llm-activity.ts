@@ -1,9 +1,10 @@
 import { Context, cancellationDetails } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { PersistenceOptions, ToolCallSummary, Usage } from '../common';
+import { StorableTextStream, storableText, type PersistenceOptions, type ToolCallSummary, type Usage } from '../common';
 import type { ActivityDeps } from './deps';
 import { openChatChunkStream, readChatStream, toLlmFailure, type AssembledMessage } from './llm';
 import { loadContext, saveHopMessage } from './repo/messages';
+import { sqlState, toStorageFailure } from './repo/storage-failure';
 import { StreamWriter } from './stream/writer';
 
 /** Input of {@link StreamCompletion}: ids and settings only; the transcript is loaded from Postgres. */
@@ -13,6 +14,11 @@ export interface StreamCompletionInput {
   model: string;
   /** Tools offered to the model this turn. */
   tools: string[];
+  /**
+   * Whether tool calls of this hop will run (false at the hop limit): only then are they announced
+   * (`tool_calls`, "Executing N tool(s)..."). @default true
+   */
+  toolsMayRun?: boolean;
   persistence: PersistenceOptions;
   logInitialResponse: boolean;
 }
@@ -69,6 +75,15 @@ export function createLlmActivity(deps: ActivityDeps) {
     const ticker = setInterval(tick, Math.min(heartbeatIntervalMs, Math.max(50, idleTimeoutMs / 4)));
 
     let partial = '';
+    // Model text Postgres cannot store (U+0000, lone surrogates) is replaced before it is shown, so the caller's
+    // text and the stored text stay equal.
+    const storable = new StorableTextStream();
+    const show = (text: string) => {
+      if (text === '') return;
+      partial += text;
+      chars += text.length;
+      writer.text(text);
+    };
     try {
       if (attempt > 1)
         await writer.event({ type: 'reset', supersededAttempt: attempt - 1 }, `reset:${input.hop}:${attempt}`);
@@ -93,18 +108,18 @@ export function createLlmActivity(deps: ActivityDeps) {
           lastDeltaAt = Date.now();
           // A refusal is what the user must see in place of an answer; reasoning stays out of the answer.
           if (delta.kind === 'reasoning') return;
-          partial += delta.text;
-          chars += delta.text.length;
-          writer.text(delta.text);
+          show(storable.push(delta.text));
         },
       });
+      show(storable.end());
       const message = read.message;
       for (const dropped of read.droppedToolCalls) {
         deps.logger.warn({ turnId: input.turnId, hop: input.hop, dropped }, 'dropped an incomplete tool call');
       }
       if (input.hop === 0 && (input.logInitialResponse || deps.logLlmReplies)) logInitialResponse(deps, input, message);
 
-      const content = answerText(message);
+      const answer = answerText(message);
+      const content = answer === null ? null : storableText(answer);
       const messageId = await writer.withConnection((db) =>
         saveHopMessage(db, {
           turnId: input.turnId,
@@ -117,7 +132,7 @@ export function createLlmActivity(deps: ActivityDeps) {
           model: input.model,
         }),
       );
-      if (message.toolCalls.length > 0) {
+      if (message.toolCalls.length > 0 && input.toolsMayRun !== false) {
         const calls: ToolCallSummary[] = message.toolCalls.map((c) => ({
           id: c.id,
           name: c.function.name,
@@ -160,6 +175,8 @@ export function createLlmActivity(deps: ActivityDeps) {
       if (idle.signal.aborted) {
         throw ApplicationFailure.retryable(`the model sent nothing for ${idleTimeoutMs} ms`, 'llm.stalled');
       }
+      // A write Postgres refused is not the provider's fault (and retrying the same data cannot help).
+      if (sqlState(err) !== undefined) throw toStorageFailure(err);
       throw toLlmFailure(err);
     } finally {
       clearInterval(ticker);

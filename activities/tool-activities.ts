@@ -1,8 +1,9 @@
 import { Context, cancellationDetails } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { PersistenceOptions } from '../common';
+import { storableText, type PersistenceOptions } from '../common';
 import type { ActivityDeps } from './deps';
 import { getToolResult, hopToolCalls, saveToolResult } from './repo/messages';
+import { storageStep } from './repo/storage-failure';
 import { StreamWriter } from './stream/writer';
 import { runToolCall, toolIdempotencyKey, toToolFailure, type ToolOutcome } from './tools';
 
@@ -14,6 +15,19 @@ export interface ExecuteToolInput {
   turnId: string;
   hop: number;
   toolCallId: string;
+  /**
+   * The tools the turn offered the model. A call to any other tool is answered "unknown tool" and runs nothing,
+   * even if the worker has it. Absent (a run scheduled by an older workflow version): no tool runs.
+   */
+  offered?: string[];
+}
+
+/** Input of `storeToolFailure`. */
+export interface StoreToolFailureInput extends ExecuteToolInput {
+  /** The failure's message (shown to the model only when the tool itself failed: `errorType` `tool.*`). */
+  message: string;
+  /** The failure's type, if it was an `ApplicationFailure`. */
+  errorType?: string | null;
 }
 
 export interface ExecuteToolResult {
@@ -34,6 +48,10 @@ export function createToolActivities(deps: ActivityDeps) {
   const heartbeatIntervalMs = deps.heartbeatIntervalMs ?? 1_000;
 
   async function executeTool(input: ExecuteToolInput): Promise<ExecuteToolResult> {
+    return storageStep(() => executeToolSteps(input));
+  }
+
+  async function executeToolSteps(input: ExecuteToolInput): Promise<ExecuteToolResult> {
     const ctx = Context.current();
     // A result stored by an earlier attempt means the side effect already happened: never run it twice.
     const stored = await getToolResult(deps.pool, input.turnId, input.hop, input.toolCallId);
@@ -46,11 +64,14 @@ export function createToolActivities(deps: ActivityDeps) {
         'tool.unknown_call',
       );
     }
+    // Only the tools this turn offered can run; for any other name the model reads "unknown tool".
+    const offered = new Set(input.offered ?? []);
+    const registry = deps.tools.subset(deps.tools.names.filter((name) => offered.has(name)));
     const beat = setInterval(() => ctx.heartbeat(), heartbeatIntervalMs);
     let outcome: ToolOutcome;
     try {
       outcome = await runToolCall(
-        deps.tools,
+        registry,
         { id: call.id, name: call.function.name, arguments: call.function.arguments },
         {
           idempotencyKey: toolIdempotencyKey(input),
@@ -71,7 +92,7 @@ export function createToolActivities(deps: ActivityDeps) {
     const saved = await saveToolResult(deps.pool, input.turnId, input.hop, {
       toolCallId: call.id,
       name: call.function.name,
-      content: capResult(outcome.content),
+      content: storableText(capResult(outcome.content)),
       isError: outcome.isError,
     });
     return { isError: saved.isError, errorType: outcome.errorType ?? null, reused: false };
@@ -81,17 +102,30 @@ export function createToolActivities(deps: ActivityDeps) {
    * Stores an error result for a call whose activity failed for good (retries exhausted, timed out), so the
    * model still gets an answer for every call it made and the turn goes on.
    */
-  async function storeToolFailure(input: ExecuteToolInput & { message: string }): Promise<void> {
-    const call = (await hopToolCalls(deps.pool, input.turnId, input.hop)).find((c) => c.id === input.toolCallId);
-    await saveToolResult(deps.pool, input.turnId, input.hop, {
-      toolCallId: input.toolCallId,
-      name: call?.function.name ?? 'unknown',
-      content: capResult(`The tool failed and was not retried further: ${input.message}`),
-      isError: true,
+  async function storeToolFailure(input: StoreToolFailureInput): Promise<void> {
+    // A tool's own failure message is meant for the model; any other (a timeout, a storage error) may hold
+    // internals, and the tool_result event reaches the caller too.
+    const toolSaid = input.errorType?.startsWith('tool.') === true;
+    if (!toolSaid) deps.logger.warn({ ...input }, 'tool call failed for good');
+    const content = toolSaid
+      ? `The tool failed and was not retried further: ${input.message}`
+      : 'The tool failed and was not retried further.';
+    await storageStep(async () => {
+      const call = (await hopToolCalls(deps.pool, input.turnId, input.hop)).find((c) => c.id === input.toolCallId);
+      await saveToolResult(deps.pool, input.turnId, input.hop, {
+        toolCallId: input.toolCallId,
+        name: call?.function.name ?? 'unknown',
+        content: storableText(capResult(content)),
+        isError: true,
+      });
     });
   }
 
   async function recordToolResults(input: RecordToolResultsInput): Promise<{ recorded: number }> {
+    return storageStep(() => recordToolResultsSteps(input));
+  }
+
+  async function recordToolResultsSteps(input: RecordToolResultsInput): Promise<{ recorded: number }> {
     const ctx = Context.current();
     const calls = await hopToolCalls(deps.pool, input.turnId, input.hop);
     const results = await Promise.all(calls.map((c) => getToolResult(deps.pool, input.turnId, input.hop, c.id)));

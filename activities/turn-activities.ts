@@ -3,14 +3,17 @@ import { ApplicationFailure } from '@temporalio/common';
 import {
   HOP_LIMIT_SEPARATOR,
   hopLimitWarning,
+  publicFailureMessage,
+  storableText,
   type ChatTurnInput,
   type ChatTurnResult,
   type PersistenceOptions,
   type Usage,
 } from '../common';
 import type { ActivityDeps } from './deps';
-import { ConversationOwnershipError, UnknownModelError } from './errors';
+import { UnknownModelError } from './errors';
 import { hopMessages } from './repo/messages';
+import { storageStep } from './repo/storage-failure';
 import { ensureTurn, inTransaction, storedResult } from './repo/turns';
 import { compactTextEvents } from './stream/compact';
 import { StreamWriter } from './stream/writer';
@@ -46,35 +49,36 @@ export interface FailTurnInput {
 /** Builds the turn lifecycle activities: prepare (validate + store the user message), complete, fail. */
 export function createTurnActivities(deps: ActivityDeps) {
   /**
-   * The seed's fail-fast validation plus the turn's first durable write. Unknown model, unknown tools and a
-   * conversation of another tenant fail the turn before any LLM call, without retries.
+   * The seed's fail-fast validation plus the turn's first durable write. Unknown model and unknown tools fail
+   * the turn before any LLM call, without retries; so does data Postgres cannot store. Failures name only what
+   * the turn asked for; what the worker serves goes to the log.
    */
   async function prepareTurn(input: ChatTurnInput): Promise<PrepareTurnResult> {
     const model = input.model ?? deps.models.default;
     try {
       if (!deps.models.allowed.includes(model)) throw new UnknownModelError(model, deps.models.allowed);
       const tools = deps.tools.subset(input.tools ?? deps.tools.names);
-      const turn = await ensureTurn(deps.pool, { ...input, model });
-      const existing = turn.status === 'running' ? null : ((await storedResult(deps.pool, input.turnId)) ?? null);
+      const turn = await storageStep(() => ensureTurn(deps.pool, { ...input, model }));
+      const existing =
+        turn.status === 'running' ? null : ((await storageStep(() => storedResult(deps.pool, input.turnId))) ?? null);
       if (turn.status === 'failed') {
         throw ApplicationFailure.nonRetryable(`turn ${input.turnId} already failed`, 'turn.already_failed');
       }
       return { model, tools: tools.names.map((name) => ({ name, policy: tools.policy(name)! })), existing };
     } catch (err: unknown) {
-      if (err instanceof UnknownModelError || err instanceof ConversationOwnershipError) {
-        throw ApplicationFailure.create({
-          message: err.message,
-          type: err.failureType,
-          nonRetryable: true,
-          cause: err,
-        });
+      if (err instanceof UnknownModelError) {
+        deps.logger.warn({ turnId: input.turnId, model, served: err.known }, 'turn asked for an unknown model');
+        throw ApplicationFailure.create({ message: err.message, type: err.failureType, nonRetryable: true });
       }
       if (err instanceof UnknownToolsError) {
+        deps.logger.warn(
+          { turnId: input.turnId, unknown: err.unknown, served: err.known },
+          'turn asked for unknown tools',
+        );
         throw ApplicationFailure.create({
-          message: err.message,
+          message: `unknown tool(s): ${err.unknown.map((n) => `"${n}"`).join(', ')}`,
           type: 'turn.unknown_tools',
           nonRetryable: true,
-          cause: err,
         });
       }
       throw err;
@@ -87,14 +91,18 @@ export function createTurnActivities(deps: ActivityDeps) {
    * so nothing is announced that is not durable.
    */
   async function completeTurn(input: CompleteTurnInput): Promise<ChatTurnResult> {
+    return storageStep(() => completeTurnSteps(input));
+  }
+
+  async function completeTurnSteps(input: CompleteTurnInput): Promise<ChatTurnResult> {
     const result = await inTransaction(deps.pool, async (db) => {
       const hops = await hopMessages(db, input.turnId);
       const warning = input.hopLimit !== null ? HOP_LIMIT_SEPARATOR + hopLimitWarning(input.hopLimit) : '';
       const content = hops.map((h) => h.content ?? '').join('') + warning;
       const usage = sumUsage(hops.map((h) => h.usage));
       await db.query(
-        `INSERT INTO messages (conversation_id, turn_id, idem_key, kind, content, model, finish_reason, usage)
-         SELECT conversation_id, id, $2, 'final', $3, model, $4, $5 FROM turns WHERE id = $1
+        `INSERT INTO messages (tenant_id, conversation_id, turn_id, idem_key, kind, content, model, finish_reason, usage)
+         SELECT tenant_id, conversation_id, id, $2, 'final', $3, model, $4, $5 FROM turns WHERE id = $1
          ON CONFLICT (idem_key) DO NOTHING`,
         [input.turnId, `${input.turnId}:final`, content, input.finishReason, usage && JSON.stringify(usage)],
       );
@@ -143,24 +151,40 @@ export function createTurnActivities(deps: ActivityDeps) {
     return result;
   }
 
-  /** Marks the turn failed and announces the error; stored messages stay as they are. */
+  /**
+   * Marks the turn failed and announces the error; stored messages stay as they are. The caller's `error` event
+   * carries the failure's type and a fixed message for it; the failure's own message (which may hold Postgres or
+   * provider details) is logged and kept on the turn row for operators.
+   */
   async function failTurn(input: FailTurnInput): Promise<void> {
-    await deps.pool.query(
-      `UPDATE turns SET status = 'failed', error = $2, completed_at = now() WHERE id = $1 AND status = 'running'`,
-      [input.turnId, JSON.stringify({ type: input.errorType, message: input.message })],
-    );
-    const writer = await StreamWriter.open(deps.pool, {
-      turnId: input.turnId,
-      hop: input.hop,
-      attempt: Context.current().info.attempt,
-      persistence: input.persistence,
+    const detail = storableText(input.message).slice(0, 4_000);
+    deps.logger.warn({ turnId: input.turnId, errorType: input.errorType, detail }, 'turn failed');
+    await storageStep(async () => {
+      const { rowCount } = await deps.pool.query(
+        `UPDATE turns SET status = CASE WHEN status = 'running' THEN 'failed' ELSE status END,
+                          error = CASE WHEN status = 'running' THEN $2::jsonb ELSE error END,
+                          completed_at = coalesce(completed_at, now())
+         WHERE id = $1`,
+        [input.turnId, JSON.stringify({ type: input.errorType, message: detail })],
+      );
+      // Only a turn started without its row (not through startTurn) and failing before storing it gets here.
+      if (!rowCount) throw ApplicationFailure.nonRetryable(`turn ${input.turnId} is not stored`, 'turn.not_stored');
+      const writer = await StreamWriter.open(deps.pool, {
+        turnId: input.turnId,
+        hop: input.hop,
+        attempt: Context.current().info.attempt,
+        persistence: input.persistence,
+      });
+      try {
+        await writer.event(
+          { type: 'error', errorType: input.errorType, message: publicFailureMessage(input.errorType) },
+          'error',
+        );
+        await writer.close();
+      } finally {
+        writer.abandon();
+      }
     });
-    try {
-      await writer.event({ type: 'error', errorType: input.errorType, message: input.message }, 'error');
-      await writer.close();
-    } finally {
-      writer.abandon();
-    }
   }
 
   return { prepareTurn, completeTurn, failTurn };

@@ -1,13 +1,8 @@
-export { startTurn, InvalidTurnRequestError, type StartedTurn } from './start-turn';
+export { startTurn, InvalidTurnRequestError, type StartedTurn, type StartTurnDeps } from './start-turn';
+export { CatalogCache, catalogProblem, publishCatalog, readCatalog, type WorkerCatalog } from './catalog';
 export { TurnClient, type TurnClientOptions, type TurnOutcome } from './turn-client';
 export { EventHub, type EventHubOptions, type LiveMessage } from './event-hub';
 export { turnEvents, type TurnEventsOptions } from './turn-events';
-export {
-  conversationMessages,
-  conversationTenant,
-  finalMessageOf,
-  storedEventsAfter,
-  turnTenant,
-  type ConversationMessage,
-} from './store';
+export { conversationMessages, finalMessageOf, storedEventsAfter, type ConversationMessage } from './store';
+export { claimTurn, tenantSeesConversation, tenantSeesTurn, TurnOwnershipError, type TurnClaim } from './access';
 export { EnvBool, TemporalEnv, temporalConnectionOptions, temporalEnvProblem } from './temporal-env';

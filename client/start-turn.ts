@@ -1,7 +1,10 @@
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type pg from 'pg';
 import { z } from 'zod';
 import { StartTurnRequest, TASK_QUEUE, searchAttributeKeys as keys, turnIdFor, type ChatTurnInput } from '../common';
 import type { chatTurn } from '../workflows';
+import { claimTurn } from './access';
+import type { CatalogCache } from './catalog';
 
 /** Thrown when a start request fails validation, before anything reaches Temporal. */
 export class InvalidTurnRequestError extends Error {
@@ -11,40 +14,65 @@ export class InvalidTurnRequestError extends Error {
 /** A started (or re-attached) turn. */
 export interface StartedTurn {
   turnId: string;
-  /** True when this (conversationId, requestId) already had a turn, running or finished: no new turn began. */
+  /** True when this (tenant, conversationId, requestId) already had a turn, running or finished: no new turn began. */
   attached: boolean;
   handle: WorkflowHandle<typeof chatTurn>;
 }
 
+/** What {@link startTurn} needs. */
+export interface StartTurnDeps {
+  temporal: Client;
+  /** Pool on the turnflow database: the turn is stored (its ownership settled) before its workflow starts. */
+  pool: pg.Pool;
+  /** The workers' published catalog; without one (or while none is published) the workflow checks model and tools. */
+  catalog?: CatalogCache;
+}
+
 /**
- * Starts the turn for (conversationId, requestId), or attaches to the one that exists. The workflow id is
- * derived from the pair and reused ids are rejected, so a repeated request never produces a second turn or a
- * second LLM call; a finished turn's handle yields its stored answer.
+ * Starts the turn for (tenant, conversationId, requestId), or attaches to the one that exists. The workflow id is
+ * derived from the three and reused ids are rejected, so a repeated request never produces a second turn or a
+ * second LLM call, and another tenant's request with the same ids is another turn; a finished turn's handle
+ * yields its stored answer. The turn is stored under its tenant before the workflow starts, so it can be read
+ * (and is owned) from the moment this returns.
  *
- * @throws InvalidTurnRequestError when the request is invalid.
+ * @throws InvalidTurnRequestError when the request is invalid or asks for a model or tool the workers do not serve.
  */
 export async function startTurn(
-  client: Client,
+  deps: StartTurnDeps,
   request: StartTurnRequest,
   opts: { taskQueue?: string } = {},
 ): Promise<StartedTurn> {
   const parsed = StartTurnRequest.safeParse(request);
   if (!parsed.success) throw new InvalidTurnRequestError(z.prettifyError(parsed.error));
-  const turnId = turnIdFor(parsed.data.conversationId, parsed.data.requestId);
+  const { tenantId, conversationId, requestId } = parsed.data;
+  const taskQueue = opts.taskQueue ?? TASK_QUEUE;
+  const problem = await deps.catalog?.problem(taskQueue, parsed.data);
+  if (problem !== undefined) throw new InvalidTurnRequestError(problem);
+
+  const turnId = await claimTurn(deps.pool, {
+    tenantId,
+    conversationId,
+    requestId,
+    turnId: turnIdFor(tenantId, conversationId, requestId),
+  });
   const input: ChatTurnInput = { ...parsed.data, turnId };
   try {
-    const handle = await client.workflow.start<typeof chatTurn>('chatTurn', {
+    const handle = await deps.temporal.workflow.start<typeof chatTurn>('chatTurn', {
       workflowId: turnId,
-      taskQueue: opts.taskQueue ?? TASK_QUEUE,
+      taskQueue,
       args: [input],
       workflowIdConflictPolicy: 'FAIL',
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      typedSearchAttributes: [{ key: keys.ConversationId, value: parsed.data.conversationId }],
-      staticSummary: `turn · ${parsed.data.conversationId}`,
+      typedSearchAttributes: [
+        { key: keys.TenantId, value: tenantId },
+        { key: keys.ConversationId, value: conversationId },
+      ],
+      staticSummary: `turn · ${tenantId} · ${conversationId}`,
     });
     return { turnId, attached: false, handle };
   } catch (err: unknown) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    return { turnId, attached: true, handle: client.workflow.getHandle<typeof chatTurn>(turnId) };
+    // The id embeds the tenant, and claimTurn checked the stored owner: this is the caller's own turn.
+    return { turnId, attached: true, handle: deps.temporal.workflow.getHandle<typeof chatTurn>(turnId) };
   }
 }

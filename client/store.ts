@@ -71,23 +71,6 @@ export async function terminalCursor(db: pg.Pool, turnId: string): Promise<numbe
   return rows[0] ? Number(rows[0].cursor) : Infinity;
 }
 
-/** Who owns a conversation (`undefined` when it does not exist). */
-export async function conversationTenant(db: pg.Pool, conversationId: string): Promise<string | undefined> {
-  const { rows } = await db.query<{ tenant_id: string }>(`SELECT tenant_id FROM conversations WHERE id = $1`, [
-    conversationId,
-  ]);
-  return rows[0]?.tenant_id;
-}
-
-/** Who owns a turn (`undefined` when no such turn is stored). */
-export async function turnTenant(db: pg.Pool, turnId: string): Promise<string | undefined> {
-  const { rows } = await db.query<{ tenant_id: string }>(
-    `SELECT c.tenant_id FROM turns t JOIN conversations c ON c.id = t.conversation_id WHERE t.id = $1`,
-    [turnId],
-  );
-  return rows[0]?.tenant_id;
-}
-
 /** A message of a conversation as a user sees it: their messages and the turns' final answers. */
 export interface ConversationMessage {
   id: string;
@@ -99,9 +82,10 @@ export interface ConversationMessage {
   createdAt: string;
 }
 
-/** The conversation as the user saw it, oldest first. */
+/** The conversation of `tenant` as the user saw it, oldest first (another tenant's is as empty as a missing one). */
 export async function conversationMessages(
   db: pg.Pool,
+  tenant: string,
   conversationId: string,
   opts: { limit?: number; before?: string } = {},
 ): Promise<ConversationMessage[]> {
@@ -116,10 +100,11 @@ export async function conversationMessages(
   }>(
     `SELECT * FROM (
        SELECT id, turn_id, kind, content, finish_reason, model, created_at FROM messages
-       WHERE conversation_id = $1 AND kind IN ('user', 'final') AND ($3::bigint IS NULL OR id < $3::bigint)
+       WHERE tenant_id = $4 AND conversation_id = $1 AND kind IN ('user', 'final')
+         AND ($3::bigint IS NULL OR id < $3::bigint)
        ORDER BY id DESC LIMIT $2) recent
      ORDER BY id`,
-    [conversationId, opts.limit ?? 100, opts.before ?? null],
+    [conversationId, opts.limit ?? 100, opts.before ?? null, tenant],
   );
   return rows.map((r) => ({
     id: r.id,

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { ChatTurnResult, StartTurnRequest, TurnEvent, TurnProgress } from '../common';
 import { cancelTurn, turnProgress, type chatTurn } from '../workflows';
 import { EventHub } from './event-hub';
+import { CatalogCache } from './catalog';
 import { startTurn } from './start-turn';
 import { finalMessageOf } from './store';
 import { turnEvents, type TurnEventsOptions } from './turn-events';
@@ -29,18 +30,21 @@ export interface TurnOutcome extends ChatTurnResult {
  */
 export class TurnClient {
   private readonly hub: EventHub;
+  private readonly catalog: CatalogCache;
 
   constructor(private readonly opts: TurnClientOptions) {
     this.hub = new EventHub({ connectionString: opts.databaseUrl });
+    this.catalog = new CatalogCache(opts.pool);
   }
 
   /**
-   * Starts the turn for (conversationId, requestId), or attaches to it if it exists (running or finished).
-   * @throws InvalidTurnRequestError when the request is invalid.
+   * Starts the turn for (tenantId, conversationId, requestId), or attaches to it if it exists (running or
+   * finished).
+   * @throws InvalidTurnRequestError when the request is invalid or names a model or tool the workers do not serve.
    */
   async start(request: StartTurnRequest): Promise<{ turnId: string; attached: boolean }> {
     const { turnId, attached } = await startTurn(
-      this.opts.temporal,
+      { temporal: this.opts.temporal, pool: this.opts.pool, catalog: this.catalog },
       request,
       this.opts.taskQueue ? { taskQueue: this.opts.taskQueue } : {},
     );

@@ -7,6 +7,7 @@ export const TASK_QUEUE = 'turnflow';
  * (`temporal operator search-attribute create`).
  */
 export const SEARCH_ATTRIBUTES = {
+  TenantId: 'KEYWORD',
   ConversationId: 'KEYWORD',
   TurnStatus: 'KEYWORD',
   TurnHops: 'INT',

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** Ids a caller chooses (conversation, request): short, URL- and log-safe, no separator characters. */
+/** Ids a caller chooses (conversation, request) and tenant ids: short, URL- and log-safe, no separator characters. */
 export const ExternalId = z
   .string()
   .min(1, 'must not be empty')
@@ -8,18 +8,35 @@ export const ExternalId = z
   .regex(/^[A-Za-z0-9._-]+$/, 'may contain only letters, digits, ".", "_" and "-"');
 
 /**
- * The turn id, which is also the Temporal workflow id. Derived from (conversationId, requestId) only, so
- * the same request can never start a second turn; `/` cannot occur in either part, so it is unambiguous.
+ * The turn id, which is also the Temporal workflow id: `turn/<tenant>/<conversationId>/<requestId>`. Derived from
+ * the tenant and the request only, so the same request can never start a second turn, and two tenants that pick
+ * the same ids get two unrelated turns; `/` cannot occur in any part, so it is unambiguous.
  */
-export function turnIdFor(conversationId: string, requestId: string): string {
+export function turnIdFor(tenantId: string, conversationId: string, requestId: string): string {
+  return `turn/${tenantId}/${conversationId}/${requestId}`;
+}
+
+/**
+ * The id turns had before the tenant became part of it (`turn/<conversationId>/<requestId>`). Only turns stored,
+ * and workflows started, before that change carry it; nothing starts a turn with it any more.
+ */
+export function legacyTurnIdFor(conversationId: string, requestId: string): string {
   return `turn/${conversationId}/${requestId}`;
 }
 
-/** The inverse of {@link turnIdFor}; `undefined` for a string that is not a turn id. */
-export function parseTurnId(turnId: string): { conversationId: string; requestId: string } | undefined {
+/** The parts of a turn id; `tenantId` is `null` for a {@link legacyTurnIdFor legacy} id. */
+export interface TurnIdParts {
+  tenantId: string | null;
+  conversationId: string;
+  requestId: string;
+}
+
+/** The inverse of {@link turnIdFor} (and of {@link legacyTurnIdFor}); `undefined` for a string that is not a turn id. */
+export function parseTurnId(turnId: string): TurnIdParts | undefined {
   const parts = turnId.split('/');
-  if (parts.length !== 3 || parts[0] !== 'turn') return undefined;
-  const [, conversationId, requestId] = parts as [string, string, string];
-  if (!ExternalId.safeParse(conversationId).success || !ExternalId.safeParse(requestId).success) return undefined;
-  return { conversationId, requestId };
+  if (parts[0] !== 'turn' || (parts.length !== 3 && parts.length !== 4)) return undefined;
+  const ids = parts.slice(1);
+  if (!ids.every((id) => ExternalId.safeParse(id).success)) return undefined;
+  const [conversationId, requestId] = ids.slice(-2) as [string, string];
+  return { tenantId: ids.length === 3 ? ids[0]! : null, conversationId, requestId };
 }

@@ -3,3 +3,5 @@ export * from './events';
 export * from './ids';
 export * from './turn';
 export * from './search-attributes';
+export * from './text';
+export * from './failures';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ExternalId } from './ids';
+import { hasLoneSurrogate } from './text';
 
 /**
  * The seed's batched delta persistence knobs. Live deltas are never held back by them: they only bound how
@@ -23,7 +24,13 @@ export const StartTurnRequest = z.object({
   conversationId: ExternalId,
   requestId: ExternalId,
   /** The user's message for this turn. */
-  message: z.string().min(1, 'must not be empty').max(100_000, 'must be at most 100000 characters'),
+  message: z
+    .string()
+    .min(1, 'must not be empty')
+    .max(100_000, 'must be at most 100000 characters')
+    // Postgres text cannot hold U+0000, and a lone surrogate would be stored as U+FFFD: refuse both up front.
+    .refine((s) => !s.includes('\u0000'), 'must not contain NUL (U+0000) characters')
+    .refine((s) => !hasLoneSurrogate(s), 'must be well-formed Unicode (no lone surrogates)'),
   /** Tenant that owns the conversation. @default 'default' */
   tenantId: ExternalId.default('default'),
   /** Model to use; must be one the worker serves. @default the worker's default model */

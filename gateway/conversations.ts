@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import type pg from 'pg';
-import { conversationMessages, conversationTenant } from '../client';
+import { conversationMessages, tenantSeesConversation } from '../client';
 import type { AppEnv } from './auth';
 import { notFound } from './errors';
 import { validate } from './request';
@@ -16,11 +16,12 @@ export function conversationRoutes(deps: { pool: pg.Pool }): Hono<AppEnv> {
   app.get('/conversations/:id/messages', async (c) => {
     const conversationId = validate(ConversationId, c.req.param('id'), 'conversation id');
     const query = validate(MessagesQuery, c.req.query(), 'query');
-    if ((await conversationTenant(deps.pool, conversationId)) !== c.var.tenant) {
+    if (!(await tenantSeesConversation(deps.pool, c.var.tenant, conversationId))) {
       throw notFound(`conversation ${conversationId}`);
     }
     const messages = await conversationMessages(
       deps.pool,
+      c.var.tenant,
       conversationId,
       query.before === undefined ? { limit: query.limit } : { limit: query.limit, before: query.before },
     );

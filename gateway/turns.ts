@@ -5,7 +5,7 @@ import { bodyLimit } from 'hono/body-limit';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { parseTurnId } from '../common';
-import { conversationTenant, InvalidTurnRequestError, turnTenant, type TurnClient } from '../client';
+import { InvalidTurnRequestError, tenantSeesTurn, type TurnClient } from '../client';
 import type { AppEnv } from './auth';
 import { ApiError, notFound } from './errors';
 import { jsonBody, validate } from './request';
@@ -46,8 +46,8 @@ export function turnRoutes(deps: TurnRoutesDeps): Hono<AppEnv> {
     const tenant = c.var.tenant;
     const conversationId = validate(ConversationId, c.req.param('id'), 'conversation id');
     const body = await jsonBody(c, StartTurnBody);
-    const owner = await conversationTenant(deps.pool, conversationId);
-    if (owner !== undefined && owner !== tenant) throw notFound(`conversation ${conversationId}`);
+    // No ownership check here: the conversation and the turn are keyed by the caller's tenant, so this can only
+    // start or attach to the caller's own (client/access.ts).
     let started: { turnId: string; attached: boolean };
     try {
       started = await deps.turns.start({ ...body, conversationId, tenantId: tenant });
@@ -92,12 +92,12 @@ export function turnRoutes(deps: TurnRoutesDeps): Hono<AppEnv> {
 }
 
 /**
- * The `:turnId` of the path if it names a stored turn of the caller's tenant.
+ * The `:turnId` of the path if the caller's tenant may see it (client/access.ts).
  * @throws ApiError 404, the same for a malformed id, a missing turn and another tenant's turn.
  */
 async function ownedTurn(c: Context<AppEnv>, pool: pg.Pool): Promise<string> {
   const turnId = c.req.param('turnId') ?? '';
-  if (parseTurnId(turnId) === undefined || (await turnTenant(pool, turnId)) !== c.var.tenant) {
+  if (parseTurnId(turnId) === undefined || !(await tenantSeesTurn(pool, c.var.tenant, turnId))) {
     throw notFound(`turn ${turnId}`);
   }
   return turnId;

@@ -1,6 +1,7 @@
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { TASK_QUEUE } from '../common';
 import { createActivities, type ActivityDeps } from '../activities';
+import { publishCatalog } from '../client/catalog';
 
 /** What {@link createTurnWorker} needs besides the activities' resources. */
 export interface TurnWorkerOptions {
@@ -23,13 +24,15 @@ export const WORKFLOWS_PATH = require.resolve('../workflows');
 
 /**
  * A worker that runs chat turns: the `chatTurn` workflow and its activities bound to `deps`. Heartbeats are
- * sent at least every second, so a stop request reaches a streaming activity within about a second.
+ * sent at least every second, so a stop request reaches a streaming activity within about a second. Publishes
+ * what it serves (models, tools) for its task queue, so starts asking for anything else are refused up front.
  */
 export async function createTurnWorker(opts: TurnWorkerOptions): Promise<Worker> {
-  return Worker.create({
+  const taskQueue = opts.taskQueue ?? TASK_QUEUE;
+  const worker = await Worker.create({
     connection: opts.connection,
     namespace: opts.namespace ?? 'default',
-    taskQueue: opts.taskQueue ?? TASK_QUEUE,
+    taskQueue,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     activities: createActivities(opts.deps),
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? 100,
@@ -37,4 +40,11 @@ export async function createTurnWorker(opts: TurnWorkerOptions): Promise<Worker>
     defaultHeartbeatThrottleInterval: '1 second',
     ...(opts.interceptors ? { interceptors: opts.interceptors } : {}),
   });
+  await publishCatalog(opts.deps.pool, {
+    taskQueue,
+    defaultModel: opts.deps.models.default,
+    models: [...opts.deps.models.allowed],
+    tools: [...opts.deps.tools.names],
+  });
+  return worker;
 }

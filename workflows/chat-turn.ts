@@ -7,6 +7,7 @@ import {
   defineQuery,
   defineSignal,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -18,6 +19,7 @@ import { z } from 'zod';
 import type { Activities, PrepareTurnResult } from '../activities';
 import {
   ChatTurnInput,
+  legacyTurnIdFor,
   searchAttributeKeys as keys,
   turnIdFor,
   type ChatTurnResult,
@@ -91,7 +93,17 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
     loop.cancel();
   });
 
-  const prepared = await prepareTurn(input);
+  let prepared: PrepareTurnResult;
+  try {
+    prepared = await prepareTurn(input);
+  } catch (err: unknown) {
+    // Every way a turn ends is announced on its stream, a failed preparation too (older runs did not).
+    if (patched('announce-prepare-failure') && !isCancellation(err)) {
+      // The turn fails with its own cause even if announcing it failed too (e.g. a turn started without a row).
+      await CancellationScope.nonCancellable(() => fail(input, 0, err)).catch(() => undefined);
+    }
+    throw err;
+  }
   if (prepared.existing) return prepared.existing;
   const { model } = prepared;
   progress.model = model;
@@ -120,6 +132,8 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
           hop,
           model,
           tools: prepared.tools.map((t) => t.name),
+          // At the hop limit the model's tool calls are not run, so they must not be announced as running.
+          toolsMayRun: hop < input.maxHops,
           persistence,
           logInitialResponse: input.logInitialResponse,
         },
@@ -144,11 +158,14 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
           // The model may name a tool this turn does not offer; the activity tells the model so.
           const policy = policies.get(call.name) ?? UNKNOWN_TOOL_POLICY;
           const identity = { turnId: input.turnId, hop, toolCallId: call.id };
-          return executeTool.executeWithOptions(toolCall(call.name, policy), [identity]).catch(async (err: unknown) => {
-            if (isCancellation(err)) throw err;
-            // Retries ran out: the model still gets an answer for this call, and the turn goes on.
-            await storeToolFailure({ ...identity, message: failureMessage(err) });
-          });
+          const offered = prepared.tools.map((t) => t.name);
+          return executeTool
+            .executeWithOptions(toolCall(call.name, policy), [{ ...identity, offered }])
+            .catch(async (err: unknown) => {
+              if (isCancellation(err)) throw err;
+              // Retries ran out: the model still gets an answer for this call, and the turn goes on.
+              await storeToolFailure({ ...identity, message: failureMessage(err), errorType: failureType(err) });
+            });
         }),
       );
       progress.toolsRunning = [];
@@ -213,6 +230,11 @@ function rootFailure(err: unknown): unknown {
   return err instanceof TemporalFailure && err.cause instanceof ApplicationFailure ? err.cause : err;
 }
 
+function failureType(err: unknown): string | null {
+  const cause = rootFailure(err);
+  return cause instanceof ApplicationFailure ? (cause.type ?? null) : null;
+}
+
 function failureMessage(err: unknown): string {
   const cause = rootFailure(err);
   return cause instanceof Error ? cause.message : String(cause);
@@ -233,10 +255,13 @@ function parseInput(raw: unknown): ChatTurnInput {
     throw ApplicationFailure.nonRetryable(`invalid turn input: ${z.prettifyError(parsed.error)}`, 'turn.invalid_input');
   }
   const input = parsed.data;
-  const expected = turnIdFor(input.conversationId, input.requestId);
-  if (input.turnId !== expected || workflowInfo().workflowId !== expected) {
+  const expected = turnIdFor(input.tenantId, input.conversationId, input.requestId);
+  // Runs started before the tenant became part of the id keep their old id.
+  const legacy = legacyTurnIdFor(input.conversationId, input.requestId);
+  const { workflowId } = workflowInfo();
+  if (input.turnId !== workflowId || (workflowId !== expected && workflowId !== legacy)) {
     throw ApplicationFailure.nonRetryable(
-      `a turn's id must be ${expected} (derived from conversationId and requestId)`,
+      `a turn's id must be ${expected} (derived from tenantId, conversationId and requestId)`,
       'turn.invalid_input',
     );
   }

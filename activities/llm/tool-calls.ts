@@ -1,8 +1,22 @@
+import { createHash } from 'node:crypto';
+import { storableText } from '../../common';
 import type { ToolCallDelta } from './chunk-schema';
 import type { DroppedToolCall, ToolCall } from './types';
 
 /** @default 'call_' */
 export const DEFAULT_TOOL_CALL_ID_PREFIX = 'call_';
+
+/**
+ * Longest tool-call id kept as the model sent it. Ids become part of keys and unique indexes (a stored result
+ * per call, its stream event, the tool's idempotency key), so a longer one, or one with characters other than
+ * printable ASCII, is replaced by an id derived from it ({@link ToolCallAssembler.result}).
+ */
+export const MAX_TOOL_CALL_ID_CHARS = 128;
+
+/** Longest tool name kept (the longest a tool can be registered with): a longer one is cut, and matches no tool. */
+export const MAX_TOOL_NAME_CHARS = 64;
+
+const KEEPABLE_ID = /^[\x21-\x7e]+$/;
 
 interface OpenCall {
   index: number | null;
@@ -40,11 +54,18 @@ export class ToolCallAssembler {
     this.last = position;
   }
 
-  /** Complete calls (id generated where missing) and the dropped ones (no function name). */
+  /**
+   * Complete calls and the dropped ones (no function name). Every complete call has a distinct id within the
+   * hop, fit for keys: generated where missing; derived (prefix + hash) where too long or not printable ASCII;
+   * suffixed (`_2`, …) where an earlier call of the hop already has it, so two calls with one id both run and
+   * each gets its own result. Names are cut to {@link MAX_TOOL_NAME_CHARS}; names and arguments are made
+   * storable. Deterministic, so a retried attempt replaying the same stream gets the same ids.
+   */
   result(): { toolCalls: ToolCall[]; dropped: DroppedToolCall[] } {
     const toolCalls: ToolCall[] = [];
     const dropped: DroppedToolCall[] = [];
     const taken = new Set(this.calls.map((call) => call.id).filter((id) => id !== ''));
+    const used = new Set<string>();
     this.calls.forEach((call, position) => {
       if (call.name === '') {
         dropped.push({
@@ -57,10 +78,20 @@ export class ToolCallAssembler {
         });
         return;
       }
-      const id = call.id === '' ? this.generateId(position, taken) : call.id;
-      toolCalls.push({ id, type: 'function', function: { name: call.name, arguments: call.arguments } });
+      let id = call.id === '' ? this.generateId(position, taken) : this.keyableId(call.id);
+      if (used.has(id)) id = distinctId(id, (candidate) => used.has(candidate) || taken.has(candidate));
+      used.add(id);
+      taken.add(id);
+      const name = storableText(call.name.slice(0, MAX_TOOL_NAME_CHARS));
+      toolCalls.push({ id, type: 'function', function: { name, arguments: storableText(call.arguments) } });
     });
     return { toolCalls, dropped };
+  }
+
+  /** `id` if it can be part of a key as it is, else an id derived from it (stable: the same id, the same result). */
+  private keyableId(id: string): string {
+    if (id.length <= MAX_TOOL_CALL_ID_CHARS && KEEPABLE_ID.test(id)) return id;
+    return `${this.idPrefix}x${createHash('sha256').update(id, 'utf8').digest('hex').slice(0, 32)}`;
   }
 
   private positionFor(delta: ToolCallDelta): number {
@@ -97,6 +128,13 @@ export class ToolCallAssembler {
     taken.add(id);
     return id;
   }
+}
+
+/** `id_2`, `id_3`, …: the first that `isTaken` does not reject. */
+function distinctId(id: string, isTaken: (candidate: string) => boolean): string {
+  let candidate = id;
+  for (let n = 2; isTaken(candidate); n += 1) candidate = `${id}_${n}`;
+  return candidate;
 }
 
 function isComplete(call: OpenCall): boolean {

@@ -27,10 +27,11 @@ interface MessageRow {
 export async function loadContext(pool: Pool, turnId: string): Promise<ChatCompletionMessageParam[]> {
   // Turns are ordered by their user message; an earlier turn contributes its user message and final answer.
   const { rows } = await pool.query<MessageRow>(
-    `WITH me AS (SELECT id AS user_id, conversation_id FROM messages WHERE idem_key = $1 || ':user'),
+    `WITH me AS (SELECT id AS user_id, tenant_id, conversation_id FROM messages WHERE idem_key = $1 || ':user'),
           turn_order AS (
             SELECT u.turn_id, u.id AS user_id FROM messages u, me
-            WHERE u.conversation_id = me.conversation_id AND u.kind = 'user' AND u.id <= me.user_id)
+            WHERE u.tenant_id = me.tenant_id AND u.conversation_id = me.conversation_id AND u.kind = 'user'
+              AND u.id <= me.user_id)
      SELECT m.id, m.turn_id, m.kind, m.hop, m.content, m.tool_calls, m.tool_call_id
      FROM messages m JOIN turn_order o ON o.turn_id = m.turn_id
      WHERE m.turn_id = $1 OR m.kind IN ('user', 'final')
@@ -74,9 +75,9 @@ export interface HopMessage {
  */
 export async function saveHopMessage(pool: Pool | PoolClient, msg: HopMessage): Promise<string> {
   const { rows } = await pool.query<{ id: string }>(
-    `INSERT INTO messages (conversation_id, turn_id, idem_key, kind, hop, attempt, content, tool_calls,
+    `INSERT INTO messages (tenant_id, conversation_id, turn_id, idem_key, kind, hop, attempt, content, tool_calls,
                            finish_reason, usage, model)
-     SELECT conversation_id, id, $2, 'hop', $3, $4, $5, $6, $7, $8, $9 FROM turns WHERE id = $1
+     SELECT tenant_id, conversation_id, id, $2, 'hop', $3, $4, $5, $6, $7, $8, $9 FROM turns WHERE id = $1
      ON CONFLICT (idem_key) DO UPDATE
        SET attempt = EXCLUDED.attempt, content = EXCLUDED.content, tool_calls = EXCLUDED.tool_calls,
            finish_reason = EXCLUDED.finish_reason, usage = EXCLUDED.usage, model = EXCLUDED.model
@@ -145,8 +146,9 @@ export async function saveToolResult(
   result: ToolResultRow,
 ): Promise<ToolResultRow> {
   await pool.query(
-    `INSERT INTO messages (conversation_id, turn_id, idem_key, kind, hop, tool_call_id, tool_name, content, is_error)
-     SELECT conversation_id, id, $2, 'tool', $3, $4, $5, $6, $7 FROM turns WHERE id = $1
+    `INSERT INTO messages (tenant_id, conversation_id, turn_id, idem_key, kind, hop, tool_call_id, tool_name, content,
+                           is_error)
+     SELECT tenant_id, conversation_id, id, $2, 'tool', $3, $4, $5, $6, $7 FROM turns WHERE id = $1
      ON CONFLICT (idem_key) DO NOTHING`,
     [
       turnId,

@@ -1,46 +1,39 @@
 import type { Pool, PoolClient } from 'pg';
 import type { ChatTurnInput, ChatTurnResult, Usage } from '../../common';
-import { ConversationOwnershipError } from '../errors';
 
 /** A stored turn as the activities need it. */
 export interface TurnRow {
   id: string;
   conversationId: string;
   status: 'running' | 'completed' | 'cancelled' | 'failed';
-  model: string;
+  model: string | null;
   hops: number;
   finishReason: string | null;
   usage: Usage | null;
 }
 
 /**
- * Stores the conversation (if new), the turn and its user message, each at most once. Returns the turn as
- * stored, so a turn started again after it finished (e.g. once Temporal's retention dropped the old run)
- * is recognised instead of answered twice.
- *
- * @throws ConversationOwnershipError when the conversation belongs to another tenant.
+ * Stores the conversation and the turn (if the start did not already, as `startTurn` does), the turn's model, and
+ * its user message, each at most once, all under the turn's tenant. Returns the turn as stored, so a turn started
+ * again after it finished (e.g. once Temporal's retention dropped the old run) is recognised instead of answered
+ * twice.
  */
 export async function ensureTurn(pool: Pool, input: ChatTurnInput & { model: string }): Promise<TurnRow> {
   return inTransaction(pool, async (db) => {
-    await db.query(`INSERT INTO conversations (id, tenant_id) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`, [
-      input.conversationId,
+    await db.query(`INSERT INTO conversations (tenant_id, id) VALUES ($1, $2) ON CONFLICT (tenant_id, id) DO NOTHING`, [
       input.tenantId,
-    ]);
-    const owner = await db.query<{ tenant_id: string }>(`SELECT tenant_id FROM conversations WHERE id = $1`, [
       input.conversationId,
     ]);
-    if (owner.rows[0]?.tenant_id !== input.tenantId) {
-      throw new ConversationOwnershipError(input.conversationId);
-    }
     await db.query(
-      `INSERT INTO turns (id, conversation_id, request_id, model) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (id) DO NOTHING`,
-      [input.turnId, input.conversationId, input.requestId, input.model],
+      `INSERT INTO turns (id, tenant_id, conversation_id, request_id, model) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (id) DO UPDATE SET model = EXCLUDED.model WHERE turns.model IS NULL`,
+      [input.turnId, input.tenantId, input.conversationId, input.requestId, input.model],
     );
     await db.query(
-      `INSERT INTO messages (conversation_id, turn_id, idem_key, kind, content)
-       VALUES ($1, $2, $3, 'user', $4) ON CONFLICT (idem_key) DO NOTHING`,
-      [input.conversationId, input.turnId, `${input.turnId}:user`, input.message],
+      `INSERT INTO messages (tenant_id, conversation_id, turn_id, idem_key, kind, content)
+       SELECT tenant_id, conversation_id, id, $2, 'user', $3 FROM turns WHERE id = $1
+       ON CONFLICT (idem_key) DO NOTHING`,
+      [input.turnId, `${input.turnId}:user`, input.message],
     );
     const turn = await getTurn(db, input.turnId);
     if (!turn) throw new Error(`turn ${input.turnId} vanished inside its own transaction`);
@@ -54,7 +47,7 @@ export async function getTurn(db: Pool | PoolClient, turnId: string): Promise<Tu
     id: string;
     conversation_id: string;
     status: TurnRow['status'];
-    model: string;
+    model: string | null;
     hops: number;
     finish_reason: string | null;
     usage: Usage | null;
@@ -97,7 +90,7 @@ export async function storedResult(db: Pool | PoolClient, turnId: string): Promi
     messageId: row.message_id,
     finishReason: row.finish_reason,
     hops: row.hops,
-    model: row.model,
+    model: row.model ?? '',
     usage: row.usage,
   };
 }

@@ -62,7 +62,7 @@ describe('turnflow chat', function () {
     assert.match(run.stderr, /Executing 1 tool\(s\)\.\.\. calculate\(\{"expression":"12\*\(3\+4\)"\}\)/);
     assert.match(run.stderr, /↳ calculate: .*84/);
     assert.match(run.stderr, /✓ completed · stop/);
-    const [final] = await finalMessage(g.h.env, `turn/${g.h.conversationId}/cli-req-1`);
+    const [final] = await finalMessage(g.h.env, `turn/acme/${g.h.conversationId}/cli-req-1`);
     assert.equal(final?.content, 'Working it out. The answer is 84.');
   });
 

@@ -30,11 +30,10 @@ describe('gateway: access control and bad input', function () {
   it("answers another tenant's turns, events, cancel and messages with the 404 of a missing one", async () => {
     g.h.llm.enqueue({ steps: [{ text: 'for acme only' }] });
     const requestId = uniqueId('req');
-    const turnId = turnIdFor(g.h.conversationId, requestId);
+    const turnId = turnIdFor('acme', g.h.conversationId, requestId);
     await g.h.withWorker(async () => readEvents(await g.postTurn({ requestId })));
-    const before = await tableCounts(g.pool);
     const enc = encodeURIComponent(turnId);
-    const missing = encodeURIComponent(turnIdFor(g.h.conversationId, 'no-such-request'));
+    const missing = encodeURIComponent(turnIdFor('acme', g.h.conversationId, 'no-such-request'));
     const asGlobex = { token: TOKENS.globex };
 
     const cases: [string, Response, Response][] = [
@@ -62,21 +61,31 @@ describe('gateway: access control and bad input', function () {
       assert.equal(b.type, 'not_found', what);
     }
 
-    // Writing into acme's conversation as globex: 404, and nothing is written or started.
+    // Writing to the same conversation id as globex starts globex's own conversation: acme's is untouched.
     const intruder = uniqueId('req');
+    g.h.llm.enqueue({ steps: [{ text: 'for globex only' }] });
     const post = await g.h.withWorker(async () => {
       const response = await g.postTurn({ requestId: intruder, message: 'let me in' }, asGlobex);
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      return response;
+      return { response, events: await readEvents(response) };
     });
-    assert.equal(post.status, 404);
-    assert.equal((await errorOf(post)).message, `conversation ${g.h.conversationId} not found`);
-    assert.deepEqual(await tableCounts(g.pool), before);
+    assert.equal(post.response.status, 200);
+    assert.equal(post.response.headers.get('turn-attached'), 'false');
+    assert.equal(
+      decodeURIComponent(post.response.headers.get('turn-id') ?? ''),
+      turnIdFor('globex', g.h.conversationId, intruder),
+    );
+    const acmeMessages = (await (await g.request(`/v1/conversations/${g.h.conversationId}/messages`)).json()) as {
+      messages: { content: string }[];
+    };
+    assert.deepEqual(
+      acmeMessages.messages.map((m) => m.content),
+      ['hello', 'for acme only'],
+    );
     await assert.rejects(
-      g.h.client.workflow.getHandle(turnIdFor(g.h.conversationId, intruder)).describe(),
+      g.h.client.workflow.getHandle(turnIdFor('acme', g.h.conversationId, intruder)).describe(),
       WorkflowNotFoundError,
     );
-    assert.equal(g.h.llm.requests.length, 1);
+    assert.equal(g.h.llm.requests.length, 2);
 
     // acme itself still sees everything.
     assert.equal((await g.request(`/v1/conversations/${g.h.conversationId}/messages`)).status, 200);
@@ -172,7 +181,7 @@ describe('gateway: access control and bad input', function () {
         type: 'bad_request',
         message: /Last-Event-ID/,
         send: () =>
-          g.request(`/v1/turns/${encodeURIComponent(turnIdFor(g.h.conversationId, 'r'))}/events`, {
+          g.request(`/v1/turns/${encodeURIComponent(turnIdFor('acme', g.h.conversationId, 'r'))}/events`, {
             headers: { 'last-event-id': 'yesterday' },
           }),
       },
@@ -201,7 +210,7 @@ describe('gateway: access control and bad input', function () {
     assert.equal(g.h.llm.requests.length, 0);
     for (const requestId of requestIds) {
       await assert.rejects(
-        g.h.client.workflow.getHandle(turnIdFor(g.h.conversationId, requestId)).describe(),
+        g.h.client.workflow.getHandle(turnIdFor('acme', g.h.conversationId, requestId)).describe(),
         WorkflowNotFoundError,
       );
     }

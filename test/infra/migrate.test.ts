@@ -4,7 +4,7 @@ import pg from 'pg';
 import { migrate, MIGRATIONS_DIR, MIGRATIONS_TABLE } from '../../db';
 import { createScratchDatabase, type ScratchDatabase } from '../support';
 
-const APP_TABLES = ['conversations', 'messages', 'turn_events', 'turns'];
+const APP_TABLES = ['conversations', 'messages', 'turn_events', 'turns', 'worker_catalogs'];
 
 async function query<R extends pg.QueryResultRow>(url: string, sql: string): Promise<R[]> {
   const client = new pg.Client({ connectionString: url });
@@ -79,5 +79,23 @@ describe('migrate', function () {
     assert.deepEqual(await applied(db.url), []);
     await migrate(db.url);
     assert.deepEqual(await tables(db.url), [...APP_TABLES, MIGRATIONS_TABLE].sort());
+  });
+
+  it('gives turns and messages stored before tenant ids the tenant of their conversation, keeping their ids', async function () {
+    await migrate(db.url, { count: 1 });
+    await query(
+      db.url,
+      `INSERT INTO conversations (id, tenant_id) VALUES ('c1', 'acme');
+       INSERT INTO turns (id, conversation_id, request_id, model) VALUES ('turn/c1/r1', 'c1', 'r1', 'm');
+       INSERT INTO messages (conversation_id, turn_id, idem_key, kind, content)
+         VALUES ('c1', 'turn/c1/r1', 'turn/c1/r1:user', 'user', 'hi')`,
+    );
+    await migrate(db.url);
+    assert.deepEqual(await query(db.url, `SELECT id, tenant_id FROM turns`), [{ id: 'turn/c1/r1', tenant_id: 'acme' }]);
+    assert.deepEqual(await query(db.url, `SELECT turn_id, tenant_id FROM messages`), [
+      { turn_id: 'turn/c1/r1', tenant_id: 'acme' },
+    ]);
+    // Another tenant may now have a conversation with the same id.
+    await query(db.url, `INSERT INTO conversations (id, tenant_id) VALUES ('c1', 'globex')`);
   });
 });

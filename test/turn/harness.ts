@@ -70,7 +70,11 @@ export async function turnHarness(): Promise<TurnHarness> {
     taskQueue,
     conversationId,
     start: (request) =>
-      startTurn(client, { conversationId, requestId: uniqueId('req'), message: 'hello', ...request }, { taskQueue }),
+      startTurn(
+        { temporal: client, pool: env.pool },
+        { conversationId, requestId: uniqueId('req'), message: 'hello', ...request },
+        { taskQueue },
+      ),
     async withWorker(fn, opts = {}) {
       const connection = await NativeConnection.connect({ address: env.temporal.address });
       const deps: ActivityDeps = {

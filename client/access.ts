@@ -1,0 +1,68 @@
+import type pg from 'pg';
+
+/**
+ * The one rule of who may see what: a tenant sees exactly the conversations and turns stored under its tenant id,
+ * and nothing else exists for it. Another tenant's conversation or turn is answered exactly like a missing one
+ * (same status, same message, same queries), so no caller can detect, read, attach to or cancel it.
+ *
+ * Ownership is settled when a turn is started ({@link claimTurn}, before the workflow exists), not later by the
+ * workflow, so a turn exists for its owner from the moment its start answered.
+ */
+
+type Db = Pick<pg.Pool, 'query'>;
+
+/** The identity of a turn being started. */
+export interface TurnClaim {
+  tenantId: string;
+  conversationId: string;
+  requestId: string;
+  turnId: string;
+}
+
+/** Thrown when a turn id is stored under another tenant than the one starting it (a bug: ids embed the tenant). */
+export class TurnOwnershipError extends Error {
+  override readonly name = 'TurnOwnershipError';
+
+  constructor(readonly turnId: string) {
+    super(`turn ${turnId} is stored under another tenant`);
+  }
+}
+
+/**
+ * Stores the conversation (if new) and the turn (if new) under the tenant, in one statement, before its workflow
+ * is started: from then on the turn is visible to its owner, and to nobody else. Returns the id the request's
+ * turn is stored under: `claim.turnId`, or the old-style id of a turn stored for the same request before turn
+ * ids carried the tenant (so a request never gets a second turn across that change).
+ * @throws TurnOwnershipError when the turn id is already stored under another tenant.
+ */
+export async function claimTurn(db: Db, claim: TurnClaim): Promise<string> {
+  const { rows } = await db.query<{ id: string; tenant_id: string }>(
+    `WITH conversation AS (
+       INSERT INTO conversations (tenant_id, id) VALUES ($1, $2) ON CONFLICT (tenant_id, id) DO NOTHING),
+     turn AS (
+       INSERT INTO turns (id, tenant_id, conversation_id, request_id) VALUES ($4, $1, $2, $3)
+       ON CONFLICT DO NOTHING RETURNING id, tenant_id)
+     SELECT id, tenant_id FROM turn
+     UNION ALL
+     SELECT id, tenant_id FROM turns
+     WHERE id = $4 OR (tenant_id = $1 AND conversation_id = $2 AND request_id = $3)`,
+    [claim.tenantId, claim.conversationId, claim.requestId, claim.turnId],
+  );
+  if (rows.some((r) => r.tenant_id !== claim.tenantId)) throw new TurnOwnershipError(claim.turnId);
+  return rows[0]?.id ?? claim.turnId;
+}
+
+/** Whether `tenant` may see the turn `turnId` (false for a missing turn and for another tenant's alike). */
+export async function tenantSeesTurn(db: Db, tenant: string, turnId: string): Promise<boolean> {
+  const { rowCount } = await db.query(`SELECT 1 FROM turns WHERE id = $1 AND tenant_id = $2`, [turnId, tenant]);
+  return (rowCount ?? 0) > 0;
+}
+
+/** Whether `tenant` has a conversation `conversationId` (false for a missing one and for another tenant's alike). */
+export async function tenantSeesConversation(db: Db, tenant: string, conversationId: string): Promise<boolean> {
+  const { rowCount } = await db.query(`SELECT 1 FROM conversations WHERE tenant_id = $1 AND id = $2`, [
+    tenant,
+    conversationId,
+  ]);
+  return (rowCount ?? 0) > 0;
+}
