@@ -16,8 +16,10 @@ export interface Verdict {
   toolReexecAfterResult: number;
   /** Tool executions in all, and calls that ran more than once (allowed: a kill between effect and result). */
   toolRuns: { executions: number; repeated: number };
-  /** Ends the gateway announced without a cursor, by turn (never expected: every turn ends on its own stream). */
+  /** Ends the gateway announced without a cursor, other than "resume": never expected, every turn ends on its stream. */
   gatewayEnds: string[];
+  /** Streams the gateway gave up with `gateway.stream_failed` (the client resumed). */
+  streamFailures: number;
   /** One line per turn that broke an invariant. */
   problems: string[];
 }
@@ -42,6 +44,7 @@ export async function checkInvariants(pool: pg.Pool, plans: TurnPlan[], outcomes
     toolReexecAfterResult: 0,
     toolRuns: { executions: 0, repeated: 0 },
     gatewayEnds: [],
+    streamFailures: 0,
     problems: [],
   };
   const ids = outcomes.map((o) => o?.turnId).filter((id): id is string => id !== undefined);
@@ -65,7 +68,10 @@ export async function checkInvariants(pool: pg.Pool, plans: TurnPlan[], outcomes
       verdict[counter] += 1;
       verdict.problems.push(`turn ${plan.index} (${outcome?.turnId ?? 'never started'}): ${what}`);
     };
-    for (const end of outcome?.gatewayEnds ?? []) verdict.gatewayEnds.push(`turn ${plan.index}: ${end}`);
+    for (const end of outcome?.gatewayEnds ?? []) {
+      if (end === 'gateway.stream_failed') verdict.streamFailures += 1;
+      else verdict.gatewayEnds.push(`turn ${plan.index}: ${end}`);
+    }
     if (!outcome || !row || outcome.terminal === undefined) {
       problem(`no end reached the client (status ${row?.status ?? 'not stored'})`, 'lost');
       continue;

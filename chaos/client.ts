@@ -13,7 +13,10 @@ export interface ClientOutcome {
   errorType: string | undefined;
   /** Events delivered at or below a cursor already delivered (never expected). */
   duplicateEvents: number;
-  /** Ends announced without a cursor (the gateway telling us the turn closed without its own end). */
+  /**
+   * Ends the gateway announced without a cursor, by error type: `gateway.stream_failed` asks the client to resume
+   * (counted, allowed); any other claims the turn ended without its own `done` or `error` (never expected).
+   */
   gatewayEnds: string[];
   resumes: number;
   /** When each text event arrived (epoch ms), to measure recovery after a kill. */
@@ -26,6 +29,13 @@ export interface ClientOptions {
   token: string;
   /** Give up on the turn after this long. */
   deadlineMs: number;
+  /** Gives up at once. */
+  signal?: AbortSignal;
+  /**
+   * A stream silent this long is given up and resumed, as a frontend with a heartbeat timeout does (the gateway's
+   * keep-alive comments must come more often).
+   */
+  silenceMs: number;
 }
 
 /**
@@ -53,10 +63,16 @@ export async function runClient(plan: TurnPlan, opts: ClientOptions): Promise<Cl
   let backoff = 200;
   const headers = { authorization: `Bearer ${opts.token}` };
 
-  while (outcome.terminal === undefined && Date.now() < deadline) {
+  while (outcome.terminal === undefined && Date.now() < deadline && !opts.signal?.aborted) {
     const receivedBefore = received;
     const abort = new AbortController();
+    const giveUp = () => abort.abort();
+    opts.signal?.addEventListener('abort', giveUp, { once: true });
     const timeout = setTimeout(() => abort.abort(), Math.max(0, deadline - Date.now()));
+    let heardAt = Date.now();
+    const watchdog = setInterval(() => {
+      if (Date.now() - heardAt > opts.silenceMs) abort.abort();
+    }, opts.silenceMs / 4);
     try {
       const response = outcome.turnId
         ? await fetch(`${opts.gatewayUrl}/v1/turns/${encodeURIComponent(outcome.turnId)}/events`, {
@@ -76,11 +92,14 @@ export async function runClient(plan: TurnPlan, opts: ClientOptions): Promise<Cl
       const turnId = response.headers.get('turn-id');
       if (turnId) outcome.turnId = decodeURIComponent(turnId);
       const dropAt = drops[0];
+      // Leaving the loop cancels the body (aborting the fetch after the body ended can leave the read pending).
+      let hangUp = false;
       const parser = createParser({
         onEvent: (message) => {
           if (message.id === undefined) {
             // An end without a cursor: the gateway's own word that the stream stopped; resume to see the truth.
-            outcome.gatewayEnds.push(message.data);
+            const end = JSON.parse(message.data) as { errorType?: unknown };
+            outcome.gatewayEnds.push(typeof end.errorType === 'string' ? end.errorType : message.data);
             return;
           }
           const event = TurnEvent.parse(JSON.parse(message.data));
@@ -96,19 +115,25 @@ export async function runClient(plan: TurnPlan, opts: ClientOptions): Promise<Cl
           if (isTerminal(event)) {
             outcome.terminal = event.type === 'done' ? 'done' : 'error';
             if (event.type === 'error') outcome.errorType = event.errorType;
-            abort.abort();
+            hangUp = true;
           } else if (dropAt !== undefined && received >= dropAt) {
             drops.shift();
-            abort.abort();
+            hangUp = true;
           }
         },
       });
       const decoder = new TextDecoder();
-      for await (const chunk of response.body) parser.feed(decoder.decode(chunk as Uint8Array, { stream: true }));
+      for await (const chunk of response.body) {
+        heardAt = Date.now();
+        parser.feed(decoder.decode(chunk as Uint8Array, { stream: true }));
+        if (hangUp) break;
+      }
     } catch {
       // Refused, reset or aborted by us: decided below.
     } finally {
       clearTimeout(timeout);
+      clearInterval(watchdog);
+      opts.signal?.removeEventListener('abort', giveUp);
     }
     if (outcome.terminal !== undefined) break;
     if (outcome.turnId) outcome.resumes += 1;

@@ -22,7 +22,10 @@ async function main(): Promise<number> {
     },
   });
   const args = Args.parse(values);
-  const summary = await runChaos({ ...args, log: (line) => console.log(line) });
+  // Ctrl-C stops every process the run started before exiting.
+  const interrupted = new AbortController();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => interrupted.abort());
+  const summary = await runChaos({ ...args, log: (line) => console.log(line), signal: interrupted.signal });
   const ok = passed(summary);
   report(summary);
   if (ok && !args.keep) await removeRunDir(summary.dir);
@@ -56,6 +59,7 @@ function report(s: ChaosSummary): void {
       `p50 ${s.recovery.p50} ms, p90 ${s.recovery.p90} ms`,
   );
   console.log(`chaos: outages: ${s.outages.join(', ') || 'none'}`);
+  console.log(`chaos: streams the gateway asked to resume (gateway.stream_failed): ${s.streamFailures}`);
   console.log(
     `chaos: tool executions ${s.toolRuns.executions}, calls executed more than once ${s.toolRuns.repeated} ` +
       `(allowed: killed between effect and stored result)`,

@@ -28,6 +28,8 @@ export interface ChaosOptions {
   concurrency: number;
   /** Progress lines. */
   log: (line: string) => void;
+  /** Aborting it ends the run early: every process it started is stopped and the run throws. */
+  signal?: AbortSignal;
 }
 
 /** What a chaos run found. */
@@ -72,6 +74,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
   const plans: TurnPlan[] = Array.from({ length: opts.turns }, (_, i) => planTurn(opts.seed, i));
   const rng = new Rng(opts.seed, 99);
   let stopping = false;
+  const onAbort = () => {
+    stopping = true;
+  };
+  opts.signal?.addEventListener('abort', onAbort);
 
   try {
     // The stack: Postgres, Temporal, the model, the gateway and two workers, each of them ours to break.
@@ -146,7 +152,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     };
     const randomKiller = (async () => {
       while (!stopping) {
-        await sleep(rng.int(3_000, 6_000));
+        await sleep(rng.int(6_000, 12_000));
         const up = workers.filter((w) => w.running);
         if (stopping || up.length < WORKERS) continue;
         kill(rng.pick(up).pid, 'random');
@@ -155,19 +161,23 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     let next = 0;
     await Promise.all(
       Array.from({ length: Math.min(opts.concurrency, opts.turns) }, async () => {
-        while (next < plans.length) {
+        while (next < plans.length && !opts.signal?.aborted) {
           const plan = plans[next++]!;
           const outcome = await runClient(plan, {
             gatewayUrl: `http://127.0.0.1:${gatewayPort}`,
             token: TENANT_TOKEN,
             deadlineMs: 300_000,
+            silenceMs: 5_000,
+            ...(opts.signal ? { signal: opts.signal } : {}),
           });
           outcomes[plan.index] = outcome;
+          log(`chaos: turn ${plan.index} ended (${outcome.terminal ?? 'no end'}, ${outcome.resumes} resumes)`);
           onTurnDone();
         }
       }),
     );
     await outage;
+    opts.signal?.throwIfAborted();
     stopping = true;
     await randomKiller;
     log(`chaos: all ${opts.turns} turns ended after ${Math.round((Date.now() - started) / 1000)} s; checking`);
@@ -199,6 +209,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
           env: {
             ...appEnv,
             GATEWAY_PORT: String(gatewayPort),
+            GATEWAY_KEEPALIVE_MS: '1000',
             TURNFLOW_API_TOKENS: `chaos:${hashToken(TENANT_TOKEN)}`,
           },
           logFile: path.join(dir, 'gateway.log'),
@@ -303,13 +314,20 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     async function restart(what: string, downMs: number, server: { stop(): Promise<void>; start(): Promise<void> }) {
       log(`chaos: restarting ${what} (down ${downMs / 1000} s)`);
       const t0 = Date.now();
-      await server.stop();
-      await sleep(downMs);
-      await server.start();
+      try {
+        await server.stop();
+        await sleep(downMs);
+        await server.start();
+      } catch (err: unknown) {
+        outages.push(`${what} restart failed: ${String(err)}`);
+        throw err;
+      }
+      log(`chaos: ${what} is back`);
       outages.push(`${what} down ${Math.round((Date.now() - t0) / 100) / 10} s`);
     }
   } finally {
     stopping = true;
+    opts.signal?.removeEventListener('abort', onAbort);
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   }
 

@@ -53,7 +53,9 @@ export class Proc {
     this.child.stdout?.pipe(log, { end: false });
     this.child.stderr?.pipe(log, { end: false });
     this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
-    void this.exited.then(() => log.end());
+    void this.exited.then(({ code, signal }) =>
+      log.end(`[chaos] ${name} (pid ${this.pid}) exited: ${signal ?? code}\n`),
+    );
   }
 
   get pid(): number {
