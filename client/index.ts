@@ -11,3 +11,4 @@ export {
   type ConversationMessage,
 } from './store';
 export { EnvBool, TemporalEnv, temporalConnectionOptions, temporalEnvProblem } from './temporal-env';
+export { signalOnShutdown, waitFor, type WaitForOptions } from './wait-for';

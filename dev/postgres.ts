@@ -150,6 +150,8 @@ export function databaseUrlFor(url: string, database: string): string {
 
 async function withAdmin<T>(adminUrl: string, body: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: adminUrl });
+  // A dropped connection must fail the statement, not the process (an 'error' event without a listener throws).
+  client.on('error', () => undefined);
   await client.connect();
   try {
     return await body(client);

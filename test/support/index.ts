@@ -5,3 +5,4 @@ export { restartableDevServer, type RestartableDevServer } from './dev-server';
 export { freePort } from './ports';
 export { throwawayPostgres, type ThrowawayPostgres } from './throwaway-postgres';
 export { tcpProxy, type TcpProxy } from './tcp-proxy';
+export { spawnWorkerProcess, type WorkerProcess, type WorkerProcessEnv } from './worker-process';
