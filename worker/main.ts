@@ -66,6 +66,7 @@ async function main(): Promise<void> {
           logger,
           logLlmReplies: config.TURNFLOW_LOG_LLM_REPLIES,
           llmIdleTimeoutMs: config.TURNFLOW_LLM_IDLE_TIMEOUT_MS,
+          llmFailureBudget: config.TURNFLOW_LLM_FAILURE_BUDGET,
         },
         maxConcurrentActivityTaskExecutions: config.TURNFLOW_MAX_CONCURRENT_ACTIVITIES,
       });
