@@ -10,7 +10,9 @@ export {
   LOCAL_PG_DATA,
   LOCAL_PG_PORT,
   LocalPostgresError,
+  noteBootstrapStart,
   stopLocalPostgres,
+  takeBootstrapStart,
 } from './postgres';
 export type { EnsureLocalPostgresOptions, LocalPostgres } from './postgres';
 export { searchAttributeCliArgs, searchAttributeKeys } from './search-attributes';
