@@ -20,6 +20,11 @@ export interface ActivityDeps {
   logLlmReplies?: boolean;
   /** Abort an LLM stream that sends nothing for this long (a stall), so the attempt is retried. @default 60000 */
   llmIdleTimeoutMs?: number;
+  /**
+   * Provider failures (429, 5xx, dropped, cut, stalled or malformed streams) one LLM hop may have before it
+   * fails with `llm.retries_exhausted`. Lost workers do not count. @default 8
+   */
+  llmFailureBudget?: number;
   /** How often running activities heartbeat. @default 1000 */
   heartbeatIntervalMs?: number;
 }

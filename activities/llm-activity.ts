@@ -3,6 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { StorableTextStream, storableText, type PersistenceOptions, type ToolCallSummary, type Usage } from '../common';
 import type { ActivityDeps } from './deps';
 import { openChatChunkStream, readChatStream, toLlmFailure, type AssembledMessage } from './llm';
+import { recordProviderFailure } from './repo/llm-failures';
 import { loadContext, saveHopMessage } from './repo/messages';
 import { sqlState, toStorageFailure } from './repo/storage-failure';
 import { StreamWriter } from './stream/writer';
@@ -172,17 +173,54 @@ export function createLlmActivity(deps: ActivityDeps) {
       }
       await writer.close().catch(() => writer.abandon());
       if (ctx.cancellationSignal.aborted) throw err;
-      if (idle.signal.aborted) {
-        throw ApplicationFailure.retryable(`the model sent nothing for ${idleTimeoutMs} ms`, 'llm.stalled');
-      }
       // A write Postgres refused is not the provider's fault (and retrying the same data cannot help).
       if (sqlState(err) !== undefined) throw toStorageFailure(err);
-      throw toLlmFailure(err);
+      const failure = idle.signal.aborted
+        ? ApplicationFailure.retryable(`the model sent nothing for ${idleTimeoutMs} ms`, 'llm.stalled')
+        : toLlmFailure(err);
+      throw await withinFailureBudget(deps, input, attempt, failure);
     } finally {
       clearInterval(ticker);
       writer.abandon();
     }
   };
+}
+
+/** The `type` of the failure that ends a hop whose provider failures used up the budget. */
+export const RETRIES_EXHAUSTED = 'llm.retries_exhausted';
+
+/**
+ * Counts a retryable provider failure against the hop's budget ({@link ActivityDeps.llmFailureBudget}) and
+ * returns what to throw: the failure itself while budget remains, else a non-retryable
+ * `llm.retries_exhausted` caused by it. The count lives in Postgres because attempts of a hop may run on
+ * different workers; a dead worker records nothing, so worker loss never spends this budget (the workflow
+ * bounds it by time). When the count cannot be written (Postgres away), the failure is retried uncounted.
+ */
+async function withinFailureBudget(
+  deps: ActivityDeps,
+  input: StreamCompletionInput,
+  attempt: number,
+  failure: ApplicationFailure,
+): Promise<ApplicationFailure> {
+  if (failure.nonRetryable) return failure;
+  const budget = deps.llmFailureBudget ?? 8;
+  const failures = await recordProviderFailure(deps.pool, {
+    turnId: input.turnId,
+    hop: input.hop,
+    attempt,
+    type: failure.type ?? 'llm.unknown',
+  }).catch((err: unknown) => {
+    deps.logger.warn({ turnId: input.turnId, hop: input.hop, err }, 'could not count an LLM failure');
+    return 0;
+  });
+  if (failures < budget) return failure;
+  return ApplicationFailure.create({
+    type: RETRIES_EXHAUSTED,
+    nonRetryable: true,
+    message: `the model failed ${failures} time(s) on hop ${input.hop}; last: ${failure.message}`,
+    cause: failure,
+    details: [{ failures, budget, lastType: failure.type ?? null }],
+  });
 }
 
 /** The hop's answer text: content, or the refusal when the model refused. */

@@ -14,10 +14,11 @@ import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { NativeConnection } from '@temporalio/worker';
 import OpenAI from 'openai';
-import pg from 'pg';
+import type pg from 'pg';
 import pino from 'pino';
 import { builtinTools, createToolRegistry } from '../activities/tools';
 import { TurnClient } from '../client';
+import { createPool } from '../db';
 import { startScriptedLlm } from '../scripted-llm';
 import { teardownTestEnv, testEnv } from '../test/support';
 import { workflowBundle } from '../test/turn/harness';
@@ -45,7 +46,9 @@ async function main(): Promise<void> {
 
   const env = await testEnv();
   // Each streaming hop holds a connection: size the pool for every turn at once, like a production worker.
-  const pool = new pg.Pool({ connectionString: env.databaseUrl, max: turnCount + 20 });
+  const pool = createPool({ connectionString: env.databaseUrl, max: turnCount + 20 }, (err) =>
+    console.error(`bench: database connection failed: ${err.message}`),
+  );
   const llm = await startScriptedLlm({ port: 0 });
   const taskQueue = `bench-${process.pid}`;
   // sentAt of the k-th text chunk of the turn whose message is `turn <i>`.

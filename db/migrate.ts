@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { runner } from 'node-pg-migrate';
+import { createClient } from './pool';
 
 /** Folder of the SQL migrations, each `<ms-timestamp>_<name>.sql` with `-- Up Migration` / `-- Down Migration`. */
 export const MIGRATIONS_DIR = path.join(__dirname, 'migrations');
@@ -34,15 +35,23 @@ export interface MigrateOptions {
 export async function migrate(databaseUrl: string, options: MigrateOptions = {}): Promise<void> {
   const log = options.log ?? (() => undefined);
   const direction = options.direction ?? 'up';
-  await runner({
-    databaseUrl,
-    dir: MIGRATIONS_DIR,
-    migrationsTable: MIGRATIONS_TABLE,
-    direction,
-    count: options.count ?? (direction === 'up' ? Infinity : 1),
-    checkOrder: true,
-    singleTransaction: true,
-    advisoryLockMode: 'wait',
-    logger: { info: log, warn: log, error: log },
-  });
+  // Our own client, so a connection dropped mid-migration rejects the migration instead of killing the process
+  // (node-pg-migrate's client has no 'error' listener).
+  const dbClient = createClient(databaseUrl, (err) => log(`migration connection failed: ${err.message}`));
+  await dbClient.connect();
+  try {
+    await runner({
+      dbClient,
+      dir: MIGRATIONS_DIR,
+      migrationsTable: MIGRATIONS_TABLE,
+      direction,
+      count: options.count ?? (direction === 'up' ? Infinity : 1),
+      checkOrder: true,
+      singleTransaction: true,
+      advisoryLockMode: 'wait',
+      logger: { info: log, warn: log, error: log },
+    });
+  } finally {
+    await dbClient.end().catch(() => undefined);
+  }
 }

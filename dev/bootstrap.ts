@@ -1,11 +1,13 @@
 // `npm run bootstrap` (run before `npm start` and `npm test`): makes sure the Temporal CLI and a Postgres server
 // exist. Silent when everything is already in place; one line per thing it installs or creates.
-import { APP_DATABASE, createDatabase, ensureLocalPostgres } from './postgres';
+import { APP_DATABASE, createDatabase, ensureLocalPostgres, noteBootstrapStart } from './postgres';
 import { resolveTemporalCli } from './temporal-cli';
 
 async function main(): Promise<void> {
   const log = (line: string): void => console.log(`bootstrap: ${line}`);
   const [, postgres] = await Promise.all([resolveTemporalCli({ log }), ensureLocalPostgres({ log })]);
+  // `npm start` runs us as `prestart`: tell it whether the cluster is its to stop on Ctrl-C.
+  await noteBootstrapStart(postgres.startedHere);
   if (!postgres.external && (await createDatabase(postgres.adminUrl, APP_DATABASE))) {
     log(`created database ${APP_DATABASE}`);
   }

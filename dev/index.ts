@@ -11,8 +11,10 @@ export {
   LOCAL_PG_DATA,
   LOCAL_PG_PORT,
   LocalPostgresError,
+  noteBootstrapStart,
   runPostgresTool,
   stopLocalPostgres,
+  takeBootstrapStart,
 } from './postgres';
 export type { EnsureLocalPostgresOptions, LocalPostgres } from './postgres';
 export { searchAttributeCliArgs, searchAttributeKeys } from './search-attributes';

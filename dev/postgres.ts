@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { appendFile, mkdir, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -118,6 +118,42 @@ export async function stopLocalPostgres(): Promise<void> {
   }
 }
 
+/**
+ * Where the bootstrap notes that it started the cluster (with the postmaster's pid), so that the `npm start`
+ * it runs before (`prestart`) can stop on Ctrl-C a cluster it did not start itself but its invocation did.
+ */
+const STARTED_BY_BOOTSTRAP_FILE = path.join(PG_BASE_DIR, 'pg-started-by-bootstrap');
+
+/**
+ * Notes whether the bootstrap just started the private cluster. Called by every bootstrap: a cluster that was
+ * already running clears any older note, so a note always describes the latest bootstrap.
+ */
+export async function noteBootstrapStart(startedHere: boolean): Promise<void> {
+  if (process.env['DATABASE_URL']) return;
+  const pid = startedHere ? await postmasterPid() : undefined;
+  if (pid === undefined) await rm(STARTED_BY_BOOTSTRAP_FILE, { force: true });
+  else await writeFile(STARTED_BY_BOOTSTRAP_FILE, `${pid}\n`);
+}
+
+/**
+ * Whether the last bootstrap started the cluster that is running now (same postmaster pid); consumes the note,
+ * so only one caller takes ownership.
+ */
+export async function takeBootstrapStart(): Promise<boolean> {
+  const noted = await readFile(STARTED_BY_BOOTSTRAP_FILE, 'utf8').catch(() => undefined);
+  if (noted === undefined) return false;
+  await rm(STARTED_BY_BOOTSTRAP_FILE, { force: true });
+  const running = await postmasterPid();
+  return running !== undefined && String(running) === noted.trim();
+}
+
+/** The pid in the cluster's `postmaster.pid` (its first line), if the cluster is running. */
+async function postmasterPid(): Promise<number | undefined> {
+  const text = await readFile(path.join(LOCAL_PG_DATA, 'postmaster.pid'), 'utf8').catch(() => undefined);
+  const pid = Number(text?.split('\n')[0]);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
 /** Creates database `name` on the server at `adminUrl` unless it exists; resolves `true` if it created it. */
 export async function createDatabase(adminUrl: string, name: string): Promise<boolean> {
   return withAdmin(adminUrl, async (client) => {
@@ -151,6 +187,8 @@ export function databaseUrlFor(url: string, database: string): string {
 
 async function withAdmin<T>(adminUrl: string, body: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: adminUrl });
+  // A dropped connection must fail the statement, not the process (an 'error' event without a listener throws).
+  client.on('error', () => undefined);
   await client.connect();
   try {
     return await body(client);

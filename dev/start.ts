@@ -6,7 +6,14 @@ import net from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import { migrate } from '../db';
-import { APP_DATABASE, createDatabase, databaseUrlFor, ensureLocalPostgres, stopLocalPostgres } from './postgres';
+import {
+  APP_DATABASE,
+  createDatabase,
+  databaseUrlFor,
+  ensureLocalPostgres,
+  stopLocalPostgres,
+  takeBootstrapStart,
+} from './postgres';
 import { DATA_DIR, PROJECT_ROOT } from './paths';
 import { Supervisor } from './supervisor';
 import type { ChildExit, ChildSpec } from './supervisor';
@@ -111,7 +118,10 @@ async function startTemporal(config: Config): Promise<{ address: string; ui: str
 async function startPostgres(config: Config): Promise<string> {
   if (config.DATABASE_URL) return config.DATABASE_URL;
   const postgres = await ensureLocalPostgres();
-  stopPostgresOnExit = postgres.startedHere;
+  // Under `npm start` the `prestart` bootstrap starts the cluster just before us: it is this invocation's
+  // cluster all the same. One that was running before the invocation is left running.
+  const startedByOurBootstrap = process.env['npm_lifecycle_event'] === 'start' && (await takeBootstrapStart());
+  stopPostgresOnExit = postgres.startedHere || startedByOurBootstrap;
   await createDatabase(postgres.adminUrl, APP_DATABASE);
   return databaseUrlFor(postgres.adminUrl, APP_DATABASE);
 }

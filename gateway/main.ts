@@ -1,8 +1,7 @@
 import { Client, type Connection } from '@temporalio/client';
-import pg from 'pg';
 import pino from 'pino';
-import { TurnClient } from '../client';
-import { migrate } from '../db';
+import { signalOnShutdown, TurnClient, waitFor } from '../client';
+import { createPool, isPostgresUnavailable, migrate } from '../db';
 import { createGatewayApp } from './app';
 import { loadGatewayConfig } from './config';
 import { startGatewayServer, type GatewayServer } from './server';
@@ -26,14 +25,27 @@ async function main(): Promise<void> {
       `TURNFLOW_API_TOKENS is not set: accepting the dev token "${DEV_TOKEN}" (embedded dev stack only)`,
     );
   }
-  await migrate(config.DATABASE_URL);
-  const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_MAX });
-  pool.on('error', (err) => logger.warn({ err }, 'idle database connection failed'));
+  // Postgres or Temporal not being there yet is waited out (with a log line per attempt), not fatal.
+  const waiting = {
+    signal: signalOnShutdown(),
+    onWait: ({ what, attempt, delayMs, err }: { what: string; attempt: number; delayMs: number; err: unknown }) =>
+      logger.warn(
+        { attempt, retryInMs: delayMs, err: err instanceof Error ? err.message : String(err) },
+        `waiting for ${what}`,
+      ),
+  };
+  await waitFor('Postgres (migrations)', () => migrate(config.DATABASE_URL), {
+    ...waiting,
+    isTransient: isPostgresUnavailable,
+  });
+  const pool = createPool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_MAX }, (err) =>
+    logger.warn({ err: err.message }, 'database connection failed'),
+  );
   let connection: Connection | undefined;
   let turns: TurnClient | undefined;
   let server: GatewayServer | undefined;
   try {
-    connection = await connectTemporal(config);
+    connection = await waitFor('Temporal', () => connectTemporal(config), waiting);
     const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
     turns = new TurnClient({
       temporal: client,

@@ -1,4 +1,6 @@
-import type { Client } from '@temporalio/client';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/common';
 import type { Context } from 'hono';
 import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
 import type pg from 'pg';
@@ -156,11 +158,39 @@ async function pump(
   }
 }
 
-/** Settles when the turn's workflow closes (or `signal` aborts, when a Temporal client is at hand). */
-function watchWorkflow(deps: StreamDeps, turnId: string, signal: AbortSignal): Promise<unknown> {
+/**
+ * Settles when the turn's workflow closes (or `signal` aborts, when a Temporal client is at hand). A watch
+ * that fails without saying the workflow closed (Temporal unreachable, a deadline) says nothing about the
+ * turn: the stream goes on from Postgres and the watch is retried with backoff, so no end is announced that
+ * did not happen.
+ */
+async function watchWorkflow(deps: StreamDeps, turnId: string, signal: AbortSignal): Promise<unknown> {
   const temporal = deps.temporal;
-  if (!temporal) return deps.turns.result(turnId);
-  return temporal.withAbortSignal(signal, () => temporal.workflow.getHandle(turnId).result());
+  const watchOnce = () =>
+    temporal
+      ? temporal.withAbortSignal(signal, () => temporal.workflow.getHandle(turnId).result())
+      : deps.turns.result(turnId);
+  for (let delayMs: number = WATCH_RETRY_MS.initial; ; delayMs = Math.min(delayMs * 2, WATCH_RETRY_MS.max)) {
+    try {
+      return await watchOnce();
+    } catch (err: unknown) {
+      if (signal.aborted || saysWorkflowClosed(err)) throw err;
+      deps.logger.warn({ turnId, retryInMs: delayMs, err: errorText(err) }, 'workflow watch failed; retrying');
+      await sleep(delayMs, undefined, { signal }).catch(() => undefined);
+      if (signal.aborted) throw err;
+    }
+  }
+}
+
+const WATCH_RETRY_MS = { initial: 500, max: 10_000 } as const;
+
+/** Only these failures of a result watch mean the workflow is closed (or never existed). */
+function saysWorkflowClosed(err: unknown): boolean {
+  return err instanceof WorkflowFailedError || err instanceof WorkflowNotFoundError;
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 async function writeFinalError(stream: SSEStreamingApi, turnId: string, closure: TurnClosure): Promise<void> {

@@ -27,6 +27,8 @@ export const WorkerConfig = TemporalEnv.extend({
   /** Log each turn's first LLM reply (the seed's `logging.llm_replies`). */
   TURNFLOW_LOG_LLM_REPLIES: EnvBool.default(false),
   TURNFLOW_LLM_IDLE_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
+  /** Provider failures an LLM hop may have before the turn fails (lost workers do not count). */
+  TURNFLOW_LLM_FAILURE_BUDGET: z.coerce.number().int().min(1).default(8),
   /** Turns and activities this worker runs at once. */
   TURNFLOW_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(100),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),

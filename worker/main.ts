@@ -1,10 +1,10 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { NativeConnection } from '@temporalio/worker';
 import OpenAI from 'openai';
-import pg from 'pg';
-import pino from 'pino';
-import { migrate } from '../db';
+import pino, { type Logger } from 'pino';
+import { createPool, isPostgresUnavailable, migrate } from '../db';
 import { builtinTools, createToolRegistry } from '../activities/tools';
-import { temporalConnectionOptions } from '../client/temporal-env';
+import { signalOnShutdown, temporalConnectionOptions, waitFor } from '../client';
 import { loadWorkerConfig } from './config';
 import { createTurnWorker } from './create-worker';
 
@@ -21,36 +21,55 @@ async function main(): Promise<void> {
   const tools = config.TURNFLOW_TOOLS ? all.subset(config.TURNFLOW_TOOLS) : all;
   const models = [config.OPENAI_MODEL, ...config.TURNFLOW_MODELS.filter((m) => m !== config.OPENAI_MODEL)];
 
-  await migrate(config.DATABASE_URL);
+  // Postgres or Temporal not being there yet (a restart, a compose stack coming up) is waited out, not fatal.
+  const shutdown = signalOnShutdown();
+  const waiting = { signal: shutdown, onWait: logWait(logger) };
+  try {
+    await waitFor('Postgres (migrations)', () => migrate(config.DATABASE_URL), {
+      ...waiting,
+      isTransient: isPostgresUnavailable,
+    });
+  } catch (err: unknown) {
+    if (shutdown.aborted) return;
+    throw err;
+  }
   // A connection that cannot be had in 30 s fails the activity (Temporal retries it) instead of hanging it
-  // while its heartbeats make it look alive.
-  const pool = new pg.Pool({
-    connectionString: config.DATABASE_URL,
-    max: config.DATABASE_POOL_MAX,
-    connectionTimeoutMillis: 30_000,
-  });
-  const connection = await NativeConnection.connect(await temporalConnectionOptions(config));
+  // while its heartbeats make it look alive. A dropped connection only fails what was using it.
+  const pool = createPool(
+    { connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_MAX, connectionTimeoutMillis: 30_000 },
+    (err) => logger.warn({ err: err.message }, 'database connection failed'),
+  );
+  const connectionOptions = await temporalConnectionOptions(config);
+  const connection = await waitFor('Temporal', () => NativeConnection.connect(connectionOptions), waiting).catch(
+    async (err: unknown) => {
+      await pool.end();
+      if (!shutdown.aborted) throw err;
+    },
+  );
+  if (connection === undefined) return;
   try {
     const openai = new OpenAI({
       apiKey: config.OPENAI_API_KEY,
       ...(config.OPENAI_BASE_URL ? { baseURL: config.OPENAI_BASE_URL } : {}),
       maxRetries: 0,
     });
-    const worker = await createTurnWorker({
-      connection,
-      namespace: config.TEMPORAL_NAMESPACE,
-      taskQueue: config.TURNFLOW_TASK_QUEUE,
-      deps: {
-        pool,
-        openai,
-        tools,
-        models: { default: config.OPENAI_MODEL, allowed: models },
-        logger,
-        logLlmReplies: config.TURNFLOW_LOG_LLM_REPLIES,
-        llmIdleTimeoutMs: config.TURNFLOW_LLM_IDLE_TIMEOUT_MS,
-      },
-      maxConcurrentActivityTaskExecutions: config.TURNFLOW_MAX_CONCURRENT_ACTIVITIES,
-    });
+    const createWorker = () =>
+      createTurnWorker({
+        connection,
+        namespace: config.TEMPORAL_NAMESPACE,
+        taskQueue: config.TURNFLOW_TASK_QUEUE,
+        deps: {
+          pool,
+          openai,
+          tools,
+          models: { default: config.OPENAI_MODEL, allowed: models },
+          logger,
+          logLlmReplies: config.TURNFLOW_LOG_LLM_REPLIES,
+          llmIdleTimeoutMs: config.TURNFLOW_LLM_IDLE_TIMEOUT_MS,
+          llmFailureBudget: config.TURNFLOW_LLM_FAILURE_BUDGET,
+        },
+        maxConcurrentActivityTaskExecutions: config.TURNFLOW_MAX_CONCURRENT_ACTIVITIES,
+      });
     logger.info(
       {
         temporal: config.TEMPORAL_ADDRESS,
@@ -62,11 +81,46 @@ async function main(): Promise<void> {
       },
       'turnflow worker running',
     );
-    await worker.run();
+    await runUntilShutdown(createWorker, shutdown, logger);
   } finally {
     await connection.close();
     await pool.end();
   }
+}
+
+/**
+ * Runs the worker until a shutdown signal. `run()` resolves after a graceful shutdown; when it fails
+ * instead (the SDK gives up on a server that stayed away, say), a new worker takes its place after a pause
+ * rather than the process exiting with turns it could still finish.
+ */
+async function runUntilShutdown(
+  create: () => Promise<{ run(): Promise<void> }>,
+  shutdown: AbortSignal,
+  logger: Logger,
+): Promise<void> {
+  let delayMs = 1_000;
+  for (;;) {
+    try {
+      const worker = await create();
+      delayMs = 1_000;
+      await worker.run();
+      return;
+    } catch (err: unknown) {
+      if (shutdown.aborted) throw err;
+      logger.error({ err, retryInMs: delayMs }, 'worker stopped with an error; starting a new one');
+      await sleep(delayMs, undefined, { signal: shutdown }).catch(() => undefined);
+      if (shutdown.aborted) return;
+      delayMs = Math.min(delayMs * 2, 30_000);
+    }
+  }
+}
+
+function logWait(logger: Logger) {
+  return ({ what, attempt, delayMs, err }: { what: string; attempt: number; delayMs: number; err: unknown }) =>
+    logger.warn(
+      { attempt, retryInMs: delayMs, err: err instanceof Error ? err.message : String(err) },
+      `waiting for ${what}`,
+    );
 }
 
 main().catch((err: unknown) => {

@@ -38,21 +38,29 @@ export const cancelTurn = defineSignal<[CancelTurnInput]>('cancelTurn');
 /** Where the turn is: phase, hop, model, running tools. */
 export const turnProgress = defineQuery<TurnProgress>('progress');
 
-/** Storage writes: short, retried until Postgres is back. */
+/**
+ * Storage writes: short, retried while Postgres is away, but not forever: an error that is not transient
+ * fails the turn once the schedule-to-close deadline passes.
+ */
 const turnIo = {
   startToCloseTimeout: '30 seconds',
+  scheduleToCloseTimeout: '15 minutes',
   retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
 } as const satisfies ActivityOptions;
 
 /**
  * One LLM hop. Heartbeats every second, so a dead worker is noticed within the heartbeat timeout; waits for
- * the activity to stop on cancellation so the partial answer is stored first.
+ * the activity to stop on cancellation so the partial answer is stored first. Attempts are not counted here:
+ * a lost worker (heartbeat timeout) costs a retry, bounded only by the schedule-to-close deadline, while the
+ * activity itself counts provider failures per hop and ends the hop with `llm.retries_exhausted` past its
+ * budget.
  */
 const llmCall = {
   startToCloseTimeout: '10 minutes',
+  scheduleToCloseTimeout: '30 minutes',
   heartbeatTimeout: '5 seconds',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 8 },
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds' },
 } as const satisfies ActivityOptions;
 
 const { prepareTurn, completeTurn, failTurn, recordToolResults, storeToolFailure } =

@@ -51,6 +51,8 @@ export interface WorkerOpts {
   logger?: Logger;
   llmIdleTimeoutMs?: number;
   models?: string[];
+  heartbeatIntervalMs?: number;
+  llmFailureBudget?: number;
 }
 
 export const TEST_MODEL = 'scripted-model';
@@ -84,6 +86,8 @@ export async function turnHarness(): Promise<TurnHarness> {
         models: { default: TEST_MODEL, allowed: opts.models ?? [TEST_MODEL] },
         logger: opts.logger ?? pino({ level: 'silent' }),
         llmIdleTimeoutMs: opts.llmIdleTimeoutMs ?? 30_000,
+        ...(opts.heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs: opts.heartbeatIntervalMs }),
+        ...(opts.llmFailureBudget === undefined ? {} : { llmFailureBudget: opts.llmFailureBudget }),
       };
       try {
         const worker = await createTurnWorker({ connection, taskQueue, deps, workflowBundle: workflowBundleCode });
