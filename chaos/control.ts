@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net';
 
 /** What a chaos worker tells the supervisor (with its pid). */
 export type ControlReport =
-  | { kind: 'ready' }
   | { kind: 'activity-start' | 'activity-end'; activity: string; turnId: string; hop: number; attempt: number }
   | { kind: 'tool-start' | 'tool-effect'; turnId: string; hop: number; toolCallId: string };
 

@@ -114,7 +114,6 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     const killed = new Set<number>();
     const kills: Kill[] = [];
     const unexpectedExits: Record<string, number> = { worker: 0, gateway: 0 };
-    const ready = new Map<number, () => void>();
     const control = await startControlServer((report) => onReport(report));
     cleanups.push(() => control.close());
 
@@ -133,7 +132,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     let gateway = startGateway();
     cleanups.push(() => gateway.stop());
     const workers: Proc[] = [];
-    for (let slot = 0; slot < WORKERS; slot++) workers.push(await startWorker(slot));
+    for (let slot = 0; slot < WORKERS; slot++) workers.push(startWorker(slot));
     cleanups.push(async () => {
       stopping = true;
       await Promise.all(workers.map((w) => w.stop()));
@@ -223,7 +222,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
       return proc;
     }
 
-    async function startWorker(slot: number): Promise<Proc> {
+    function startWorker(slot: number): Proc {
       const proc = new Proc(
         `worker-${slot}`,
         process.execPath,
@@ -234,24 +233,17 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
           logFile: path.join(dir, `worker-${slot}.log`),
         },
       );
-      const isReady = new Promise<void>((resolve) => ready.set(proc.pid, resolve));
       void proc.exited.then(async () => {
         inflight.delete(proc.pid);
-        ready.delete(proc.pid);
         if (!killed.has(proc.pid)) unexpectedExits['worker']! += 1;
         if (stopping) return;
         await sleep(rng.int(200, 800));
-        if (!stopping) workers[slot] = await startWorker(slot);
+        if (!stopping) workers[slot] = startWorker(slot);
       });
-      await Promise.race([isReady, proc.exited]);
       return proc;
     }
 
     function onReport(report: ControlReport & { pid: number }): void {
-      if (report.kind === 'ready') {
-        ready.get(report.pid)?.();
-        return;
-      }
       const index = indexOf(report.turnId);
       if (index === undefined) return;
       const plan = plans[index];

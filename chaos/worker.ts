@@ -2,20 +2,18 @@
 // and an activity interceptor that tells the supervisor what runs where so it can aim its kills.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, Next } from '@temporalio/worker';
-import { NativeConnection } from '@temporalio/worker';
 import type { Context as ActivityContext } from '@temporalio/activity';
-import OpenAI from 'openai';
-import pg from 'pg';
-import pino from 'pino';
+import type pg from 'pg';
 import { z } from 'zod';
-import { builtinTools, createToolRegistry, defineTool } from '../activities/tools';
-import { temporalConnectionOptions } from '../client/temporal-env';
-import { loadWorkerConfig } from '../worker/config';
-import { createTurnWorker } from '../worker/create-worker';
+import { defineTool } from '../activities/tools';
+import { createPool } from '../db';
+import { runWorkerProcess } from '../worker/process';
 import { CHAOS_TOOL, toolResultFor } from './plan';
 import type { ControlReport } from './control';
 
-const env = z.object({ CHAOS_CONTROL_URL: z.url(), CHAOS_WORKFLOW_BUNDLE: z.string().min(1) }).parse(process.env);
+const env = z
+  .object({ CHAOS_CONTROL_URL: z.url(), CHAOS_WORKFLOW_BUNDLE: z.string().min(1), DATABASE_URL: z.string().min(1) })
+  .parse(process.env);
 
 /** Tells the supervisor something; its answer may come after it has killed us. */
 async function report(body: ControlReport): Promise<void> {
@@ -47,14 +45,9 @@ class ReportingInbound implements ActivityInboundCallsInterceptor {
   }
 }
 
-async function main(): Promise<void> {
-  const config = loadWorkerConfig();
-  const logger = pino({ level: config.LOG_LEVEL });
-  const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 30, connectionTimeoutMillis: 30_000 });
-  pool.on('error', (err) => logger.warn({ err }, 'idle database connection failed'));
-
-  /** Records every execution, with no unique constraint, so a second execution of a call is visible. */
-  const chaosTool = defineTool({
+/** Records every execution, with no unique constraint, so a second execution of a call is visible. */
+function chaosTool(pool: pg.Pool) {
+  return defineTool({
     name: CHAOS_TOOL,
     description: 'Records that it ran and returns a receipt.',
     parameters: z.object({ turn: z.number().int(), hop: z.number().int(), n: z.number().int() }),
@@ -73,28 +66,18 @@ async function main(): Promise<void> {
       return toolResultFor(args);
     },
   });
+}
 
-  const connection = await NativeConnection.connect(await temporalConnectionOptions(config));
+async function main(): Promise<void> {
+  // The tool's own pool: a Postgres restart fails a query (the activity retries), never the process.
+  const pool = createPool({ connectionString: env.DATABASE_URL, max: 10 }, () => undefined);
   try {
-    const worker = await createTurnWorker({
-      connection,
-      namespace: config.TEMPORAL_NAMESPACE,
-      taskQueue: config.TURNFLOW_TASK_QUEUE,
+    await runWorkerProcess({
+      tools: [chaosTool(pool)],
       workflowBundle: { codePath: env.CHAOS_WORKFLOW_BUNDLE },
-      deps: {
-        pool,
-        openai: new OpenAI({ apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL ?? null, maxRetries: 0 }),
-        tools: createToolRegistry([...builtinTools(), chaosTool]),
-        models: { default: config.OPENAI_MODEL, allowed: [config.OPENAI_MODEL] },
-        logger,
-        llmIdleTimeoutMs: config.TURNFLOW_LLM_IDLE_TIMEOUT_MS,
-      },
       interceptors: { activity: [(ctx) => ({ inbound: new ReportingInbound(ctx) })] },
     });
-    await report({ kind: 'ready' });
-    await worker.run();
   } finally {
-    await connection.close();
     await pool.end();
   }
 }

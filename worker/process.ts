@@ -1,0 +1,140 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { NativeConnection } from '@temporalio/worker';
+import OpenAI from 'openai';
+import pino, { type Logger } from 'pino';
+import { createPool, isPostgresUnavailable, migrate } from '../db';
+import { builtinTools, createToolRegistry, type Tool } from '../activities/tools';
+import { signalOnShutdown, temporalConnectionOptions, waitFor } from '../client';
+import { loadWorkerConfig } from './config';
+import { createTurnWorker, type TurnWorkerOptions } from './create-worker';
+
+/** Options of {@link runWorkerProcess}. */
+export interface WorkerProcessOptions {
+  /** Tools offered besides the built-in ones (`TURNFLOW_TOOLS` may name them too). */
+  tools?: readonly Tool[];
+  /** A prebuilt workflow bundle; default: bundle `workflows/` at start. */
+  workflowBundle?: TurnWorkerOptions['workflowBundle'];
+  interceptors?: TurnWorkerOptions['interceptors'];
+}
+
+/**
+ * The worker process: reads its environment, waits for Postgres (and migrates) and for Temporal, then runs
+ * chat turns until SIGINT or SIGTERM, replacing its SDK worker if that one fails. `worker/main.ts` runs it as is;
+ * a process with tools of its own passes them here.
+ */
+export async function runWorkerProcess(opts: WorkerProcessOptions = {}): Promise<void> {
+  const config = loadWorkerConfig();
+  if (config.DATABASE_POOL_MAX <= config.TURNFLOW_MAX_CONCURRENT_ACTIVITIES) {
+    console.warn(
+      'DATABASE_POOL_MAX should exceed TURNFLOW_MAX_CONCURRENT_ACTIVITIES: each streaming hop holds a connection',
+    );
+  }
+  const logger = pino({ level: config.LOG_LEVEL, redact: ['*.apiKey', '*.authorization', '*.Authorization'] });
+  // A bad tool set stops the worker here, before it takes any turn (the seed's fail-fast validation).
+  const all = createToolRegistry([...builtinTools(), ...(opts.tools ?? [])]);
+  const tools = config.TURNFLOW_TOOLS ? all.subset(config.TURNFLOW_TOOLS) : all;
+  const models = [config.OPENAI_MODEL, ...config.TURNFLOW_MODELS.filter((m) => m !== config.OPENAI_MODEL)];
+
+  // Postgres or Temporal not being there yet (a restart, a compose stack coming up) is waited out, not fatal.
+  const shutdown = signalOnShutdown();
+  const waiting = { signal: shutdown, onWait: logWait(logger) };
+  try {
+    await waitFor('Postgres (migrations)', () => migrate(config.DATABASE_URL), {
+      ...waiting,
+      isTransient: isPostgresUnavailable,
+    });
+  } catch (err: unknown) {
+    if (shutdown.aborted) return;
+    throw err;
+  }
+  // A connection that cannot be had in 30 s fails the activity (Temporal retries it) instead of hanging it
+  // while its heartbeats make it look alive. A dropped connection only fails what was using it.
+  const pool = createPool(
+    { connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_MAX, connectionTimeoutMillis: 30_000 },
+    (err) => logger.warn({ err: err.message }, 'database connection failed'),
+  );
+  const connectionOptions = await temporalConnectionOptions(config);
+  const connection = await waitFor('Temporal', () => NativeConnection.connect(connectionOptions), waiting).catch(
+    async (err: unknown) => {
+      await pool.end();
+      if (!shutdown.aborted) throw err;
+    },
+  );
+  if (connection === undefined) return;
+  try {
+    const openai = new OpenAI({
+      apiKey: config.OPENAI_API_KEY,
+      ...(config.OPENAI_BASE_URL ? { baseURL: config.OPENAI_BASE_URL } : {}),
+      maxRetries: 0,
+    });
+    const createWorker = () =>
+      createTurnWorker({
+        connection,
+        namespace: config.TEMPORAL_NAMESPACE,
+        taskQueue: config.TURNFLOW_TASK_QUEUE,
+        deps: {
+          pool,
+          openai,
+          tools,
+          models: { default: config.OPENAI_MODEL, allowed: models },
+          logger,
+          logLlmReplies: config.TURNFLOW_LOG_LLM_REPLIES,
+          llmIdleTimeoutMs: config.TURNFLOW_LLM_IDLE_TIMEOUT_MS,
+          llmFailureBudget: config.TURNFLOW_LLM_FAILURE_BUDGET,
+        },
+        maxConcurrentActivityTaskExecutions: config.TURNFLOW_MAX_CONCURRENT_ACTIVITIES,
+        ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : {}),
+        ...(opts.interceptors ? { interceptors: opts.interceptors } : {}),
+      });
+    logger.info(
+      {
+        temporal: config.TEMPORAL_ADDRESS,
+        namespace: config.TEMPORAL_NAMESPACE,
+        taskQueue: config.TURNFLOW_TASK_QUEUE,
+        models,
+        tools: tools.names,
+        llm: config.OPENAI_BASE_URL ?? 'https://api.openai.com/v1',
+      },
+      'turnflow worker running',
+    );
+    await runUntilShutdown(createWorker, shutdown, logger);
+  } finally {
+    await connection.close();
+    await pool.end();
+  }
+}
+
+/**
+ * Runs the worker until a shutdown signal. `run()` resolves after a graceful shutdown; when it fails
+ * instead (the SDK gives up on a server that stayed away, say), a new worker takes its place after a pause
+ * rather than the process exiting with turns it could still finish.
+ */
+async function runUntilShutdown(
+  create: () => Promise<{ run(): Promise<void> }>,
+  shutdown: AbortSignal,
+  logger: Logger,
+): Promise<void> {
+  let delayMs = 1_000;
+  for (;;) {
+    try {
+      const worker = await create();
+      delayMs = 1_000;
+      await worker.run();
+      return;
+    } catch (err: unknown) {
+      if (shutdown.aborted) throw err;
+      logger.error({ err, retryInMs: delayMs }, 'worker stopped with an error; starting a new one');
+      await sleep(delayMs, undefined, { signal: shutdown }).catch(() => undefined);
+      if (shutdown.aborted) return;
+      delayMs = Math.min(delayMs * 2, 30_000);
+    }
+  }
+}
+
+function logWait(logger: Logger) {
+  return ({ what, attempt, delayMs, err }: { what: string; attempt: number; delayMs: number; err: unknown }) =>
+    logger.warn(
+      { attempt, retryInMs: delayMs, err: err instanceof Error ? err.message : String(err) },
+      `waiting for ${what}`,
+    );
+}
