@@ -2,6 +2,7 @@ export { startTurn, InvalidTurnRequestError, type StartedTurn } from './start-tu
 export { TurnClient, type TurnClientOptions, type TurnOutcome } from './turn-client';
 export { EventHub, type EventHubOptions, type LiveMessage } from './event-hub';
 export { turnEvents, type TurnEventsOptions } from './turn-events';
+export { checkCursor, CursorOutOfRangeError } from './cursors';
 export {
   conversationMessages,
   conversationTenant,

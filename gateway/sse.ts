@@ -18,6 +18,11 @@ export interface StreamDeps {
   logger: Logger;
 }
 
+/** The answer to `HEAD` on an event stream: its headers, and no subscription behind them. */
+export function eventStreamHead(c: Context): Response {
+  return c.body(null, 200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
+}
+
 /** Why an event stream ended (logged). */
 type EndReason = 'terminal' | 'client-closed' | 'turn-closed' | 'failed';
 

@@ -9,8 +9,9 @@ import { conversationTenant, InvalidTurnRequestError, turnTenant, type TurnClien
 import type { AppEnv } from './auth';
 import { ApiError, notFound } from './errors';
 import { jsonBody, validate } from './request';
-import { CancelBody, ConversationId, Cursor, EventsQuery, StartTurnBody } from './schemas';
-import { streamTurnEvents } from './sse';
+import { requestedCursor, resumePoint } from './cursor';
+import { CancelBody, ConversationId, StartTurnBody } from './schemas';
+import { eventStreamHead, streamTurnEvents } from './sse';
 
 /** What the turn routes need. */
 export interface TurnRoutesDeps {
@@ -64,11 +65,11 @@ export function turnRoutes(deps: TurnRoutesDeps): Hono<AppEnv> {
   });
 
   app.get('/turns/:turnId/events', async (c) => {
-    const query = validate(EventsQuery, c.req.query(), 'query');
-    const lastEventId = c.req.header('last-event-id');
-    // An EventSource reconnecting sends Last-Event-ID: it wins over the ?after= of the URL it was opened with.
-    const after = lastEventId !== undefined ? validate(Cursor, lastEventId, 'Last-Event-ID') : (query.after ?? 0);
+    const requested = requestedCursor(c);
     const turnId = await ownedTurn(c, deps.pool);
+    const after = await resumePoint(deps.pool, turnId, requested);
+    // Hono answers HEAD with this handler and drops the body without cancelling it: open no stream for it.
+    if (c.req.method === 'HEAD') return eventStreamHead(c);
     return streamTurnEvents(c, deps, turnId, after);
   });
 
