@@ -36,10 +36,12 @@ export function turnRoutes(deps: TurnRoutesDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const limit = bodyLimit({
     maxSize: deps.bodyLimitBytes,
+    // The rest of the body is never read: close the connection rather than leave it to the next request.
     onError: (c) =>
       c.json(
         new ApiError(413, 'payload_too_large', `the request body exceeds ${deps.bodyLimitBytes} bytes`).toJSON(),
         413,
+        { Connection: 'close' },
       ),
   });
 

@@ -22,7 +22,7 @@ describe('gateway: config and tokens', () => {
     const config = loadGatewayConfig({ ...DB, TURNFLOW_API_TOKENS: `acme:${hashToken('t')}` });
     assert.equal(config.GATEWAY_PORT, 8080);
     assert.equal(config.GATEWAY_HOST, '127.0.0.1');
-    assert.equal(config.GATEWAY_BODY_LIMIT_BYTES, 65_536);
+    assert.equal(config.GATEWAY_BODY_LIMIT_BYTES, 1_048_576);
     assert.equal(config.GATEWAY_KEEPALIVE_MS, 15_000);
     assert.equal(config.TURNFLOW_TASK_QUEUE, 'turnflow');
   });
