@@ -8,6 +8,7 @@ import { bearerAuth, type AppEnv } from './auth';
 import { conversationRoutes } from './conversations';
 import { ApiError, type ApiErrorBody } from './errors';
 import { healthRoutes, type HealthCheck } from './health';
+import { DEFAULT_LIMITS, TenantLimits, type LimitOptions } from './limits';
 import { rejectOtherMethods } from './methods';
 import { DEFAULT_BODY_LIMIT_BYTES } from './schemas';
 import type { TenantDirectory } from './tenants';
@@ -24,6 +25,10 @@ export interface GatewayDeps {
   bodyLimitBytes?: number;
   /** Idle time after which an event stream sends a `: keep-alive` comment. @default 15000 */
   keepAliveMs?: number;
+  /** Backpressure after which a reader that stopped reading is disconnected; 0 = never. @default 30000 */
+  writeTimeoutMs?: number;
+  /** Per-tenant limits on running turns and open streams. @default {@link DEFAULT_LIMITS} */
+  limits?: LimitOptions;
   /**
    * The Temporal client behind `turns`. Lets each event stream stop watching its turn's workflow when the stream
    * ends (without it the watch lasts until the turn ends) and adds a `temporal` check to `/healthz`.
@@ -54,6 +59,8 @@ export function createGatewayApp(deps: GatewayDeps): Hono {
     pool: deps.pool,
     bodyLimitBytes: deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
     keepAliveMs: deps.keepAliveMs ?? 15_000,
+    writeTimeoutMs: deps.writeTimeoutMs ?? 30_000,
+    limits: new TenantLimits(deps.pool, deps.limits ?? DEFAULT_LIMITS),
     logger,
   };
 

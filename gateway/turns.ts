@@ -4,10 +4,11 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { parseTurnId } from '../common';
+import { parseTurnId, turnIdFor } from '../common';
 import { conversationTenant, InvalidTurnRequestError, turnTenant, type TurnClient } from '../client';
 import type { AppEnv } from './auth';
 import { ApiError, notFound } from './errors';
+import type { TenantLimits } from './limits';
 import { jsonBody, validate } from './request';
 import { requestedCursor, resumePoint } from './cursor';
 import { CancelBody, ConversationId, StartTurnBody } from './schemas';
@@ -20,6 +21,8 @@ export interface TurnRoutesDeps {
   pool: pg.Pool;
   bodyLimitBytes: number;
   keepAliveMs: number;
+  writeTimeoutMs: number;
+  limits: TenantLimits;
   logger: Logger;
 }
 
@@ -51,10 +54,15 @@ export function turnRoutes(deps: TurnRoutesDeps): Hono<AppEnv> {
     const body = await jsonBody(c, StartTurnBody);
     const owner = await conversationTenant(deps.pool, conversationId);
     if (owner !== undefined && owner !== tenant) throw notFound(`conversation ${conversationId}`);
+    // The stream slot first: a turn must not be started for a caller who then cannot be given its stream.
+    const release = deps.limits.openStream(tenant);
     let started: { turnId: string; attached: boolean };
     try {
-      started = await deps.turns.start({ ...body, conversationId, tenantId: tenant });
+      started = await deps.limits.admitTurn(tenant, turnIdFor(conversationId, body.requestId), () =>
+        deps.turns.start({ ...body, conversationId, tenantId: tenant }),
+      );
     } catch (err: unknown) {
+      release();
       if (err instanceof InvalidTurnRequestError) throw new ApiError(400, 'bad_request', err.message, { cause: err });
       throw err;
     }
@@ -63,7 +71,7 @@ export function turnRoutes(deps: TurnRoutesDeps): Hono<AppEnv> {
     c.header(TURN_ID_HEADER, encoded);
     c.header(TURN_ATTACHED_HEADER, String(started.attached));
     c.header('Location', `/v1/turns/${encoded}/events`);
-    return streamTurnEvents(c, deps, started.turnId, 0);
+    return streamTurnEvents(c, deps, started.turnId, 0, release);
   });
 
   app.get('/turns/:turnId/events', async (c) => {
@@ -72,7 +80,7 @@ export function turnRoutes(deps: TurnRoutesDeps): Hono<AppEnv> {
     const after = await resumePoint(deps.pool, turnId, requested);
     // Hono answers HEAD with this handler and drops the body without cancelling it: open no stream for it.
     if (c.req.method === 'HEAD') return eventStreamHead(c);
-    return streamTurnEvents(c, deps, turnId, after);
+    return streamTurnEvents(c, deps, turnId, after, deps.limits.openStream(c.var.tenant));
   });
 
   app.post('/turns/:turnId/cancel', limit, async (c) => {
