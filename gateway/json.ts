@@ -132,9 +132,15 @@ function stringProblem(s: string, path: string): JsonProblem | undefined {
   return undefined;
 }
 
+function hasControl(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) < 0x20) return true;
+  return false;
+}
+
 /** A caller-facing sentence for `problem`. */
 export function describeJsonProblem(problem: JsonProblem): string {
-  const where = (path: string) => (path === '' ? 'the body' : path);
+  // A member name may itself hold control characters: quote such a path rather than print them.
+  const where = (path: string) => (path === '' ? 'the body' : hasControl(path) ? JSON.stringify(path) : path);
   switch (problem.kind) {
     case 'invalid_utf8':
       return 'the request body is not valid UTF-8';
