@@ -58,6 +58,13 @@ export class EventHub {
     return unsubscribe;
   }
 
+  /** Live subscriptions of this hub (over all turns): what a leak test counts. */
+  get subscriptionCount(): number {
+    let n = 0;
+    for (const set of this.listeners.values()) n += set.size;
+    return n;
+  }
+
   /** Stops listening and closes the connection. */
   async close(): Promise<void> {
     this.closed = true;

@@ -3,6 +3,7 @@ export { CatalogCache, catalogProblem, publishCatalog, readCatalog, type WorkerC
 export { TurnClient, type TurnClientOptions, type TurnOutcome } from './turn-client';
 export { EventHub, type EventHubOptions, type LiveMessage } from './event-hub';
 export { turnEvents, type TurnEventsOptions } from './turn-events';
+export { checkCursor, CursorOutOfRangeError } from './cursors';
 export { conversationMessages, finalMessageOf, storedEventsAfter, type ConversationMessage } from './store';
 export { claimTurn, tenantSeesConversation, tenantSeesTurn, TurnOwnershipError, type TurnClaim } from './access';
 export { EnvBool, TemporalEnv, temporalConnectionOptions, temporalEnvProblem } from './temporal-env';

@@ -10,12 +10,18 @@ interface EventRow {
   data: Record<string, unknown>;
 }
 
-/** Stored events of a turn after `after`, in cursor order. */
+/** Rows {@link storedEventsAfter} reads at most per call; a full page means more may follow. */
+export const STORED_EVENTS_PAGE = 1_000;
+
+/**
+ * Stored events of a turn after `after`, in cursor order, at most `limit` (one event per row, so a result of
+ * `limit` events means more may be stored: read again after the last one).
+ */
 export async function storedEventsAfter(
   db: pg.Pool,
   turnId: string,
   after: number,
-  limit = 1_000,
+  limit = STORED_EVENTS_PAGE,
 ): Promise<TurnEvent[]> {
   const { rows } = await db.query<EventRow>(
     `SELECT cursor, prev, hop, attempt, type, data FROM turn_events
@@ -60,15 +66,6 @@ function resumeCompacted(
   if (seen === 0) return { text: run.text, prev };
   const offset = run.lengths.slice(0, seen).reduce((a, b) => a + b, 0);
   return { text: run.text.slice(offset), prev: after };
-}
-
-/** Cursor of the turn's stored `done`/`error` event, or `Infinity` while it has none. */
-export async function terminalCursor(db: pg.Pool, turnId: string): Promise<number> {
-  const { rows } = await db.query<{ cursor: string }>(
-    `SELECT cursor FROM turn_events WHERE turn_id = $1 AND type IN ('done', 'error') ORDER BY cursor LIMIT 1`,
-    [turnId],
-  );
-  return rows[0] ? Number(rows[0].cursor) : Infinity;
 }
 
 /** A message of a conversation as a user sees it: their messages and the turns' final answers. */

@@ -77,6 +77,11 @@ export class TurnClient {
     return { ...result, content: message.content };
   }
 
+  /** Event readers of this client that are subscribed right now (each open `events()` iteration holds one). */
+  get liveSubscriptions(): number {
+    return this.hub.subscriptionCount;
+  }
+
   /** Closes the LISTEN connection (the Temporal client and the pool belong to the caller). */
   async close(): Promise<void> {
     await this.hub.close();

@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import { isTerminal, type TurnEvent } from '../common';
+import { checkCursor } from './cursors';
 import type { EventHub, LiveMessage } from './event-hub';
-import { storedEventsAfter, terminalCursor } from './store';
+import { STORED_EVENTS_PAGE, storedEventsAfter } from './store';
 
 /** Options of {@link turnEvents}. */
 export interface TurnEventsOptions {
@@ -17,7 +18,12 @@ export interface TurnEventsOptions {
  * A turn's events after a cursor, live and gap-free: stored events first, then live ones as they are
  * announced. A live event is delivered only when its `prev` shows nothing is missing before it; otherwise the
  * missing events are read from Postgres (they are stored within the writer's flush interval). Events at or
- * below the last delivered cursor are dropped, so nothing is delivered twice. Ends after `done` or `error`.
+ * below the last delivered cursor are dropped, so nothing is delivered twice. Ends after `done` or `error`,
+ * whatever cursor it started from: a terminal event at or below `after` is still delivered (the reader's cursor
+ * lay beyond the stream, which is all that can be said of it then), and a cursor the turn never issued is refused
+ * before any waiting.
+ *
+ * @throws CursorOutOfRangeError (from the first `next()`) for an `after` beyond the turn's end or never issued.
  */
 export async function* turnEvents(
   db: pg.Pool,
@@ -34,9 +40,12 @@ export async function* turnEvents(
     wake?.();
     wake = undefined;
   };
+  /** A terminal event announced at or below `last`: the reader's cursor was beyond it, but it must still end. */
+  let lateEnd: TurnEvent | undefined;
   const onLive = (message: LiveMessage) => {
     if (message.kind === 'event') {
       if (message.event.cursor > last) pending.set(message.event.cursor, message.event);
+      else if (isTerminal(message.event) && message.event.cursor < last) lateEnd = message.event;
     } else {
       needsRead = true;
     }
@@ -45,22 +54,28 @@ export async function* turnEvents(
   const onAbort = () => notify();
   opts.signal?.addEventListener('abort', onAbort);
   const unsubscribe = await hub.subscribe(turnId, onLive);
-  // A reader that already saw the end gets nothing more, and must not wait for events that will never come.
-  if (last > 0 && (await terminalCursor(db, turnId)) <= last) {
-    unsubscribe();
-    return;
-  }
 
   try {
+    // A reader that already saw the end gets nothing more, and must not wait for events that will never come.
+    if ((await checkCursor(db, turnId, last)) === 'ended') return;
     for (;;) {
       if (opts.signal?.aborted) return;
+      if (lateEnd) {
+        yield lateEnd;
+        return;
+      }
       if (needsRead) {
         needsRead = false;
-        for (const event of await storedEventsAfter(db, turnId, last)) {
-          if (event.cursor <= last) continue;
-          last = event.cursor;
-          yield event;
-          if (isTerminal(event)) return;
+        // Page by page until a page comes back short: a turn may hold far more rows than one page.
+        for (let full = true; full;) {
+          const page = await storedEventsAfter(db, turnId, last);
+          full = page.length === STORED_EVENTS_PAGE;
+          for (const event of page) {
+            if (event.cursor <= last) continue;
+            last = event.cursor;
+            yield event;
+            if (isTerminal(event)) return;
+          }
         }
       }
       // Live events in cursor order, as long as each one follows what was delivered.
@@ -80,7 +95,7 @@ export async function* turnEvents(
         yield event;
         if (isTerminal(event)) return;
       }
-      if (needsRead || opts.signal?.aborted) continue;
+      if (needsRead || lateEnd || opts.signal?.aborted) continue;
       if (!gap && hasDeliverable(pending, last)) continue;
       await new Promise<void>((resolve) => {
         wake = resolve;

@@ -8,6 +8,9 @@ import { bearerAuth, type AppEnv } from './auth';
 import { conversationRoutes } from './conversations';
 import { ApiError, type ApiErrorBody } from './errors';
 import { healthRoutes, type HealthCheck } from './health';
+import { DEFAULT_LIMITS, TenantLimits, type LimitOptions } from './limits';
+import { rejectOtherMethods } from './methods';
+import { DEFAULT_BODY_LIMIT_BYTES } from './schemas';
 import type { TenantDirectory } from './tenants';
 import { turnRoutes } from './turns';
 
@@ -18,10 +21,14 @@ export interface GatewayDeps {
   pool: pg.Pool;
   /** Bearer token → tenant. */
   tenants: TenantDirectory;
-  /** Largest accepted request body. @default 65536 */
+  /** Largest accepted request body, in bytes. @default 1048576 ({@link DEFAULT_BODY_LIMIT_BYTES}) */
   bodyLimitBytes?: number;
   /** Idle time after which an event stream sends a `: keep-alive` comment. @default 15000 */
   keepAliveMs?: number;
+  /** Backpressure after which a reader that stopped reading is disconnected; 0 = never. @default 30000 */
+  writeTimeoutMs?: number;
+  /** Per-tenant limits on running turns and open streams. @default {@link DEFAULT_LIMITS} */
+  limits?: LimitOptions;
   /**
    * The Temporal client behind `turns`. Lets each event stream stop watching its turn's workflow when the stream
    * ends (without it the watch lasts until the turn ends) and adds a `temporal` check to `/healthz`.
@@ -50,8 +57,10 @@ export function createGatewayApp(deps: GatewayDeps): Hono {
     turns: deps.turns,
     temporal: deps.temporal,
     pool: deps.pool,
-    bodyLimitBytes: deps.bodyLimitBytes ?? 65_536,
+    bodyLimitBytes: deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
     keepAliveMs: deps.keepAliveMs ?? 15_000,
+    writeTimeoutMs: deps.writeTimeoutMs ?? 30_000,
+    limits: new TenantLimits(deps.pool, deps.limits ?? DEFAULT_LIMITS),
     logger,
   };
 
@@ -65,6 +74,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono {
   const checks = deps.healthChecks ?? (temporal ? { temporal: () => temporal.workflowService.getSystemInfo({}) } : {});
   app.route('/', healthRoutes({ pool: deps.pool, checks, logger }));
   app.route('/v1', v1);
+  rejectOtherMethods(app);
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
   app.onError((err, c) => {
     if (err instanceof ApiError) {

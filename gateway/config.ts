@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { EnvBool, TemporalEnv, temporalEnvProblem } from '../client';
 import { ConfigError } from './errors';
+import { DEFAULT_LIMITS } from './limits';
+import { DEFAULT_BODY_LIMIT_BYTES, MIN_BODY_LIMIT_BYTES } from './schemas';
 import { ApiTokens, TenantDirectory } from './tenants';
 
 /** The gateway's environment, parsed once at start-up. Temporal's own variable names where they exist. */
@@ -9,10 +11,26 @@ export const GatewayEnv = TemporalEnv.extend({
   GATEWAY_PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
   /** Interface to listen on; `0.0.0.0` to serve beyond this machine. @default 127.0.0.1 */
   GATEWAY_HOST: z.string().min(1).default('127.0.0.1'),
-  /** Largest request body accepted, in bytes. @default 65536 */
-  GATEWAY_BODY_LIMIT_BYTES: z.coerce.number().int().min(1_024).max(10_485_760).default(65_536),
+  /**
+   * Largest request body accepted, in bytes; at least what the longest valid message needs when fully escaped.
+   * @default 1048576
+   */
+  GATEWAY_BODY_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(MIN_BODY_LIMIT_BYTES, `must be at least ${MIN_BODY_LIMIT_BYTES} (a 100000-character message, escaped)`)
+    .max(10_485_760)
+    .default(DEFAULT_BODY_LIMIT_BYTES),
   /** Idle time after which an event stream sends a `: keep-alive` comment. @default 15000 */
   GATEWAY_KEEPALIVE_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
+  /** Turns one tenant may have running at once (counted in Postgres, fleet-wide); 0 = no limit. @default 25 */
+  GATEWAY_MAX_RUNNING_TURNS: z.coerce.number().int().min(0).max(100_000).default(DEFAULT_LIMITS.maxRunningTurns),
+  /** Event streams one tenant may hold open on one gateway process; 0 = no limit. @default 100 */
+  GATEWAY_MAX_OPEN_STREAMS: z.coerce.number().int().min(0).max(1_000_000).default(DEFAULT_LIMITS.maxOpenStreams),
+  /** `Retry-After` of a 429 past those limits, in seconds. @default 5 */
+  GATEWAY_RETRY_AFTER_SECONDS: z.coerce.number().int().min(1).max(3_600).default(DEFAULT_LIMITS.retryAfterSeconds),
+  /** A reader that takes no data for this long while the stream has some to send is disconnected; 0 = never. @default 30000 */
+  GATEWAY_WRITE_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' }),
   /** Connections in the gateway's pool (event reads are short; streams do not hold one). @default 20 */
   DATABASE_POOL_MAX: z.coerce.number().int().min(2).max(1000).default(20),

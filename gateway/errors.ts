@@ -9,7 +9,9 @@ export type ApiErrorType =
   | 'invalid_json'
   | 'unauthorized'
   | 'not_found'
+  | 'method_not_allowed'
   | 'conflict'
+  | 'too_many_requests'
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'unavailable'
@@ -30,7 +32,7 @@ export class ApiError extends Error {
   readonly headers: Readonly<Record<string, string>>;
 
   constructor(
-    readonly status: 400 | 401 | 404 | 409 | 413 | 415 | 503,
+    readonly status: 400 | 401 | 404 | 405 | 409 | 413 | 415 | 429 | 503,
     readonly type: ApiErrorType,
     message: string,
     options?: { cause?: unknown; headers?: Record<string, string> },

@@ -3,6 +3,7 @@ export type { AppEnv } from './auth';
 export { GatewayEnv, loadGatewayConfig, type GatewayConfig } from './config';
 export { ApiError, ConfigError, type ApiErrorBody, type ApiErrorType } from './errors';
 export type { HealthCheck } from './health';
+export { DEFAULT_LIMITS, runningTurnsOf, TenantLimits, type LimitOptions } from './limits';
 export { startGatewayServer, type GatewayServer, type ListenOptions } from './server';
 export { connectTemporal } from './temporal';
 export { ApiTokens, DEV_TENANT, DEV_TOKEN, hashToken, TenantDirectory, TokenEntry } from './tenants';

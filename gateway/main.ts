@@ -60,6 +60,12 @@ async function main(): Promise<void> {
       tenants: config.tenants,
       bodyLimitBytes: config.GATEWAY_BODY_LIMIT_BYTES,
       keepAliveMs: config.GATEWAY_KEEPALIVE_MS,
+      writeTimeoutMs: config.GATEWAY_WRITE_TIMEOUT_MS,
+      limits: {
+        maxRunningTurns: config.GATEWAY_MAX_RUNNING_TURNS,
+        maxOpenStreams: config.GATEWAY_MAX_OPEN_STREAMS,
+        retryAfterSeconds: config.GATEWAY_RETRY_AFTER_SECONDS,
+      },
       logger,
     });
     // Signals stop a started gateway gracefully; before that, they end the process as usual.

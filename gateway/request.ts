@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { z } from 'zod';
 import { ApiError } from './errors';
+import { describeJsonProblem, parseStrictJson } from './json';
 
 /**
  * Validates `value` against `schema`.
@@ -13,32 +14,39 @@ export function validate<S extends z.ZodType>(schema: S, value: unknown, what: s
 }
 
 /**
- * Reads a JSON request body and validates it. `optional` accepts an absent or empty body as `{}`.
- * @throws ApiError 415 for a body that is not `application/json`, 400 for malformed JSON or a schema violation.
+ * Reads a JSON request body strictly (see {@link parseStrictJson}) and validates it. `optional` accepts an absent
+ * or empty body as `{}`.
+ * @throws ApiError 415 for a body that is not `application/json` (UTF-8), 400 `invalid_json` for bytes that are
+ *   not UTF-8 or not JSON or repeat a key, 400 `bad_request` for lone surrogates, NUL or a schema violation.
  */
 export async function jsonBody<S extends z.ZodType>(
   c: Context,
   schema: S,
   opts: { optional?: boolean } = {},
 ): Promise<z.output<S>> {
-  const text = await c.req.text();
-  if (opts.optional && text.trim() === '') return validate(schema, {}, 'request body');
-  const type = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
-  if (type !== 'application/json') {
-    throw new ApiError(415, 'unsupported_media_type', 'the request body must be JSON (Content-Type: application/json)');
-  }
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch (err: unknown) {
+  const bytes = new Uint8Array(await c.req.arrayBuffer());
+  if (opts.optional && isBlank(bytes)) return validate(schema, {}, 'request body');
+  const [type, ...params] = (c.req.header('content-type') ?? '').split(';').map((part) => part.trim().toLowerCase());
+  const charset = params
+    .find((p) => p.startsWith('charset='))
+    ?.slice('charset='.length)
+    .replace(/^"|"$/g, '');
+  if (type !== 'application/json' || (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8')) {
     throw new ApiError(
-      400,
-      'invalid_json',
-      `the request body is not valid JSON: ${err instanceof Error ? err.message : String(err)}`,
-      {
-        cause: err,
-      },
+      415,
+      'unsupported_media_type',
+      'the request body must be JSON in UTF-8 (Content-Type: application/json)',
     );
   }
-  return validate(schema, body, 'request body');
+  const parsed = parseStrictJson(bytes);
+  if (!parsed.ok) {
+    const kind = parsed.problem.kind;
+    const type = kind === 'lone_surrogate' || kind === 'nul' ? 'bad_request' : 'invalid_json';
+    throw new ApiError(400, type, describeJsonProblem(parsed.problem));
+  }
+  return validate(schema, parsed.value, 'request body');
+}
+
+function isBlank(bytes: Uint8Array): boolean {
+  return bytes.every((b) => b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d);
 }

@@ -7,13 +7,26 @@ import { ExternalId, PersistenceOptions, StartTurnRequest } from '../common';
  */
 export const StartTurnBody = z.strictObject({
   requestId: ExternalId,
-  message: StartTurnRequest.shape.message,
+  message: StartTurnRequest.shape.message.refine((m) => m.trim() !== '', 'must not be only whitespace'),
   model: StartTurnRequest.shape.model,
   tools: StartTurnRequest.shape.tools,
   maxHops: StartTurnRequest.shape.maxHops.unwrap().optional(),
   persistence: z.strictObject(PersistenceOptions.shape).optional(),
 });
 export type StartTurnBody = z.infer<typeof StartTurnBody>;
+
+/** Longest message a turn accepts, in UTF-16 code units (what `string.length` and zod count). */
+const MAX_MESSAGE_UNITS = StartTurnRequest.shape.message.maxLength ?? 100_000;
+
+/**
+ * The smallest body limit that admits every valid {@link StartTurnBody}: a message of the longest length written
+ * entirely as `\uXXXX` escapes takes 6 bytes per code unit (UTF-8 needs at most 3); the other fields (ids, model,
+ * 64 tool names, persistence) take well under 64 KiB even when escaped. A lower limit would refuse valid messages.
+ */
+export const MIN_BODY_LIMIT_BYTES = MAX_MESSAGE_UNITS * 6 + 65_536;
+
+/** The default body limit: {@link MIN_BODY_LIMIT_BYTES} rounded up to 1 MiB. */
+export const DEFAULT_BODY_LIMIT_BYTES = 1_048_576;
 
 /** Body of `POST /v1/turns/:turnId/cancel` (optional). */
 export const CancelBody = z.strictObject({ reason: z.string().min(1).max(1_000).optional() });

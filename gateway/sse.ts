@@ -17,20 +17,56 @@ export interface StreamDeps {
   pool: pg.Pool;
   /** Idle time after which a `: keep-alive` comment is sent. */
   keepAliveMs: number;
+  /** A write the reader does not take within this time (backpressure) disconnects it; 0 = never. */
+  writeTimeoutMs: number;
   logger: Logger;
 }
 
+/** A reader that stopped reading: one write waited longer than `writeTimeoutMs` for it. */
+class StalledReaderError extends Error {
+  override readonly name = 'StalledReaderError';
+}
+
+/** Waits for `write`, failing with {@link StalledReaderError} after `ms` (0 = waits as long as it takes). */
+async function within(ms: number, write: Promise<unknown>): Promise<void> {
+  if (ms <= 0) {
+    await write;
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StalledReaderError(`the reader took no data for ${ms} ms`)), ms);
+  });
+  try {
+    await Promise.race([write, stalled]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The answer to `HEAD` on an event stream: its headers, and no subscription behind them. */
+export function eventStreamHead(c: Context): Response {
+  return c.body(null, 200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
+}
+
 /** Why an event stream ended (logged). */
-type EndReason = 'terminal' | 'client-closed' | 'turn-closed' | 'failed';
+type EndReason = 'terminal' | 'client-closed' | 'turn-closed' | 'failed' | 'stalled';
 
 /**
  * Answers with the turn's events after `after` as Server-Sent Events: `id:` is the event's cursor (so
  * `Last-Event-ID` resumes), `event:` its type, `data:` the event as JSON. A `: keep-alive` comment is sent after
  * `keepAliveMs` without events. The stream ends after `done` or `error`. If the turn's workflow closes without
  * either in its stream, the stored events are flushed and a final `event: error` without an `id:` says why.
- * A client that goes away only stops this subscription; the turn runs on.
+ * A client that goes away only stops this subscription; the turn runs on. So does a client that stops reading:
+ * after `writeTimeoutMs` of backpressure its connection is cut. `onEnd` runs once when the stream is over.
  */
-export function streamTurnEvents(c: Context, deps: StreamDeps, turnId: string, after: number): Response {
+export function streamTurnEvents(
+  c: Context,
+  deps: StreamDeps,
+  turnId: string,
+  after: number,
+  onEnd: () => void = () => undefined,
+): Response {
   return streamSSE(c, async (stream) => {
     const gone = new AbortController();
     const onGone = () => gone.abort();
@@ -41,14 +77,23 @@ export function streamTurnEvents(c: Context, deps: StreamDeps, turnId: string, a
     try {
       reason = await pump(stream, deps, turnId, state, gone.signal);
     } catch (err: unknown) {
-      reason = 'failed';
-      deps.logger.error({ err, turnId, last: state.last }, 'event stream failed');
-      await writeFinalError(stream, turnId, {
-        errorType: 'gateway.stream_failed',
-        message: 'the event stream failed; reconnect with Last-Event-ID to resume',
-      });
+      if (err instanceof StalledReaderError) {
+        reason = 'stalled';
+        disconnect(c, stream);
+      } else {
+        reason = 'failed';
+        deps.logger.error({ err, turnId, last: state.last }, 'event stream failed');
+        await within(
+          deps.writeTimeoutMs,
+          writeFinalError(stream, turnId, {
+            errorType: 'gateway.stream_failed',
+            message: 'the event stream failed; reconnect with Last-Event-ID to resume',
+          }),
+        ).catch(() => disconnect(c, stream));
+      }
     } finally {
       c.req.raw.signal.removeEventListener('abort', onGone);
+      onEnd();
     }
     deps.logger.debug({ turnId, after, last: state.last, reason }, 'event stream ended');
   });
@@ -115,7 +160,10 @@ async function pump(
     );
   };
   const send = async (event: TurnEvent) => {
-    await stream.writeSSE({ id: String(event.cursor), event: event.type, data: JSON.stringify(event) });
+    await within(
+      deps.writeTimeoutMs,
+      stream.writeSSE({ id: String(event.cursor), event: event.type, data: JSON.stringify(event) }),
+    );
     state.last = event.cursor;
   };
   pull();
@@ -129,7 +177,7 @@ async function pump(
         case 'failed':
           throw step.err;
         case 'idle':
-          await stream.write(': keep-alive\n\n');
+          await within(deps.writeTimeoutMs, stream.write(': keep-alive\n\n'));
           break;
         case 'next':
           if (step.result.done) return stop.signal.aborted ? 'client-closed' : 'terminal';
@@ -146,7 +194,7 @@ async function pump(
             for (const event of page) await send(event);
             page = await storedEventsAfter(deps.pool, turnId, state.last);
           }
-          await writeFinalError(stream, turnId, step.closure);
+          await within(deps.writeTimeoutMs, writeFinalError(stream, turnId, step.closure));
           return 'turn-closed';
       }
     }
@@ -191,6 +239,13 @@ function saysWorkflowClosed(err: unknown): boolean {
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** Cuts the connection of a stalled reader (its buffers are full; nothing more can reach it anyway). */
+function disconnect(c: Context, stream: SSEStreamingApi): void {
+  stream.abort();
+  // On Node (@hono/node-server) the raw response is at hand: destroy its socket so the client sees the end.
+  (c.env as { outgoing?: { destroy(): void } } | undefined)?.outgoing?.destroy();
 }
 
 async function writeFinalError(stream: SSEStreamingApi, turnId: string, closure: TurnClosure): Promise<void> {

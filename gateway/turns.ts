@@ -4,13 +4,15 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { parseTurnId } from '../common';
+import { parseTurnId, turnIdFor } from '../common';
 import { InvalidTurnRequestError, tenantSeesTurn, type TurnClient } from '../client';
 import type { AppEnv } from './auth';
 import { ApiError, notFound } from './errors';
+import type { TenantLimits } from './limits';
 import { jsonBody, validate } from './request';
-import { CancelBody, ConversationId, Cursor, EventsQuery, StartTurnBody } from './schemas';
-import { streamTurnEvents } from './sse';
+import { requestedCursor, resumePoint } from './cursor';
+import { CancelBody, ConversationId, StartTurnBody } from './schemas';
+import { eventStreamHead, streamTurnEvents } from './sse';
 
 /** What the turn routes need. */
 export interface TurnRoutesDeps {
@@ -19,6 +21,8 @@ export interface TurnRoutesDeps {
   pool: pg.Pool;
   bodyLimitBytes: number;
   keepAliveMs: number;
+  writeTimeoutMs: number;
+  limits: TenantLimits;
   logger: Logger;
 }
 
@@ -35,10 +39,12 @@ export function turnRoutes(deps: TurnRoutesDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const limit = bodyLimit({
     maxSize: deps.bodyLimitBytes,
+    // The rest of the body is never read: close the connection rather than leave it to the next request.
     onError: (c) =>
       c.json(
         new ApiError(413, 'payload_too_large', `the request body exceeds ${deps.bodyLimitBytes} bytes`).toJSON(),
         413,
+        { Connection: 'close' },
       ),
   });
 
@@ -48,10 +54,15 @@ export function turnRoutes(deps: TurnRoutesDeps): Hono<AppEnv> {
     const body = await jsonBody(c, StartTurnBody);
     // No ownership check here: the conversation and the turn are keyed by the caller's tenant, so this can only
     // start or attach to the caller's own (client/access.ts).
+    // The stream slot first: a turn must not be started for a caller who then cannot be given its stream.
+    const release = deps.limits.openStream(tenant);
     let started: { turnId: string; attached: boolean };
     try {
-      started = await deps.turns.start({ ...body, conversationId, tenantId: tenant });
+      started = await deps.limits.admitTurn(tenant, turnIdFor(tenant, conversationId, body.requestId), () =>
+        deps.turns.start({ ...body, conversationId, tenantId: tenant }),
+      );
     } catch (err: unknown) {
+      release();
       if (err instanceof InvalidTurnRequestError) throw new ApiError(400, 'bad_request', err.message, { cause: err });
       throw err;
     }
@@ -60,16 +71,16 @@ export function turnRoutes(deps: TurnRoutesDeps): Hono<AppEnv> {
     c.header(TURN_ID_HEADER, encoded);
     c.header(TURN_ATTACHED_HEADER, String(started.attached));
     c.header('Location', `/v1/turns/${encoded}/events`);
-    return streamTurnEvents(c, deps, started.turnId, 0);
+    return streamTurnEvents(c, deps, started.turnId, 0, release);
   });
 
   app.get('/turns/:turnId/events', async (c) => {
-    const query = validate(EventsQuery, c.req.query(), 'query');
-    const lastEventId = c.req.header('last-event-id');
-    // An EventSource reconnecting sends Last-Event-ID: it wins over the ?after= of the URL it was opened with.
-    const after = lastEventId !== undefined ? validate(Cursor, lastEventId, 'Last-Event-ID') : (query.after ?? 0);
+    const requested = requestedCursor(c);
     const turnId = await ownedTurn(c, deps.pool);
-    return streamTurnEvents(c, deps, turnId, after);
+    const after = await resumePoint(deps.pool, turnId, requested);
+    // Hono answers HEAD with this handler and drops the body without cancelling it: open no stream for it.
+    if (c.req.method === 'HEAD') return eventStreamHead(c);
+    return streamTurnEvents(c, deps, turnId, after, deps.limits.openStream(c.var.tenant));
   });
 
   app.post('/turns/:turnId/cancel', limit, async (c) => {

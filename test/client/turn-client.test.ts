@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { AnswerAssembler, type TurnEvent } from '../../common';
-import { TurnClient } from '../../client';
+import { CursorOutOfRangeError, TurnClient } from '../../client';
 import { finalMessage, storedEvents, turnHarness, type TurnHarness } from '../turn/harness';
 
 const words = (n: number, tag = 'w') => Array.from({ length: n }, (_, i) => `${tag}${i}`).join(' ') + '.';
@@ -183,5 +183,28 @@ describe('TurnClient', function () {
     const expected = `${words(10, 'p')} ${words(10, 'q')}`;
     assert.equal(assemble(live), expected);
     assert.equal(assemble(late), expected);
+  });
+  it('refuses a cursor the turn never issued instead of waiting forever or ending without its end', async () => {
+    h.llm.enqueue({ steps: [{ text: 'running' }, { waitFor: 'hold' }, { text: ' on' }] });
+    const { turnId } = await turns.start(request('hold on'));
+    await h.withWorker(async () => {
+      await h.llm.gateReached('hold');
+      // 2^20 segments beyond any writer of the turn: no event of this turn can follow it.
+      const far = 2 ** 52;
+      const iterator = turns.events(turnId, { after: far, signal: AbortSignal.timeout(10_000) });
+      await assert.rejects(iterator.next(), (err: unknown) => {
+        assert.ok(err instanceof CursorOutOfRangeError);
+        assert.equal(err.reason, 'unknown_segment');
+        assert.equal(err.after, far);
+        return true;
+      });
+      assert.equal(turns.liveSubscriptions, 0, 'the refused reader holds no subscription');
+      h.llm.release('hold');
+      await turns.result(turnId);
+    });
+    const done = (await storedEvents(h.env, turnId)).at(-1)!;
+    assert.equal(done.type, 'done');
+    await assert.rejects(turns.events(turnId, { after: done.cursor + 1 }).next(), CursorOutOfRangeError);
+    assert.deepEqual(await turns.events(turnId, { after: done.cursor }).next(), { done: true, value: undefined });
   });
 });

@@ -22,7 +22,11 @@ describe('gateway: config and tokens', () => {
     const config = loadGatewayConfig({ ...DB, TURNFLOW_API_TOKENS: `acme:${hashToken('t')}` });
     assert.equal(config.GATEWAY_PORT, 8080);
     assert.equal(config.GATEWAY_HOST, '127.0.0.1');
-    assert.equal(config.GATEWAY_BODY_LIMIT_BYTES, 65_536);
+    assert.equal(config.GATEWAY_BODY_LIMIT_BYTES, 1_048_576);
+    assert.equal(config.GATEWAY_MAX_RUNNING_TURNS, 25);
+    assert.equal(config.GATEWAY_MAX_OPEN_STREAMS, 100);
+    assert.equal(config.GATEWAY_RETRY_AFTER_SECONDS, 5);
+    assert.equal(config.GATEWAY_WRITE_TIMEOUT_MS, 30_000);
     assert.equal(config.GATEWAY_KEEPALIVE_MS, 15_000);
     assert.equal(config.TURNFLOW_TASK_QUEUE, 'turnflow');
   });

@@ -8,7 +8,15 @@ import { builtinTools, createToolRegistry } from '../../activities/tools';
 import { createTurnWorker } from '../../worker/create-worker';
 import { TurnClient } from '../../client';
 import { TurnEvent } from '../../common';
-import { createGatewayApp, hashToken, startGatewayServer, TenantDirectory, type GatewayServer } from '../../gateway';
+import {
+  createGatewayApp,
+  DEFAULT_LIMITS,
+  hashToken,
+  startGatewayServer,
+  TenantDirectory,
+  type GatewayServer,
+  type LimitOptions,
+} from '../../gateway';
 import { uniqueId, type TestEnv } from '../support';
 import { storedEvents, TEST_MODEL, turnHarness, workflowBundle, type TurnHarness } from '../turn/harness';
 
@@ -34,7 +42,9 @@ export interface GatewayHarness {
   close(): Promise<void>;
 }
 
-export async function gatewayHarness(opts: { keepAliveMs?: number; poolMax?: number } = {}): Promise<GatewayHarness> {
+export async function gatewayHarness(
+  opts: { keepAliveMs?: number; poolMax?: number; writeTimeoutMs?: number; limits?: Partial<LimitOptions> } = {},
+): Promise<GatewayHarness> {
   const h = await turnHarness();
   const pool = new pg.Pool({ connectionString: h.env.databaseUrl, max: opts.poolMax ?? 20 });
   const turns = new TurnClient({ temporal: h.client, pool, databaseUrl: h.env.databaseUrl, taskQueue: h.taskQueue });
@@ -54,6 +64,8 @@ export async function gatewayHarness(opts: { keepAliveMs?: number; poolMax?: num
     pool,
     tenants,
     ...(opts.keepAliveMs !== undefined ? { keepAliveMs: opts.keepAliveMs } : {}),
+    ...(opts.writeTimeoutMs !== undefined ? { writeTimeoutMs: opts.writeTimeoutMs } : {}),
+    limits: { ...DEFAULT_LIMITS, ...opts.limits },
     temporal: h.client,
     logger: pino({ level: 'debug' }, sink),
   });

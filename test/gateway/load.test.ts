@@ -11,7 +11,8 @@ describe('gateway: concurrency', function () {
   let g: GatewayHarness;
 
   before(async () => {
-    g = await gatewayHarness({ poolMax: 30 });
+    // 50 turns of one tenant at once: above the default per-tenant limit, which this test is not about.
+    g = await gatewayHarness({ poolMax: 30, limits: { maxRunningTurns: 50 } });
   });
   after(async () => {
     await g.close();

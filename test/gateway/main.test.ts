@@ -6,7 +6,7 @@ import { AnswerAssembler } from '../../common';
 import { hashToken } from '../../gateway';
 import { uniqueId } from '../support';
 import { finalMessage, turnHarness, type TurnHarness } from '../turn/harness';
-import { readEvents } from './harness';
+import { readEvents, type SseEvent } from './harness';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -54,33 +54,35 @@ describe('gateway: main', function () {
       assert.deepEqual(await health.json(), { ok: true, checks: { postgres: 'ok', temporal: 'ok' } });
 
       h.llm.enqueue({ steps: [{ text: 'served by main' }, { waitFor: 'hold' }] });
-      const events = await h.withWorker(async () => {
+      const { first, turnId } = await h.withWorker(async () => {
         const response = await fetch(`${url}/v1/conversations/${h.conversationId}/turns`, {
           method: 'POST',
           headers: { authorization: 'Bearer main-token', 'content-type': 'application/json' },
           body: JSON.stringify({ requestId: uniqueId('req'), message: 'hi' }),
         });
         assert.equal(response.status, 200);
+        const textOf = (all: SseEvent[]) => all.map((e) => (e.event === 'text' ? String(e.data['text']) : '')).join('');
+        const first = await readEvents(response, { until: (_e, all) => textOf(all) === 'served by main' });
         await h.llm.gateReached('hold');
+        const turnId = first[0]!.turnEvent!.turnId;
+        // An open event stream (the turn is still running) must not keep the process from stopping.
+        const open = await fetch(`${url}/v1/turns/${encodeURIComponent(turnId)}/events`, {
+          headers: { authorization: 'Bearer main-token', 'last-event-id': first.at(-1)!.id! },
+        });
+        assert.equal(open.status, 200);
+        child.kill('SIGTERM');
+        assert.equal(await exited, 0);
+        // The stream was cut by the shutdown, not left hanging.
+        await readEvents(open).catch(() => []);
         h.llm.release('hold');
-        return readEvents(response);
+        await h.client.workflow.getHandle(turnId).result();
+        return { first, turnId };
       });
       const answer = new AnswerAssembler();
-      for (const e of events) if (e.turnEvent) answer.apply(e.turnEvent);
-      const [final] = await finalMessage(h.env, events[0]!.turnEvent!.turnId);
+      for (const e of first) if (e.turnEvent) answer.apply(e.turnEvent);
+      const [final] = await finalMessage(h.env, turnId);
       assert.equal(answer.text, 'served by main');
       assert.equal(final?.content, 'served by main');
-
-      // An open event stream must not keep the process from stopping.
-      const turnId = events[0]!.turnEvent!.turnId;
-      const open = await fetch(`${url}/v1/turns/${encodeURIComponent(turnId)}/events?after=999999999999`, {
-        headers: { authorization: 'Bearer main-token' },
-      });
-      assert.equal(open.status, 200);
-      child.kill('SIGTERM');
-      assert.equal(await exited, 0);
-      // The stream was cut by the shutdown, not left hanging.
-      await readEvents(open).catch(() => []);
     } finally {
       child.kill('SIGKILL');
     }

@@ -1,0 +1,26 @@
+import type { Hono } from 'hono';
+import { ApiError } from './errors';
+
+/** Every route of the gateway with the methods it answers (HEAD is answered wherever GET is). */
+export const ROUTE_METHODS: readonly { path: string; allow: readonly string[] }[] = [
+  { path: '/v1/conversations/:id/turns', allow: ['POST'] },
+  { path: '/v1/conversations/:id/messages', allow: ['GET', 'HEAD'] },
+  { path: '/v1/turns/:turnId/events', allow: ['GET', 'HEAD'] },
+  { path: '/v1/turns/:turnId/cancel', allow: ['POST'] },
+  { path: '/healthz', allow: ['GET', 'HEAD'] },
+];
+
+/**
+ * Answers a known path asked with a method it does not serve with `405` and `Allow` (RFC 9110 §15.5.6), instead of
+ * the `404` of an unknown path. Register after the routes themselves, which answer first.
+ */
+export function rejectOtherMethods(app: Hono): void {
+  for (const route of ROUTE_METHODS) {
+    const allow = route.allow.join(', ');
+    app.all(route.path, (c) => {
+      throw new ApiError(405, 'method_not_allowed', `${c.req.method} is not allowed on this path (allowed: ${allow})`, {
+        headers: { Allow: allow },
+      });
+    });
+  }
+}
