@@ -191,7 +191,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
       killsByPhase: killsByPhase as Record<KillPhase, number>,
       faults: model.faults(),
       recovery: recoveryTimes(kills, outcomes),
-      unexpectedExits,
+      unexpectedExits: { ...unexpectedExits },
       replay,
       outages,
       wallMs: Date.now() - started,
@@ -235,8 +235,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
       );
       void proc.exited.then(async () => {
         inflight.delete(proc.pid);
-        if (!killed.has(proc.pid)) unexpectedExits['worker']! += 1;
+        // Exits while the run stops its stack are asked for; any other that was not our SIGKILL is a crash.
         if (stopping) return;
+        if (!killed.has(proc.pid)) unexpectedExits['worker']! += 1;
         await sleep(rng.int(200, 800));
         if (!stopping) workers[slot] = startWorker(slot);
       });

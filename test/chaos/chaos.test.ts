@@ -1,19 +1,21 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
+let child: ChildProcess | undefined;
+
 /** Runs `npm run chaos` as a user would and returns its output and exit code. */
 function runChaos(args: string[]): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'chaos', 'main.ts'), ...args], {
+    child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'chaos', 'main.ts'), ...args], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
     child.once('exit', (code) => resolve({ code, out }));
   });
 }
@@ -25,6 +27,18 @@ function fields(line: string): Record<string, number> {
 
 describe('chaos run', function () {
   this.timeout(240_000);
+
+  // A run cut short by the timeout is interrupted like Ctrl-C, so it stops the stack it started.
+  afterEach(async () => {
+    const running = child;
+    child = undefined;
+    if (!running || running.exitCode !== null || running.signalCode !== null) return;
+    const exited = new Promise((resolve) => running.once('exit', resolve));
+    running.kill('SIGINT');
+    const force = setTimeout(() => running.kill('SIGKILL'), 30_000);
+    await exited;
+    clearTimeout(force);
+  });
 
   it('loses, doubles and alters nothing while workers are killed, Postgres and Temporal restart and the model faults', async () => {
     // Seed 3's ten turns plan kills in every aimed phase, an expected failure (turn 7) and faults.
