@@ -161,12 +161,12 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
       progress.phase = 'tools';
       progress.toolsRunning = reply.toolCalls.map((c) => c.name);
       setCurrentDetails(`hop ${hop} · running ${reply.toolCalls.length} tool(s): ${progress.toolsRunning.join(', ')}`);
+      const offered = prepared.tools.map((t) => t.name);
       await Promise.all(
         reply.toolCalls.map((call) => {
           // The model may name a tool this turn does not offer; the activity tells the model so.
           const policy = policies.get(call.name) ?? UNKNOWN_TOOL_POLICY;
           const identity = { turnId: input.turnId, hop, toolCallId: call.id };
-          const offered = prepared.tools.map((t) => t.name);
           return executeTool
             .executeWithOptions(toolCall(call.name, policy), [{ ...identity, offered }])
             .catch(async (err: unknown) => {
