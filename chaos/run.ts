@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -6,7 +6,15 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import pg from 'pg';
 import { migrate } from '../db';
-import { createDatabase, databaseUrlFor, PROJECT_ROOT, resolveTemporalCli } from '../dev';
+import {
+  createDatabase,
+  databaseUrlFor,
+  freePort,
+  PROJECT_ROOT,
+  restartableDevServer,
+  throwawayPostgres,
+  waitForPort,
+} from '../dev';
 import { hashToken } from '../gateway/tenants';
 import { startScriptedLlm, type ChunkSentInfo } from '../scripted-llm';
 import { WORKFLOWS_PATH } from '../worker/create-worker';
@@ -16,7 +24,7 @@ import { startControlServer, type ControlReport } from './control';
 import { chaosModel, type ServedRequest } from './model';
 import { KILL_PHASES, planTurn, type KillPhase, type TurnPlan } from './plan';
 import { Rng } from './rng';
-import { freePort, Proc, ScratchPostgres, TemporalDevServer, waitForPort } from './stack';
+import { Proc } from './proc';
 
 /** Options of {@link runChaos}. */
 export interface ChaosOptions {
@@ -69,6 +77,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     // Already installed by this process.
   }
   const dir = await mkdtemp(path.join(os.tmpdir(), 'turnflow-chaos-'));
+  // The Postgres cluster inside it runs as the postgres OS user, which must be able to reach it.
+  await chmod(dir, 0o755);
   log(`chaos: seed ${opts.seed}, ${opts.turns} turns, ${opts.concurrency} at once; logs in ${dir}`);
   const cleanups: (() => Promise<void>)[] = [];
   const plans: TurnPlan[] = Array.from({ length: opts.turns }, (_, i) => planTurn(opts.seed, i));
@@ -82,8 +92,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
   try {
     // The stack: Postgres, Temporal, the model, the gateway and two workers, each of them ours to break.
     const [postgres, temporal, bundle] = await Promise.all([
-      ScratchPostgres.create(dir),
-      resolveTemporalCli().then((cli) => TemporalDevServer.create(cli, dir)),
+      throwawayPostgres({ parent: dir }),
+      restartableDevServer({ parent: dir }),
       bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') }),
     ]);
     cleanups.push(
@@ -92,8 +102,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     );
     const bundlePath = path.join(dir, 'workflows.js');
     await writeFile(bundlePath, bundle.code);
-    await createDatabase(postgres.adminUrl, 'turnflow');
-    const databaseUrl = databaseUrlFor(postgres.adminUrl, 'turnflow');
+    await createDatabase(postgres.url, 'turnflow');
+    const databaseUrl = databaseUrlFor(postgres.url, 'turnflow');
     await migrate(databaseUrl);
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
     pool.on('error', () => undefined); // Postgres restarts under it on purpose
@@ -137,7 +147,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
       stopping = true;
       await Promise.all(workers.map((w) => w.stop()));
     });
-    await waitForPort(gatewayPort);
+    await waitForPort(gatewayPort, 'the gateway', 60_000);
 
     // The turns, `concurrency` at a time; the outages strike when a third and two thirds of them are done.
     const outcomes: ClientOutcome[] = [];

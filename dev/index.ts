@@ -35,3 +35,6 @@ export {
   isTemporalReachable,
   waitForTemporal,
 } from './temporal-server';
+export { freePort, waitForPort } from './ports';
+export { throwawayPostgres, type ThrowawayPostgres } from './throwaway-postgres';
+export { restartableDevServer, type RestartableDevServer } from './dev-server';

@@ -300,7 +300,10 @@ async function findPostgresBinDir(): Promise<string | undefined> {
  * Runs one of the server's programs (`initdb`, `pg_ctl`, …) as the `postgres` OS user when we are root, installing
  * the server first if it is missing. For clusters other than the private one (e.g. the chaos run's throwaway one).
  */
-export async function runPostgresTool(tool: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function runPostgresTool(
+  tool: string,
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return runPg(await postgresBinDir(() => undefined), tool, args, os.tmpdir());
 }
 

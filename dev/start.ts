@@ -2,7 +2,6 @@
 // TEMPORAL_ADDRESS is set), the private Postgres cluster (unless DATABASE_URL is set), migrations, the scripted
 // LLM server (unless OPENAI_API_KEY is set), the worker and the gateway. Ctrl-C stops all of it.
 import { mkdir } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import { migrate } from '../db';
@@ -15,6 +14,7 @@ import {
   takeBootstrapStart,
 } from './postgres';
 import { DATA_DIR, PROJECT_ROOT } from './paths';
+import { waitForPort } from './ports';
 import { Supervisor } from './supervisor';
 import type { ChildExit, ChildSpec } from './supervisor';
 import { resolveTemporalCli } from './temporal-cli';
@@ -72,24 +72,6 @@ function tsEntry(name: string, file: string, env: NodeJS.ProcessEnv): ChildSpec 
 
 function describeExit(exit: ChildExit): string {
   return exit.signal ? `was killed by ${exit.signal}` : `exited with code ${String(exit.code)}`;
-}
-
-/** Resolves once something accepts TCP connections on 127.0.0.1:`port`. */
-async function waitForPort(port: number, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = net.connect({ host: '127.0.0.1', port });
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (open) return;
-    if (Date.now() > deadline) throw new Error(`${what} did not listen on port ${port} within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 async function startTemporal(config: Config): Promise<{ address: string; ui: string | undefined }> {

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { freePort } from './ports';
+import { freePort } from '../../dev';
 
 /** A TCP forwarder a test can cut, to make one process lose a dependency that others still reach. */
 export interface TcpProxy {

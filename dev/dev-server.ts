@@ -1,11 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { resolveTemporalCli, searchAttributeCliArgs, waitForTemporal } from '../../dev';
 import { freePort } from './ports';
+import { searchAttributeCliArgs } from './search-attributes';
+import { resolveTemporalCli } from './temporal-cli';
+import { waitForTemporal } from './temporal-server';
 
-/** A Temporal dev server of a test's own, which it may stop and start again on the same SQLite file. */
+/** A Temporal dev server of its own, which its owner may stop and start again on the same SQLite file. */
 export interface RestartableDevServer {
   /** `127.0.0.1:<port>`, the same across restarts. */
   readonly address: string;
@@ -17,11 +20,17 @@ export interface RestartableDevServer {
   destroy(): Promise<void>;
 }
 
-/** `temporal server start-dev --db-filename <tmp>/temporal.sqlite` on a free port, headless, with our search attributes. */
-export async function restartableDevServer(): Promise<RestartableDevServer> {
+/**
+ * `temporal server start-dev --db-filename <dir>/temporal.sqlite` on free ports, headless, with our search
+ * attributes; `dir` is made under `parent` (default the OS temp folder) and holds the server's output in
+ * `temporal.log`.
+ */
+export async function restartableDevServer(opts: { parent?: string } = {}): Promise<RestartableDevServer> {
   const cli = await resolveTemporalCli();
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'turnflow-temporal-'));
-  const port = await freePort();
+  const parent = opts.parent ?? os.tmpdir();
+  await mkdir(parent, { recursive: true });
+  const dir = await mkdtemp(path.join(parent, 'turnflow-temporal-'));
+  const [port, httpPort] = [await freePort(), await freePort()];
   const address = `127.0.0.1:${port}`;
   const args = [
     'server',
@@ -32,6 +41,9 @@ export async function restartableDevServer(): Promise<RestartableDevServer> {
     '127.0.0.1',
     '--port',
     String(port),
+    // Its default is the gRPC port + 1000, which another server may hold.
+    '--http-port',
+    String(httpPort),
     '--headless',
     '--log-level',
     'error',
@@ -43,7 +55,11 @@ export async function restartableDevServer(): Promise<RestartableDevServer> {
   const server: RestartableDevServer = {
     address,
     async start() {
-      const started = spawn(cli, args, { stdio: 'ignore' });
+      const log = createWriteStream(path.join(dir, 'temporal.log'), { flags: 'a' });
+      const started = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      started.stdout.pipe(log, { end: false });
+      started.stderr.pipe(log, { end: false });
+      started.once('exit', () => log.end());
       child = started;
       exited = new Promise((resolve) => started.once('exit', () => resolve()));
       await waitForTemporal(address, 60_000, () => (started.exitCode !== null ? 'the dev server exited' : undefined));
