@@ -72,7 +72,7 @@ export async function ensureLocalPostgres(options: EnsureLocalPostgresOptions = 
   if (await isOurClusterUp()) return { adminUrl: ADMIN_URL, startedHere: false, external: false };
   const bin = await postgresBinDir(log);
   await mkdir(PG_BASE_DIR, { recursive: true });
-  if (!(await exists(path.join(LOCAL_PG_DATA, 'PG_VERSION')))) await initCluster(bin, log);
+  if (!(await exists(path.join(LOCAL_PG_DATA, 'PG_VERSION')))) await initCluster(log);
   await mkdir(RUN_DIR, { recursive: true });
   await chownForPostgres(RUN_DIR);
   const start = await runPg(bin, 'pg_ctl', [
@@ -221,36 +221,48 @@ async function isOurClusterUp(): Promise<boolean> {
   }
 }
 
-async function initCluster(bin: string, log: (line: string) => void): Promise<void> {
+/**
+ * `initdb` of a cluster in `dataDir` (owned by the `postgres` OS user when we are root): loopback only on `port`,
+ * trust auth, throughput over durability. `extraConf` lines are appended to its `postgresql.conf`.
+ */
+export async function initPostgresData(dataDir: string, port: number, extraConf: string[] = []): Promise<void> {
+  const initdb = await runPostgresTool('initdb', [
+    '-D',
+    dataDir,
+    '-U',
+    'postgres',
+    '--auth=trust',
+    '--encoding=UTF8',
+    '--locale=C',
+    '--no-instructions',
+  ]);
+  if (initdb.code !== 0) {
+    throw new LocalPostgresError(`initdb failed (code ${initdb.code}): ${(initdb.stderr || initdb.stdout).trim()}`);
+  }
+  await appendFile(
+    path.join(dataDir, 'postgresql.conf'),
+    [
+      '',
+      '# turnflow cluster: loopback only, trust auth, throughput over durability.',
+      "listen_addresses = '127.0.0.1'",
+      `port = ${port}`,
+      'max_connections = 300',
+      'fsync = off',
+      'synchronous_commit = off',
+      'full_page_writes = off',
+      ...extraConf,
+      '',
+    ].join('\n'),
+  );
+}
+
+async function initCluster(log: (line: string) => void): Promise<void> {
   // initdb into a private folder and rename it into place, so concurrent callers never share a half-made cluster.
   const staging = path.join(PG_BASE_DIR, `.pg-init-${randomUUID()}`);
   await mkdir(staging, { mode: 0o700 });
   await chownForPostgres(staging);
   try {
-    await runPgOrThrow(bin, 'initdb', [
-      '-D',
-      staging,
-      '-U',
-      'postgres',
-      '--auth=trust',
-      '--encoding=UTF8',
-      '--locale=C',
-      '--no-instructions',
-    ]);
-    await appendFile(
-      path.join(staging, 'postgresql.conf'),
-      [
-        '',
-        '# turnflow development cluster: loopback only, trust auth, throughput over durability.',
-        "listen_addresses = '127.0.0.1'",
-        `port = ${LOCAL_PG_PORT}`,
-        'max_connections = 300',
-        'fsync = off',
-        'synchronous_commit = off',
-        'full_page_writes = off',
-        '',
-      ].join('\n'),
-    );
+    await initPostgresData(staging, LOCAL_PG_PORT);
     try {
       await rename(staging, LOCAL_PG_DATA);
       log(`created a Postgres cluster in ${path.relative(process.cwd(), LOCAL_PG_DATA)} (port ${LOCAL_PG_PORT})`);
@@ -319,13 +331,6 @@ async function runPg(
   const options = { resolveOnExit: true, cwd };
   if (!isRoot()) return exec(program, args, options);
   return exec('runuser', ['-u', PG_OS_USER, '--', program, ...args], options);
-}
-
-async function runPgOrThrow(bin: string, tool: string, args: string[]): Promise<void> {
-  const result = await runPg(bin, tool, args);
-  if (result.code !== 0) {
-    throw new LocalPostgresError(`${tool} failed (code ${result.code}): ${(result.stderr || result.stdout).trim()}`);
-  }
 }
 
 /** Gives `dir` to the `postgres` OS user when we are root (the server refuses to run as root). */

@@ -1,8 +1,8 @@
-import { appendFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './ports';
-import { chownForPostgres, runPostgresTool } from './postgres';
+import { chownForPostgres, initPostgresData, runPostgresTool } from './postgres';
 
 /** A Postgres cluster of its own, which its owner may stop and start (the shared development cluster never is). */
 export interface ThrowawayPostgres {
@@ -28,29 +28,7 @@ export async function throwawayPostgres(opts: { parent?: string } = {}): Promise
   const data = path.join(dir, 'data');
   await chownForPostgres(dir);
   const port = await freePort();
-  await check('initdb', [
-    '-D',
-    data,
-    '-U',
-    'postgres',
-    '--auth=trust',
-    '--encoding=UTF8',
-    '--locale=C',
-    '--no-instructions',
-  ]);
-  await appendFile(
-    path.join(data, 'postgresql.conf'),
-    [
-      '',
-      "listen_addresses = '127.0.0.1'",
-      `port = ${port}`,
-      "unix_socket_directories = ''",
-      'max_connections = 300',
-      'fsync = off',
-      'synchronous_commit = off',
-      '',
-    ].join('\n'),
-  );
+  await initPostgresData(data, port, ["unix_socket_directories = ''"]);
   const pgCtl = (args: string[]) => check('pg_ctl', [...args, '-D', data]);
   const cluster: ThrowawayPostgres = {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
