@@ -84,7 +84,8 @@ export function createGatewayApp(deps: GatewayDeps): Hono {
     if (err instanceof HTTPException) {
       return c.json(errorBody(err.status === 413 ? 'payload_too_large' : 'bad_request', err.message), err.status);
     }
-    logger.error({ err, method: c.req.method, path: c.req.path }, 'request failed');
+    // The path is the caller's: bounded before it reaches the log.
+    logger.error({ err, method: c.req.method, path: c.req.path.slice(0, 256) }, 'request failed');
     return c.json(errorBody('internal', 'internal error'), 500);
   });
   return app;
