@@ -1,7 +1,5 @@
 import type pg from 'pg';
-
-/** Cursors are `segment * 2^32 + n`; each stream writer of a turn claims the next segment (see `StreamWriter`). */
-const SEGMENT_SIZE = 2 ** 32;
+import { segmentOf } from '../stream-log';
 
 /**
  * Thrown when a reader asks for a turn's events after a cursor the turn never issued: one beyond the turn's
@@ -50,6 +48,6 @@ export async function checkCursor(db: pg.Pool, turnId: string, after: number): P
     if (after === terminal) return 'ended';
     if (after > terminal) throw new CursorOutOfRangeError(turnId, after, 'beyond_end');
   }
-  if (Math.floor(after / SEGMENT_SIZE) > segment) throw new CursorOutOfRangeError(turnId, after, 'unknown_segment');
+  if (segmentOf(after) > segment) throw new CursorOutOfRangeError(turnId, after, 'unknown_segment');
   return 'open';
 }

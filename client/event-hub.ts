@@ -1,5 +1,6 @@
 import pg from 'pg';
-import { EVENTS_CHANNEL, TurnEvent } from '../common';
+import type { TurnEvent } from '../common';
+import { decodeNotification, EVENTS_CHANNEL } from '../stream-log';
 
 /** What a subscriber hears for its turn. */
 export type LiveMessage =
@@ -110,26 +111,14 @@ export class EventHub {
     setTimeout(retry, this.delay).unref();
   }
 
+  /** Delivers each announcement of a payload (stream-log/notify.ts) to its turn's listeners. */
   private dispatch(payload: string | undefined): void {
-    if (!payload) return;
-    let body: unknown;
-    try {
-      body = JSON.parse(payload);
-    } catch {
-      return;
+    for (const { turnId, event } of decodeNotification(payload)) {
+      const set = this.listeners.get(turnId);
+      if (!set) continue;
+      const message: LiveMessage = event ? { kind: 'event', event } : { kind: 'doorbell' };
+      for (const listener of set) listener(message);
     }
-    // A writer sends one event, or several it had queued as an array.
-    for (const item of Array.isArray(body) ? (body as unknown[]) : [body]) this.deliver(item);
-  }
-
-  private deliver(body: unknown): void {
-    const turnId = (body as { turnId?: unknown } | null)?.turnId;
-    if (typeof turnId !== 'string') return;
-    const set = this.listeners.get(turnId);
-    if (!set) return;
-    const parsed = TurnEvent.safeParse(body);
-    const message: LiveMessage = parsed.success ? { kind: 'event', event: parsed.data } : { kind: 'doorbell' };
-    for (const listener of set) listener(message);
   }
 
   private broadcast(message: LiveMessage): void {

@@ -1,21 +1,13 @@
 import type pg from 'pg';
-import { TurnEvent } from '../common';
-
-interface EventRow {
-  cursor: string;
-  prev: string;
-  hop: number;
-  attempt: number;
-  type: string;
-  data: Record<string, unknown>;
-}
+import type { TurnEvent, TurnEventType } from '../common';
+import { decodeEventRow } from '../stream-log';
 
 /** Rows {@link storedEventsAfter} reads at most per call; a full page means more may follow. */
 export const STORED_EVENTS_PAGE = 1_000;
 
 /**
  * Stored events of a turn after `after`, in cursor order, at most `limit` (one event per row, so a result of
- * `limit` events means more may be stored: read again after the last one).
+ * `limit` events means more may be stored: read again after the last one). Rows are decoded by stream-log/rows.ts.
  */
 export async function storedEventsAfter(
   db: pg.Pool,
@@ -23,49 +15,33 @@ export async function storedEventsAfter(
   after: number,
   limit = STORED_EVENTS_PAGE,
 ): Promise<TurnEvent[]> {
-  const { rows } = await db.query<EventRow>(
+  const { rows } = await db.query<{
+    cursor: string;
+    prev: string;
+    hop: number;
+    attempt: number;
+    type: TurnEventType;
+    data: Record<string, unknown>;
+  }>(
     `SELECT cursor, prev, hop, attempt, type, data FROM turn_events
      WHERE turn_id = $1 AND cursor > $2 ORDER BY cursor LIMIT $3`,
     [turnId, after, limit],
   );
   const events: TurnEvent[] = [];
   for (const row of rows) {
-    const cursor = Number(row.cursor);
-    let data = row.data;
-    let prev = Number(row.prev);
-    if (row.type === 'text' && Array.isArray(row.data['lengths'])) {
-      const resumed = resumeCompacted(row.data as unknown as CompactedText, cursor, prev, after);
-      if (resumed === undefined) continue;
-      data = { text: resumed.text };
-      prev = resumed.prev;
-    }
-    events.push(TurnEvent.parse({ ...data, turnId, cursor, prev, hop: row.hop, attempt: row.attempt, type: row.type }));
+    const event = decodeEventRow(turnId, { ...row, cursor: Number(row.cursor), prev: Number(row.prev) }, after);
+    if (event) events.push(event);
   }
   return events;
 }
 
-/** A compacted run of text deltas (see activities/stream/compact.ts). */
-interface CompactedText {
-  text: string;
-  firstCursor: number;
-  lengths: number[];
-}
-
-/**
- * The part of a compacted run a reader that has seen everything up to `after` has not seen yet, as one event at
- * the run's last cursor; `undefined` when it has seen it all.
- */
-function resumeCompacted(
-  run: CompactedText,
-  cursor: number,
-  prev: number,
-  after: number,
-): { text: string; prev: number } | undefined {
-  if (after >= cursor) return undefined;
-  const seen = Math.max(0, after - run.firstCursor + 1);
-  if (seen === 0) return { text: run.text, prev };
-  const offset = run.lengths.slice(0, seen).reduce((a, b) => a + b, 0);
-  return { text: run.text.slice(offset), prev: after };
+/** True once the turn's stream holds its terminal event (`done` or `error`). */
+export async function hasTerminalEvent(db: pg.Pool, turnId: string): Promise<boolean> {
+  const { rows } = await db.query<{ terminal: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM turn_events WHERE turn_id = $1 AND type IN ('done', 'error')) AS terminal`,
+    [turnId],
+  );
+  return rows[0]?.terminal === true;
 }
 
 /** A message of a conversation as a user sees it: their messages and the turns' final answers. */

@@ -5,7 +5,8 @@ import { cancelTurn, turnProgress, type chatTurn } from '../workflows';
 import { EventHub } from './event-hub';
 import { CatalogCache } from './catalog';
 import { startTurn } from './start-turn';
-import { finalMessageOf } from './store';
+import { checkCursor } from './cursors';
+import { finalMessageOf, hasTerminalEvent, storedEventsAfter } from './store';
 import { turnEvents, type TurnEventsOptions } from './turn-events';
 
 /** Options of {@link TurnClient}. */
@@ -57,6 +58,28 @@ export class TurnClient {
    */
   events(turnId: string, opts: TurnEventsOptions = {}): AsyncGenerator<TurnEvent, void, undefined> {
     return turnEvents(this.opts.pool, this.hub, turnId, opts);
+  }
+
+  /**
+   * One page of the turn's stored events after `after` (at most `STORED_EVENTS_PAGE`; a full page means more
+   * may follow), without waiting for live ones: what a reader flushes once the turn's workflow has closed.
+   */
+  storedEvents(turnId: string, after: number): Promise<TurnEvent[]> {
+    return storedEventsAfter(this.opts.pool, turnId, after);
+  }
+
+  /** True once the turn's terminal event (`done` or `error`) is stored. */
+  hasEnded(turnId: string): Promise<boolean> {
+    return hasTerminalEvent(this.opts.pool, turnId);
+  }
+
+  /**
+   * Checks that `after` can be a cursor of the turn: `'ended'` when it is the terminal event's, `'open'` when events
+   * after it are stored or may still come.
+   * @throws CursorOutOfRangeError for a cursor beyond the turn's end or from a segment it never claimed.
+   */
+  checkCursor(turnId: string, after: number): Promise<'open' | 'ended'> {
+    return checkCursor(this.opts.pool, turnId, after);
   }
 
   /** Stops generating: the partial answer is kept with `finish_reason: cancelled`. */

@@ -15,6 +15,3 @@ export const SEARCH_ATTRIBUTES = {
 } as const;
 
 export type SearchAttributeName = keyof typeof SEARCH_ATTRIBUTES;
-
-/** Postgres NOTIFY channel that carries every turn event to the processes listening for it. */
-export const EVENTS_CHANNEL = 'turnflow_events';

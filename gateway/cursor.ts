@@ -1,6 +1,5 @@
 import type { Context } from 'hono';
-import type pg from 'pg';
-import { checkCursor, CursorOutOfRangeError } from '../client';
+import { CursorOutOfRangeError, type TurnClient } from '../client';
 import { ApiError } from './errors';
 import { validate } from './request';
 import { Cursor, EventsQuery } from './schemas';
@@ -23,12 +22,12 @@ export function requestedCursor(c: Context): { after: number; source: 'Last-Even
  * @throws ApiError 400 for a cursor beyond the turn's end or from a segment it never claimed (another turn's).
  */
 export async function resumePoint(
-  pool: pg.Pool,
+  turns: TurnClient,
   turnId: string,
   requested: { after: number; source: string },
 ): Promise<number> {
   try {
-    await checkCursor(pool, turnId, requested.after);
+    await turns.checkCursor(turnId, requested.after);
     return requested.after;
   } catch (err: unknown) {
     if (!(err instanceof CursorOutOfRangeError)) throw err;

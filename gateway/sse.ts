@@ -3,18 +3,17 @@ import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import type { Context } from 'hono';
 import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
-import type pg from 'pg';
 import type { Logger } from 'pino';
 import { isTerminal, type TurnEvent } from '../common';
-import { storedEventsAfter, type TurnClient } from '../client';
+import type { TurnClient } from '../client';
 import { describeClosure, type TurnClosure } from './outcome';
 
 /** What {@link streamTurnEvents} needs. */
 export interface StreamDeps {
+  /** Every read of the turn's stream goes through it: the gateway runs no SQL on the stream log of its own. */
   turns: TurnClient;
   /** When given, the workflow watch of a stream is cancelled with the stream (else it lasts until the turn ends). */
   temporal: Client | undefined;
-  pool: pg.Pool;
   /** Idle time after which a `: keep-alive` comment is sent. */
   keepAliveMs: number;
   /** A write the reader does not take within this time (backpressure) disconnects it; 0 = never. */
@@ -187,12 +186,12 @@ async function pump(
           break;
         case 'closed':
           // A turn whose stream holds its end is followed to it; otherwise flush what is stored and say why.
-          if (stop.signal.aborted || (await hasTerminalEvent(deps.pool, turnId))) break;
+          if (stop.signal.aborted || (await deps.turns.hasEnded(turnId))) break;
           stop.abort();
           await inFlight;
-          for (let page = await storedEventsAfter(deps.pool, turnId, state.last); page.length > 0;) {
+          for (let page = await deps.turns.storedEvents(turnId, state.last); page.length > 0;) {
             for (const event of page) await send(event);
-            page = await storedEventsAfter(deps.pool, turnId, state.last);
+            page = await deps.turns.storedEvents(turnId, state.last);
           }
           await within(deps.writeTimeoutMs, writeFinalError(stream, turnId, step.closure));
           return 'turn-closed';
@@ -250,12 +249,4 @@ function disconnect(c: Context, stream: SSEStreamingApi): void {
 
 async function writeFinalError(stream: SSEStreamingApi, turnId: string, closure: TurnClosure): Promise<void> {
   await stream.writeSSE({ event: 'error', data: JSON.stringify({ turnId, type: 'error', ...closure }) });
-}
-
-async function hasTerminalEvent(pool: pg.Pool, turnId: string): Promise<boolean> {
-  const { rows } = await pool.query<{ terminal: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM turn_events WHERE turn_id = $1 AND type IN ('done', 'error')) AS terminal`,
-    [turnId],
-  );
-  return rows[0]?.terminal === true;
 }

@@ -77,7 +77,7 @@ export function turnRoutes(deps: TurnRoutesDeps): Hono<AppEnv> {
   app.get('/turns/:turnId/events', async (c) => {
     const requested = requestedCursor(c);
     const turnId = await ownedTurn(c, deps.pool);
-    const after = await resumePoint(deps.pool, turnId, requested);
+    const after = await resumePoint(deps.turns, turnId, requested);
     // Hono answers HEAD with this handler and drops the body without cancelling it: open no stream for it.
     if (c.req.method === 'HEAD') return eventStreamHead(c);
     return streamTurnEvents(c, deps, turnId, after, deps.limits.openStream(c.var.tenant));

@@ -1,23 +1,11 @@
 import type { Pool } from 'pg';
+import { compactTextRun, type EventRow } from '../../stream-log';
 import { inTransaction } from '../repo/turns';
 
 /**
- * How a compacted run of text rows is stored: one row at the run's last cursor whose `text` is the run's text,
- * with the length of each original delta, so a reader resuming from any cursor inside the run can still be
- * given exactly the text after it (see `expandCompacted` in client/store.ts).
- */
-export interface CompactedText {
-  text: string;
-  /** Cursor of the run's first delta; the run's deltas had consecutive cursors up to the row's own. */
-  firstCursor: number;
-  /** Length (UTF-16 code units) of each delta of the run, in order. */
-  lengths: number[];
-}
-
-/**
  * The seed's `compact_deltas`, for the stream log: once the final message is durable, each (hop, attempt)'s text
- * deltas collapse into one row. Resuming from any cursor keeps working; the log shrinks to O(hops) rows.
- * Idempotent: rows already compacted are left alone.
+ * deltas collapse into one row (the row format is stream-log/rows.ts). Resuming from any cursor keeps working; the
+ * log shrinks to O(hops) rows. Idempotent: rows already compacted are left alone.
  */
 export async function compactTextEvents(pool: Pool, turnId: string): Promise<{ before: number; after: number }> {
   return inTransaction(pool, async (db) => {
@@ -26,37 +14,31 @@ export async function compactTextEvents(pool: Pool, turnId: string): Promise<{ b
       prev: string;
       hop: number;
       attempt: number;
-      data: { text: string };
+      data: EventRow['data'];
     }>(
       `SELECT cursor, prev, hop, attempt, data FROM turn_events
        WHERE turn_id = $1 AND type = 'text' AND NOT (data ? 'lengths')
        ORDER BY cursor FOR UPDATE`,
       [turnId],
     );
-    const runs = new Map<string, typeof rows>();
+    const runs = new Map<string, EventRow[]>();
     for (const row of rows) {
       const key = `${row.hop}:${row.attempt}`;
-      runs.set(key, [...(runs.get(key) ?? []), row]);
+      const event: EventRow = { ...row, cursor: Number(row.cursor), prev: Number(row.prev), type: 'text' };
+      runs.set(key, [...(runs.get(key) ?? []), event]);
     }
     let after = rows.length;
     for (const run of runs.values()) {
-      const first = Number(run[0]!.cursor);
-      const last = Number(run.at(-1)!.cursor);
-      // Only a contiguous run can be indexed by cursor offset; anything else stays as it is.
-      if (run.length < 2 || last - first !== run.length - 1) continue;
-      const merged: CompactedText = {
-        text: run.map((r) => r.data.text).join(''),
-        firstCursor: first,
-        lengths: run.map((r) => r.data.text.length),
-      };
+      const merged = compactTextRun(run);
+      if (!merged) continue;
       await db.query(`DELETE FROM turn_events WHERE turn_id = $1 AND type = 'text' AND cursor BETWEEN $2 AND $3`, [
         turnId,
-        first,
-        last,
+        run[0]!.cursor,
+        merged.cursor,
       ]);
       await db.query(
-        `INSERT INTO turn_events (turn_id, cursor, prev, hop, attempt, type, data) VALUES ($1, $2, $3, $4, $5, 'text', $6)`,
-        [turnId, last, run[0]!.prev, run[0]!.hop, run[0]!.attempt, JSON.stringify(merged)],
+        `INSERT INTO turn_events (turn_id, cursor, prev, hop, attempt, type, data) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+        [turnId, merged.cursor, merged.prev, merged.hop, merged.attempt, merged.type, JSON.stringify(merged.data)],
       );
       after -= run.length - 1;
     }

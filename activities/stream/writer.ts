@@ -1,11 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
-import { EVENTS_CHANNEL, type PersistenceOptions, type TurnEvent, type TurnEventBody } from '../../common';
-
-/** Cursors are `segment * 2^32 + n`: each writer owns a segment, so no two writers ever share a cursor. */
-const SEGMENT_SIZE = 2 ** 32;
-
-/** NOTIFY payloads must stay under Postgres' 8000-byte limit; larger events ring the doorbell without a body. */
-const MAX_NOTIFY_PAYLOAD = 7_800;
+import type { PersistenceOptions, TurnEvent, TurnEventBody } from '../../common';
+import { cursorAt, encodeAnnouncement, encodeEventRow, EVENTS_CHANNEL, packPayloads } from '../../stream-log';
 
 /** Where one stream writer is in the turn's event stream. */
 export interface WriterPosition {
@@ -82,7 +77,7 @@ export class StreamWriter {
         opts.turnId,
         opts.hop,
         opts.attempt,
-        row.segment * SEGMENT_SIZE,
+        cursorAt(row.segment, 0),
         Number(row.last),
         opts.persistence,
       );
@@ -198,12 +193,9 @@ export class StreamWriter {
   }
 
   private announce(event: TurnEvent): void {
-    let payload = JSON.stringify(event);
-    if (Buffer.byteLength(payload) > MAX_NOTIFY_PAYLOAD) {
-      // Too big to carry: store it first (text rows are otherwise batched), then ring without a body.
-      if (event.type === 'text') void this.flush().catch((err: unknown) => this.fail(err));
-      payload = JSON.stringify({ turnId: event.turnId, cursor: event.cursor, prev: event.prev, doorbell: true });
-    }
+    const { payload, doorbell } = encodeAnnouncement(event);
+    // Too big to carry: store it first (text rows are otherwise batched), then ring without a body.
+    if (doorbell && event.type === 'text') void this.flush().catch((err: unknown) => this.fail(err));
     this.outbox.push(payload);
     // The first announcement goes out at once; those made while it is on the wire ride together in the next.
     if (this.outbox.length === 1) void this.serial(() => this.sendOutbox()).catch((err: unknown) => this.fail(err));
@@ -236,10 +228,7 @@ export class StreamWriter {
   }
 
   private async insert(rows: PendingRow[]): Promise<PendingRow[]> {
-    const data = rows.map(({ event }) => {
-      const { turnId: _t, cursor: _c, prev: _p, hop: _h, attempt: _a, type: _ty, ...rest } = event;
-      return JSON.stringify(rest);
-    });
+    const data = rows.map(({ event }) => JSON.stringify(encodeEventRow(event).data));
     const result = await this.serial(() =>
       this.client.query<{ cursor: string }>(
         `INSERT INTO turn_events (turn_id, cursor, prev, hop, attempt, type, data, event_key)
@@ -291,28 +280,4 @@ export class StreamWriter {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }
-}
-
-/**
- * Packs event payloads into as few NOTIFY payloads as fit under the size limit: one event alone as itself,
- * several as a JSON array (the listener accepts both).
- */
-export function packPayloads(payloads: string[]): string[] {
-  const packed: string[] = [];
-  let batch: string[] = [];
-  let size = 2;
-  const close = () => {
-    if (batch.length === 1) packed.push(batch[0]!);
-    else if (batch.length > 1) packed.push(`[${batch.join(',')}]`);
-    batch = [];
-    size = 2;
-  };
-  for (const payload of payloads) {
-    const bytes = Buffer.byteLength(payload) + 1;
-    if (batch.length > 0 && size + bytes > MAX_NOTIFY_PAYLOAD) close();
-    batch.push(payload);
-    size += bytes;
-  }
-  close();
-  return packed;
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { packPayloads } from '../../activities/stream/writer';
+import { packPayloads } from '../../stream-log';
 
 describe('packPayloads (NOTIFY coalescing)', () => {
   it('sends a lone event as itself', () => {
