@@ -1,6 +1,13 @@
 import { Context, cancellationDetails } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { StorableTextStream, storableText, type PersistenceOptions, type ToolCallSummary, type Usage } from '../common';
+import {
+  eventKeys,
+  StorableTextStream,
+  storableText,
+  type PersistenceOptions,
+  type ToolCallSummary,
+  type Usage,
+} from '../common';
 import type { ActivityDeps } from './deps';
 import { openChatChunkStream, readChatStream, toLlmFailure, type AssembledMessage } from './llm';
 import { recordProviderFailure } from './repo/llm-failures';
@@ -87,7 +94,7 @@ export function createLlmActivity(deps: ActivityDeps) {
     };
     try {
       if (attempt > 1)
-        await writer.event({ type: 'reset', supersededAttempt: attempt - 1 }, `reset:${input.hop}:${attempt}`);
+        await writer.event({ type: 'reset', supersededAttempt: attempt - 1 }, eventKeys.reset(input.hop, attempt));
       const signal = AbortSignal.any([ctx.cancellationSignal, idle.signal]);
       // Read from the raw response: openai-node's Stream hides whether `data: [DONE]` arrived.
       const stream = await openChatChunkStream(
@@ -141,7 +148,7 @@ export function createLlmActivity(deps: ActivityDeps) {
         }));
         await writer.event(
           { type: 'tool_calls', message: `Executing ${calls.length} tool(s)...`, calls },
-          `tool_calls:${input.hop}:${attempt}`,
+          eventKeys.toolCalls(input.hop, attempt),
         );
       }
       await writer.close();

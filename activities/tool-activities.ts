@@ -1,6 +1,6 @@
 import { Context, cancellationDetails } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { storableText, type PersistenceOptions } from '../common';
+import { eventKeys, storableText, type PersistenceOptions } from '../common';
 import type { ActivityDeps } from './deps';
 import { getToolResult, hopToolCalls, saveToolResult } from './repo/messages';
 import { storageStep } from './repo/storage-failure';
@@ -144,7 +144,7 @@ export function createToolActivities(deps: ActivityDeps) {
             content: result.content,
             isError: result.isError,
           },
-          `tool_result:${input.hop}:${call.id}`,
+          eventKeys.toolResult({ hop: input.hop, toolCallId: call.id }),
         );
         if (event) recorded += 1;
       }

@@ -1,7 +1,9 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import {
+  eventKeys,
   HOP_LIMIT_SEPARATOR,
+  messageKeys,
   hopLimitWarning,
   publicFailureMessage,
   storableText,
@@ -104,7 +106,7 @@ export function createTurnActivities(deps: ActivityDeps) {
         `INSERT INTO messages (tenant_id, conversation_id, turn_id, idem_key, kind, content, model, finish_reason, usage)
          SELECT tenant_id, conversation_id, id, $2, 'final', $3, model, $4, $5 FROM turns WHERE id = $1
          ON CONFLICT (idem_key) DO NOTHING`,
-        [input.turnId, `${input.turnId}:final`, content, input.finishReason, usage && JSON.stringify(usage)],
+        [input.turnId, messageKeys.final(input.turnId), content, input.finishReason, usage && JSON.stringify(usage)],
       );
       await db.query(
         `UPDATE turns SET status = $2, finish_reason = $3, hops = $4, usage = $5, completed_at = now()
@@ -129,7 +131,7 @@ export function createTurnActivities(deps: ActivityDeps) {
             text: HOP_LIMIT_SEPARATOR + hopLimitWarning(input.hopLimit),
             finishReason: 'tool_limit_reached',
           },
-          'hop_limit',
+          eventKeys.hopLimit,
         );
       }
       await writer.event(
@@ -140,7 +142,7 @@ export function createTurnActivities(deps: ActivityDeps) {
           finishReason: result.finishReason,
           usage: result.usage,
         },
-        'done',
+        eventKeys.done,
       );
       await writer.close();
     } finally {
@@ -178,7 +180,7 @@ export function createTurnActivities(deps: ActivityDeps) {
       try {
         await writer.event(
           { type: 'error', errorType: input.errorType, message: publicFailureMessage(input.errorType) },
-          'error',
+          eventKeys.error,
         );
         await writer.close();
       } finally {

@@ -6,5 +6,4 @@ export { turnEvents, type TurnEventsOptions } from './turn-events';
 export { checkCursor, CursorOutOfRangeError } from './cursors';
 export { conversationMessages, finalMessageOf, storedEventsAfter, type ConversationMessage } from './store';
 export { claimTurn, tenantSeesConversation, tenantSeesTurn, TurnOwnershipError, type TurnClaim } from './access';
-export { EnvBool, TemporalEnv, temporalConnectionOptions, temporalEnvProblem } from './temporal-env';
 export { signalOnShutdown, waitFor, type WaitForOptions } from './wait-for';

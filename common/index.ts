@@ -5,3 +5,4 @@ export * from './turn';
 export * from './search-attributes';
 export * from './text';
 export * from './failures';
+export * from './keys';

@@ -1,6 +1,11 @@
 import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
 
-/** Typed keys of the turn's search attributes (names and types as in {@link SEARCH_ATTRIBUTES}). */
+/**
+ * The custom search attributes a turn sets so operators can find and filter runs in the Temporal UI: the one
+ * definition of their names and types. The bootstrap registers them on the dev server (dev/search-attributes.ts),
+ * docker-compose.yml lists them for its cluster (a test checks it against these), production clusters register them
+ * once (`temporal operator search-attribute create`, see the README).
+ */
 export const searchAttributeKeys = {
   TenantId: defineSearchAttributeKey('TenantId', SearchAttributeType.KEYWORD),
   ConversationId: defineSearchAttributeKey('ConversationId', SearchAttributeType.KEYWORD),
@@ -8,3 +13,10 @@ export const searchAttributeKeys = {
   TurnHops: defineSearchAttributeKey('TurnHops', SearchAttributeType.INT),
   LlmModel: defineSearchAttributeKey('LlmModel', SearchAttributeType.KEYWORD),
 } as const;
+
+export type SearchAttributeName = keyof typeof searchAttributeKeys;
+
+/** The same attributes as name → type, for registering them. */
+export const SEARCH_ATTRIBUTES = Object.fromEntries(
+  Object.values(searchAttributeKeys).map(({ name, type }) => [name, type]),
+) as Readonly<Record<SearchAttributeName, SearchAttributeType>>;

@@ -1,11 +1,11 @@
-import { defineSearchAttributeKey, TypedSearchAttributes } from '@temporalio/common';
+import { TypedSearchAttributes } from '@temporalio/common';
 import type { SearchAttributeType } from '@temporalio/common';
 import type { SearchAttributeKey } from '@temporalio/common/lib/search-attributes';
-import { SEARCH_ATTRIBUTES } from '../common';
+import { searchAttributeKeys as keys } from '../common';
 
-/** The project's custom search attributes ({@link SEARCH_ATTRIBUTES}) as typed SDK keys. */
+/** The project's custom search attributes (defined in common/search-attributes.ts) as a list of typed SDK keys. */
 export function searchAttributeKeys(): SearchAttributeKey<SearchAttributeType>[] {
-  return Object.entries(SEARCH_ATTRIBUTES).map(([name, type]) => defineSearchAttributeKey(name, type));
+  return Object.values(keys);
 }
 
 /** `--search-attribute Name=Type` arguments registering them on `temporal server start-dev`. */

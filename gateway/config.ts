@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { EnvBool, TemporalEnv, temporalEnvProblem } from '../client';
-import { ConfigError } from './errors';
+import { ConfigError, EnvBool, TemporalEnv, temporalEnvProblem } from '../config';
 import { DEFAULT_LIMITS } from './limits';
 import { DEFAULT_BODY_LIMIT_BYTES, MIN_BODY_LIMIT_BYTES } from './schemas';
 import { ApiTokens, TenantDirectory } from './tenants';

@@ -1,8 +1,3 @@
-/** Thrown when the environment cannot run a gateway; names every bad variable, never echoing secret values. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
-
 /** The machine-readable kinds of error the gateway answers with (`error.type` in the JSON body). */
 export type ApiErrorType =
   | 'bad_request'

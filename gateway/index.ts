@@ -1,7 +1,8 @@
 export { createGatewayApp, type GatewayDeps } from './app';
 export type { AppEnv } from './auth';
 export { GatewayEnv, loadGatewayConfig, type GatewayConfig } from './config';
-export { ApiError, ConfigError, type ApiErrorBody, type ApiErrorType } from './errors';
+export { ApiError, type ApiErrorBody, type ApiErrorType } from './errors';
+export { ConfigError } from '../config';
 export type { HealthCheck } from './health';
 export { DEFAULT_LIMITS, runningTurnsOf, TenantLimits, type LimitOptions } from './limits';
 export { startGatewayServer, type GatewayServer, type ListenOptions } from './server';

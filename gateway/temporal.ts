@@ -1,7 +1,7 @@
 import { Connection } from '@temporalio/client';
-import { temporalConnectionOptions, type TemporalEnv } from '../client';
+import { temporalConnectionOptions, type TemporalEnv } from '../config';
 
 /** Connects to Temporal as configured: plain, TLS, mTLS (client cert pair) or Temporal Cloud API key. */
 export async function connectTemporal(config: TemporalEnv): Promise<Connection> {
-  return Connection.connect(await temporalConnectionOptions(config));
+  return Connection.connect(temporalConnectionOptions(config));
 }

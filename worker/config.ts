@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { EnvBool, TemporalEnv, temporalEnvProblem } from '../client/temporal-env';
+import { ConfigError, EnvBool, TemporalEnv, temporalEnvProblem } from '../config';
+
+export { ConfigError };
 
 const List = z.string().transform((v) =>
   v
@@ -34,11 +36,6 @@ export const WorkerConfig = TemporalEnv.extend({
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 export type WorkerConfig = z.infer<typeof WorkerConfig>;
-
-/** Thrown when the environment cannot run a worker; names every bad variable. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
 
 /** Parses `env`; throws {@link ConfigError} naming each bad variable (never echoing secret values). */
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {

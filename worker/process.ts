@@ -4,7 +4,8 @@ import OpenAI from 'openai';
 import pino, { type Logger } from 'pino';
 import { createPool, isPostgresUnavailable, migrate } from '../db';
 import { builtinTools, createToolRegistry, type Tool } from '../activities/tools';
-import { signalOnShutdown, temporalConnectionOptions, waitFor } from '../client';
+import { signalOnShutdown, waitFor } from '../client';
+import { temporalConnectionOptions } from '../config';
 import { loadWorkerConfig } from './config';
 import { createTurnWorker, type TurnWorkerOptions } from './create-worker';
 
@@ -53,7 +54,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions = {}): Promise
     { connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_MAX, connectionTimeoutMillis: 30_000 },
     (err) => logger.warn({ err: err.message }, 'database connection failed'),
   );
-  const connectionOptions = await temporalConnectionOptions(config);
+  const connectionOptions = temporalConnectionOptions(config);
   const connection = await waitFor('Temporal', () => NativeConnection.connect(connectionOptions), waiting).catch(
     async (err: unknown) => {
       await pool.end();

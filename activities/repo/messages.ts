@@ -1,6 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import type { Usage } from '../../common';
+import { messageKeys, type Usage } from '../../common';
 
 /** A tool call as the model made it and as it is stored on the hop message. */
 export interface StoredToolCall {
@@ -27,7 +27,7 @@ interface MessageRow {
 export async function loadContext(pool: Pool, turnId: string): Promise<ChatCompletionMessageParam[]> {
   // Turns are ordered by their user message; an earlier turn contributes its user message and final answer.
   const { rows } = await pool.query<MessageRow>(
-    `WITH me AS (SELECT id AS user_id, tenant_id, conversation_id FROM messages WHERE idem_key = $1 || ':user'),
+    `WITH me AS (SELECT id AS user_id, tenant_id, conversation_id FROM messages WHERE idem_key = $2),
           turn_order AS (
             SELECT u.turn_id, u.id AS user_id FROM messages u, me
             WHERE u.tenant_id = me.tenant_id AND u.conversation_id = me.conversation_id AND u.kind = 'user'
@@ -36,7 +36,7 @@ export async function loadContext(pool: Pool, turnId: string): Promise<ChatCompl
      FROM messages m JOIN turn_order o ON o.turn_id = m.turn_id
      WHERE m.turn_id = $1 OR m.kind IN ('user', 'final')
      ORDER BY o.user_id, m.id`,
-    [turnId],
+    [turnId, messageKeys.user(turnId)],
   );
   const context: ChatCompletionMessageParam[] = [];
   const toolResults = new Map<string, MessageRow>();
@@ -85,7 +85,7 @@ export async function saveHopMessage(pool: Pool | PoolClient, msg: HopMessage): 
      RETURNING id`,
     [
       msg.turnId,
-      `${msg.turnId}:hop:${msg.hop}`,
+      messageKeys.hop(msg.turnId, msg.hop),
       msg.hop,
       msg.attempt,
       msg.content,
@@ -97,7 +97,7 @@ export async function saveHopMessage(pool: Pool | PoolClient, msg: HopMessage): 
   );
   if (rows[0]) return rows[0].id;
   const existing = await pool.query<{ id: string }>(`SELECT id FROM messages WHERE idem_key = $1`, [
-    `${msg.turnId}:hop:${msg.hop}`,
+    messageKeys.hop(msg.turnId, msg.hop),
   ]);
   return existing.rows[0]!.id;
 }
@@ -106,7 +106,7 @@ export async function saveHopMessage(pool: Pool | PoolClient, msg: HopMessage): 
 export async function hopToolCalls(db: Pool | PoolClient, turnId: string, hop: number): Promise<StoredToolCall[]> {
   const { rows } = await db.query<{ tool_calls: StoredToolCall[] | null }>(
     `SELECT tool_calls FROM messages WHERE idem_key = $1`,
-    [`${turnId}:hop:${hop}`],
+    [messageKeys.hop(turnId, hop)],
   );
   return rows[0]?.tool_calls ?? [];
 }
@@ -119,10 +119,6 @@ export interface ToolResultRow {
   isError: boolean;
 }
 
-function toolResultKey(turnId: string, hop: number, toolCallId: string): string {
-  return `${turnId}:tool:${hop}:${toolCallId}`;
-}
-
 /** The stored result of a tool call, if it ran to completion before. */
 export async function getToolResult(
   pool: Pool,
@@ -132,7 +128,7 @@ export async function getToolResult(
 ): Promise<ToolResultRow | undefined> {
   const { rows } = await pool.query<{ tool_call_id: string; tool_name: string; content: string; is_error: boolean }>(
     `SELECT tool_call_id, tool_name, content, is_error FROM messages WHERE idem_key = $1`,
-    [toolResultKey(turnId, hop, toolCallId)],
+    [messageKeys.toolResult({ turnId, hop, toolCallId })],
   );
   const row = rows[0];
   return row && { toolCallId: row.tool_call_id, name: row.tool_name, content: row.content, isError: row.is_error };
@@ -152,7 +148,7 @@ export async function saveToolResult(
      ON CONFLICT (idem_key) DO NOTHING`,
     [
       turnId,
-      toolResultKey(turnId, hop, result.toolCallId),
+      messageKeys.toolResult({ turnId, hop, toolCallId: result.toolCallId }),
       hop,
       result.toolCallId,
       result.name,

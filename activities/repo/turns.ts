@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
-import type { ChatTurnInput, ChatTurnResult, Usage } from '../../common';
+import { messageKeys, type ChatTurnInput, type ChatTurnResult, type Usage } from '../../common';
 
 /** A stored turn as the activities need it. */
 export interface TurnRow {
@@ -33,7 +33,7 @@ export async function ensureTurn(pool: Pool, input: ChatTurnInput & { model: str
       `INSERT INTO messages (tenant_id, conversation_id, turn_id, idem_key, kind, content)
        SELECT tenant_id, conversation_id, id, $2, 'user', $3 FROM turns WHERE id = $1
        ON CONFLICT (idem_key) DO NOTHING`,
-      [input.turnId, `${input.turnId}:user`, input.message],
+      [input.turnId, messageKeys.user(input.turnId), input.message],
     );
     const turn = await getTurn(db, input.turnId);
     if (!turn) throw new Error(`turn ${input.turnId} vanished inside its own transaction`);

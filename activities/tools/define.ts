@@ -86,18 +86,5 @@ export function defineTool<P extends ToolParameters>(config: ToolConfig<P>): Too
   return Object.freeze({ ...config });
 }
 
-/** Identity of one tool call within a turn. */
-export interface ToolCallIdentity {
-  readonly turnId: string;
-  readonly hop: number;
-  readonly toolCallId: string;
-}
-
-/**
- * The idempotency key of a tool call: `tool:<turnId>:<hop>:<toolCallId>`. Identical on every
- * retry of the call, different for every other call (the model may reuse call ids across hops, so
- * the hop is part of it).
- */
-export function toolIdempotencyKey({ turnId, hop, toolCallId }: ToolCallIdentity): string {
-  return `tool:${turnId}:${hop}:${toolCallId}`;
-}
+// Spelled with every other key in common/keys.ts; tools import it from here.
+export { toolIdempotencyKey, type ToolCallIdentity } from '../../common';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { defineSearchAttributeKey, TypedSearchAttributes } from '@temporalio/common';
+import { TypedSearchAttributes } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
-import { SEARCH_ATTRIBUTES } from '../../common';
+import { SEARCH_ATTRIBUTES, searchAttributeKeys } from '../../common';
 import { testEnv, uniqueId, uniqueTaskQueue } from '../support';
 import type { echo } from './workflows';
 
@@ -42,7 +42,7 @@ describe('test environment', function () {
     });
     assert.deepEqual(result.output, { text: 'hello', workflowId });
     assert.ok(result.searchAttributes instanceof TypedSearchAttributes);
-    assert.equal(result.searchAttributes.get(defineSearchAttributeKey('TurnStatus', 'KEYWORD')), 'completed');
+    assert.equal(result.searchAttributes.get(searchAttributeKeys.TurnStatus), 'completed');
   });
 
   it('gives each test run a migrated database', async function () {

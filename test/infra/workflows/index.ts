@@ -1,6 +1,6 @@
 // A trivial workflow bundled by the harness test, proving that workflow bundling and a Worker work end to end.
-import { defineSearchAttributeKey } from '@temporalio/common';
 import { upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { searchAttributeKeys } from '../../../common';
 
 /** Input of {@link echo}. */
 export interface EchoInput {
@@ -15,6 +15,6 @@ export interface EchoOutput {
 
 /** Marks the run with a project search attribute and returns its input. */
 export async function echo(input: EchoInput): Promise<EchoOutput> {
-  upsertSearchAttributes([{ key: defineSearchAttributeKey('TurnStatus', 'KEYWORD'), value: 'completed' }]);
+  upsertSearchAttributes([{ key: searchAttributeKeys.TurnStatus, value: 'completed' }]);
   return Promise.resolve({ text: input.text, workflowId: workflowInfo().workflowId });
 }

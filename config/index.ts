@@ -1,0 +1,8 @@
+export { ConfigError } from './errors';
+export {
+  EnvBool,
+  TemporalEnv,
+  temporalConnectionOptions,
+  temporalEnvProblem,
+  type TemporalConnectionOptions,
+} from './temporal';
