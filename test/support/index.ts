@@ -4,4 +4,4 @@ export { registerGlobalTeardown } from './teardown';
 export { freePort, restartableDevServer, throwawayPostgres } from '../../dev';
 export type { RestartableDevServer, ThrowawayPostgres } from '../../dev';
 export { tcpProxy, type TcpProxy } from './tcp-proxy';
-export { spawnWorkerProcess, type WorkerProcess, type WorkerProcessEnv } from './worker-process';
+export { spawnWatched, spawnWorkerProcess, type WorkerProcess, type WorkerProcessEnv } from './worker-process';

@@ -3,7 +3,7 @@ import path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-/** The real worker entry point (`worker/main.ts`) as a child process, with its output kept for assertions. */
+/** A child process (the real worker entry point, `worker/main.ts`, or another), with its output kept for assertions. */
 export interface WorkerProcess {
   readonly child: ChildProcess;
   /** Everything it wrote to stdout and stderr so far. */
@@ -27,10 +27,10 @@ export interface WorkerProcessEnv {
 }
 
 export function spawnWorkerProcess(env: WorkerProcessEnv): WorkerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'worker', 'main.ts')], {
+  return spawnWatched([path.join(ROOT, 'worker', 'main.ts')], {
     cwd: ROOT,
+    tsx: true,
     env: {
-      ...process.env,
       TEMPORAL_ADDRESS: env.temporalAddress,
       TURNFLOW_TASK_QUEUE: env.taskQueue,
       DATABASE_URL: env.databaseUrl,
@@ -40,6 +40,20 @@ export function spawnWorkerProcess(env: WorkerProcessEnv): WorkerProcess {
       LOG_LEVEL: 'info',
       ...env.extra,
     },
+  });
+}
+
+/**
+ * A Node process (a script and its arguments) with its output kept for assertions; `env` is added to this
+ * process's environment, `tsx` runs TypeScript sources.
+ */
+export function spawnWatched(
+  args: string[],
+  opts: { cwd: string; env?: Record<string, string>; tsx?: boolean },
+): WorkerProcess {
+  const child = spawn(process.execPath, [...(opts.tsx ? ['--import', 'tsx'] : []), ...args], {
+    cwd: opts.cwd,
+    env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -62,11 +76,18 @@ export function spawnWorkerProcess(env: WorkerProcessEnv): WorkerProcess {
     alive: () => child.exitCode === null && child.signalCode === null,
     waitForOutput(pattern, timeoutMs = 60_000) {
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => done(new Error(`no ${pattern} in the worker's output:\n${output}`)), timeoutMs);
+        const timer = setTimeout(
+          () => done(new Error(`no ${pattern} in the output of ${args.join(' ')}:\n${output}`)),
+          timeoutMs,
+        );
         const check = () => {
           if (pattern.test(output)) done();
           else if (child.exitCode !== null || child.signalCode !== null) {
-            done(new Error(`the worker exited (${child.exitCode ?? child.signalCode}) before ${pattern}:\n${output}`));
+            done(
+              new Error(
+                `${args.join(' ')} exited (${child.exitCode ?? child.signalCode}) before ${pattern}:\n${output}`,
+              ),
+            );
           }
         };
         const done = (err?: Error) => {

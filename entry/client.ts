@@ -1,0 +1,33 @@
+// `turnflow/client`: what a backend service needs to start turns and follow them. Loads neither the Temporal worker,
+// nor `openai`, nor the gateway (test/package/client-entry.test.ts proves it).
+export { TurnClient, type TurnClientOptions, type TurnOutcome } from '../client/turn-client';
+export type { TurnEventsOptions } from '../client/turn-events';
+export { startTurn, InvalidTurnRequestError, type StartedTurn, type StartTurnDeps } from '../client/start-turn';
+export { CursorOutOfRangeError } from '../client/cursors';
+export { TurnOwnershipError } from '../client/access';
+export {
+  AnswerAssembler,
+  DoneEvent,
+  ErrorEvent,
+  HopLimitEvent,
+  isTerminal,
+  parseTurnId,
+  PersistenceOptions,
+  ResetEvent,
+  searchAttributeKeys,
+  StartTurnRequest,
+  TASK_QUEUE,
+  TextEvent,
+  ToolCallsEvent,
+  ToolCallSummary,
+  ToolResultEvent,
+  TurnEvent,
+  turnIdFor,
+  Usage,
+  type ChatTurnResult,
+  type SearchAttributeName,
+  type TurnEventType,
+  type TurnIdParts,
+  type TurnProgress,
+} from '../common';
+export { cancelTurn, turnProgress, type CancelTurnInput, type chatTurn } from '../workflows';

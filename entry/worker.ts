@@ -1,0 +1,28 @@
+// `turnflow/worker`: host `chatTurn` on your own worker, with your own tools. Runs in Node, beside the Temporal
+// worker; `workflowsPath` is `turnflow/workflows` (WORKFLOWS_PATH).
+export { createTurnWorker, WORKFLOWS_PATH, type TurnWorkerOptions } from '../worker/create-worker';
+export { runWorkerProcess, type WorkerProcessOptions } from '../worker/process';
+export { loadWorkerConfig, WorkerConfig } from '../worker/config';
+export { createActivities, type Activities, type ActivityDeps } from '../activities';
+export {
+  builtinTools,
+  calculateTool,
+  createToolRegistry,
+  currentTimeTool,
+  defineTool,
+  RetryableToolError,
+  ToolConfigError,
+  toolIdempotencyKey,
+  ToolTimeoutError,
+  UnknownToolsError,
+  type BuiltinToolsOptions,
+  type Tool,
+  type ToolCallIdentity,
+  type ToolConfig,
+  type ToolContext,
+  type ToolParameters,
+  type ToolRegistry,
+  type ToolRetryOptions,
+} from '../activities/tools';
+export { createPool, migrate, MIGRATIONS_DIR, type MigrateOptions } from '../db';
+export { ConfigError, TemporalEnv, temporalConnectionOptions, type TemporalConnectionOptions } from '../config';
