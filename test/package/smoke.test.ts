@@ -87,6 +87,8 @@ async function userProject(dir: string, tarball: string): Promise<void> {
   }
   await run('npm', ['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], {
     cwd: dir,
+    // Not the settings `npm test` hands its scripts (npm_config_*, npm_package_*): they describe this repository.
+    env: Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.toLowerCase().startsWith('npm_'))),
     maxBuffer: 16 * 1024 * 1024,
   });
   // The project's own compiler run; the repository's TypeScript, so the test needs no second download of it.
