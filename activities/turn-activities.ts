@@ -120,6 +120,7 @@ export function createTurnActivities(deps: ActivityDeps) {
       hop: result.hops,
       attempt: Context.current().info.attempt,
       persistence: input.persistence,
+      channels: deps.streamConnections,
     });
     try {
       if (input.hopLimit !== null) {
@@ -174,6 +175,7 @@ export function createTurnActivities(deps: ActivityDeps) {
         hop: input.hop,
         attempt: Context.current().info.attempt,
         persistence: input.persistence,
+        channels: deps.streamConnections,
       });
       try {
         await writer.event(

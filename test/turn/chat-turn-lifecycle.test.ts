@@ -144,7 +144,7 @@ describe('chatTurn lifecycle', function () {
     const history = await turn.handle.fetchHistory();
     const events = history.events ?? [];
     const scheduled = events.find(
-      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'streamCompletion',
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'turnflow.streamCompletion',
     );
     const started = events.find(
       (e) =>
