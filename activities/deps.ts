@@ -25,6 +25,11 @@ export interface ActivityDeps {
    * fails with `llm.retries_exhausted`. Lost workers do not count. @default 8
    */
   llmFailureBudget?: number;
+  /**
+   * Connections of `pool` the process's stream writers share, whatever the number of streams (capped at the
+   * pool's size minus two). @default 4
+   */
+  streamConnections?: number;
   /** How often running activities heartbeat. @default 1000 */
   heartbeatIntervalMs?: number;
 }

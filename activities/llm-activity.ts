@@ -68,6 +68,7 @@ export function createLlmActivity(deps: ActivityDeps) {
       hop: input.hop,
       attempt,
       persistence: input.persistence,
+      channels: deps.streamConnections,
     });
 
     let chars = 0;
@@ -128,18 +129,16 @@ export function createLlmActivity(deps: ActivityDeps) {
 
       const answer = answerText(message);
       const content = answer === null ? null : storableText(answer);
-      const messageId = await writer.withConnection((db) =>
-        saveHopMessage(db, {
-          turnId: input.turnId,
-          hop: input.hop,
-          attempt,
-          content,
-          toolCalls: message.toolCalls,
-          finishReason: message.finishReason,
-          usage: normaliseUsage(message.usage),
-          model: input.model,
-        }),
-      );
+      const messageId = await saveHopMessage(deps.pool, {
+        turnId: input.turnId,
+        hop: input.hop,
+        attempt,
+        content,
+        toolCalls: message.toolCalls,
+        finishReason: message.finishReason,
+        usage: normaliseUsage(message.usage),
+        model: input.model,
+      });
       if (message.toolCalls.length > 0 && input.toolsMayRun !== false) {
         const calls: ToolCallSummary[] = message.toolCalls.map((c) => ({
           id: c.id,
@@ -163,18 +162,16 @@ export function createLlmActivity(deps: ActivityDeps) {
     } catch (err: unknown) {
       if (cancellationDetails()?.cancelRequested) {
         // Stop generating: keep what the user already saw as this hop's answer.
-        const messageId = await writer.withConnection((db) =>
-          saveHopMessage(db, {
-            turnId: input.turnId,
-            hop: input.hop,
-            attempt,
-            content: partial || null,
-            toolCalls: [],
-            finishReason: 'cancelled',
-            usage: null,
-            model: input.model,
-          }),
-        );
+        const messageId = await saveHopMessage(deps.pool, {
+          turnId: input.turnId,
+          hop: input.hop,
+          attempt,
+          content: partial || null,
+          toolCalls: [],
+          finishReason: 'cancelled',
+          usage: null,
+          model: input.model,
+        });
         await writer.close();
         return { messageId, toolCalls: [], finishReason: 'cancelled', usage: null, chars, cancelled: true };
       }

@@ -130,7 +130,11 @@ export function createToolActivities(deps: ActivityDeps) {
     const calls = await hopToolCalls(deps.pool, input.turnId, input.hop);
     const results = await Promise.all(calls.map((c) => getToolResult(deps.pool, input.turnId, input.hop, c.id)));
     // Read everything first: the writer holds a connection until it closes.
-    const writer = await StreamWriter.open(deps.pool, { ...input, attempt: ctx.info.attempt });
+    const writer = await StreamWriter.open(deps.pool, {
+      ...input,
+      attempt: ctx.info.attempt,
+      channels: deps.streamConnections,
+    });
     let recorded = 0;
     try {
       for (const [i, call] of calls.entries()) {

@@ -122,6 +122,7 @@ export function createTurnActivities(deps: ActivityDeps) {
       hop: result.hops,
       attempt: Context.current().info.attempt,
       persistence: input.persistence,
+      channels: deps.streamConnections,
     });
     try {
       if (input.hopLimit !== null) {
@@ -176,6 +177,7 @@ export function createTurnActivities(deps: ActivityDeps) {
         hop: input.hop,
         attempt: Context.current().info.attempt,
         persistence: input.persistence,
+        channels: deps.streamConnections,
       });
       try {
         await writer.event(

@@ -45,8 +45,8 @@ async function main(): Promise<void> {
   const delayMs = Number(values['delay-ms']);
 
   const env = await testEnv();
-  // Each streaming hop holds a connection: size the pool for every turn at once, like a production worker.
-  const pool = createPool({ connectionString: env.databaseUrl, max: turnCount + 20 }, (err) =>
+  // The worker's default pool: its stream writers share a few connections whatever the number of turns.
+  const pool = createPool({ connectionString: env.databaseUrl, max: 20 }, (err) =>
     console.error(`bench: database connection failed: ${err.message}`),
   );
   const llm = await startScriptedLlm({ port: 0 });
@@ -70,7 +70,7 @@ async function main(): Promise<void> {
 
   const runWorker = values['in-process']
     ? await inProcessWorker(env.temporal.address, taskQueue, pool, llm.baseURL)
-    : spawnWorker(env.temporal.address, taskQueue, env.databaseUrl, llm.baseURL, turnCount + 20);
+    : spawnWorker(env.temporal.address, taskQueue, env.databaseUrl, llm.baseURL);
   const turns = new TurnClient({
     temporal: env.temporal.client,
     pool: env.pool,
@@ -155,7 +155,6 @@ function spawnWorker(
   taskQueue: string,
   databaseUrl: string,
   baseURL: string,
-  poolMax: number,
 ): RunWorker {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '..', 'worker', 'main.ts')], {
     env: {
@@ -163,7 +162,6 @@ function spawnWorker(
       TEMPORAL_ADDRESS: address,
       TURNFLOW_TASK_QUEUE: taskQueue,
       DATABASE_URL: databaseUrl,
-      DATABASE_POOL_MAX: String(poolMax),
       OPENAI_BASE_URL: baseURL,
       OPENAI_API_KEY: 'bench',
       OPENAI_MODEL: MODEL,

@@ -31,7 +31,8 @@ class ReportingInbound implements ActivityInboundCallsInterceptor {
   async execute(input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>): Promise<unknown> {
     const arg = (input.args[0] ?? {}) as { turnId?: unknown; hop?: unknown };
     const what = {
-      activity: this.ctx.info.activityType,
+      // The supervisor aims at activities by their short name, whatever prefix they are registered under.
+      activity: this.ctx.info.activityType.replace(/^turnflow\./, ''),
       turnId: typeof arg.turnId === 'string' ? arg.turnId : '',
       hop: typeof arg.hop === 'number' ? arg.hop : -1,
       attempt: this.ctx.info.attempt,

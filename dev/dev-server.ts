@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './ports';
 import { searchAttributeCliArgs } from './search-attributes';
-import { resolveTemporalCli } from './temporal-cli';
+import { devServerDynamicConfigArgs, resolveTemporalCli } from './temporal-cli';
 import { waitForTemporal } from './temporal-server';
 
 /** A Temporal dev server of its own, which its owner may stop and start again on the same SQLite file. */
@@ -48,6 +48,7 @@ export async function restartableDevServer(opts: { parent?: string } = {}): Prom
     '--log-level',
     'error',
     ...searchAttributeCliArgs(),
+    ...devServerDynamicConfigArgs(),
   ];
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();

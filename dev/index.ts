@@ -24,6 +24,8 @@ export {
   TEMPORAL_CLI_GO_VERSION,
   TEMPORAL_CLI_VERSION,
   TemporalCliError,
+  devServerDynamicConfigArgs,
+  DEV_SERVER_DYNAMIC_CONFIG,
 } from './temporal-cli';
 export type { ResolveTemporalCliOptions } from './temporal-cli';
 export { Supervisor } from './supervisor';

@@ -144,3 +144,23 @@ async function checkBinary(binary: string, version: string): Promise<void> {
     throw new CommandError(`${binary} --version`, result);
   }
 }
+
+/**
+ * Dynamic configuration every dev server we start runs with, so the embedded stack and the tests measure what a
+ * tuned cluster does:
+ * - eager activity dispatch: a workflow task that schedules an activity on its own task queue gets the activity
+ *   back in the same response, saving a round trip through matching per hop (a production cluster needs
+ *   `system.enableActivityEagerExecution: true` in its dynamic config);
+ * - one task-queue partition: the dev server's default of four lets a task wait on a partition nobody polls until
+ *   it is forwarded; a production cluster keeps several partitions for throughput and enough pollers for each.
+ */
+export const DEV_SERVER_DYNAMIC_CONFIG: readonly string[] = [
+  'system.enableActivityEagerExecution=true',
+  'matching.numTaskqueueReadPartitions=1',
+  'matching.numTaskqueueWritePartitions=1',
+];
+
+/** {@link DEV_SERVER_DYNAMIC_CONFIG} as `temporal server start-dev` arguments. */
+export function devServerDynamicConfigArgs(): string[] {
+  return DEV_SERVER_DYNAMIC_CONFIG.flatMap((value) => ['--dynamic-config-value', value]);
+}

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { DATA_DIR } from './paths';
 import { searchAttributeCliArgs } from './search-attributes';
+import { devServerDynamicConfigArgs } from './temporal-cli';
 
 /** Where `npm start`'s dev server keeps its state, so runs survive restarts. */
 export const DEV_SERVER_DB_FILE = path.join(DATA_DIR, 'temporal.sqlite');
@@ -23,6 +24,7 @@ export function devServerArgs(): string[] {
     '--log-level',
     'warn',
     ...searchAttributeCliArgs(),
+    ...devServerDynamicConfigArgs(),
   ];
 }
 

@@ -14,10 +14,15 @@ const List = z.string().transform((v) =>
 export const WorkerConfig = TemporalEnv.extend({
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' }),
   /**
-   * Connections in the worker's pool. Each streaming hop holds one while it streams, so keep it above
-   * TURNFLOW_MAX_CONCURRENT_ACTIVITIES. @default 120
+   * Connections in the worker's pool, the stream writers' shared ones included: the most this worker ever holds,
+   * whatever the number of streams. @default 20
    */
-  DATABASE_POOL_MAX: z.coerce.number().int().min(2).max(1000).default(120),
+  DATABASE_POOL_MAX: z.coerce.number().int().min(4).max(1000).default(20),
+  /**
+   * Of those, connections the worker's stream writers share (each turn pinned to one, so its deltas stay in
+   * order); at most DATABASE_POOL_MAX - 2. @default 4
+   */
+  TURNFLOW_STREAM_CONNECTIONS: z.coerce.number().int().min(1).max(100).default(4),
   OPENAI_BASE_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
   OPENAI_API_KEY: z.string().min(1, 'must not be empty'),
   /** Model used when a turn names none. @default gpt-4o-mini */
@@ -31,8 +36,8 @@ export const WorkerConfig = TemporalEnv.extend({
   TURNFLOW_LLM_IDLE_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
   /** Provider failures an LLM hop may have before the turn fails (lost workers do not count). */
   TURNFLOW_LLM_FAILURE_BUDGET: z.coerce.number().int().min(1).default(8),
-  /** Turns and activities this worker runs at once. */
-  TURNFLOW_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(100),
+  /** Activities (LLM streams, tools) this worker runs at once: streams wait on the network, not the CPU. */
+  TURNFLOW_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(500),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 export type WorkerConfig = z.infer<typeof WorkerConfig>;

@@ -1,6 +1,6 @@
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { TASK_QUEUE } from '../common';
-import { createActivities, type ActivityDeps } from '../activities';
+import { workerActivities, type ActivityDeps } from '../activities';
 import { publishCatalog } from '../client/catalog';
 
 /** What {@link createTurnWorker} needs besides the activities' resources. */
@@ -13,11 +13,18 @@ export interface TurnWorkerOptions {
   deps: ActivityDeps;
   /** A prebuilt workflow bundle (tests build it once); default: bundle `workflows/` now. */
   workflowBundle?: WorkerOptions['workflowBundle'];
-  /** Keep below the pool size: each streaming hop holds a connection. @default 100 */
+  /**
+   * Activities (LLM streams, tools) this worker runs at once. They wait on the network, not the CPU, and no longer
+   * hold a database connection each, so the default is high: a worker streams this many turns at once.
+   * @default DEFAULT_MAX_CONCURRENT_ACTIVITIES
+   */
   maxConcurrentActivityTaskExecutions?: number;
   /** Temporal worker interceptors (e.g. to observe activities); none by default. */
   interceptors?: WorkerOptions['interceptors'];
 }
+
+/** Default activity slots of a worker (see {@link TurnWorkerOptions.maxConcurrentActivityTaskExecutions}). */
+export const DEFAULT_MAX_CONCURRENT_ACTIVITIES = 500;
 
 /** Path of the workflows module, for bundling. */
 export const WORKFLOWS_PATH = require.resolve('../workflows');
@@ -26,6 +33,8 @@ export const WORKFLOWS_PATH = require.resolve('../workflows');
  * A worker that runs chat turns: the `chatTurn` workflow and its activities bound to `deps`. Heartbeats are
  * sent at least every second, so a stop request reaches a streaming activity within about a second. Publishes
  * what it serves (models, tools) for its task queue, so starts asking for anything else are refused up front.
+ *
+ * Pollers scale with the backlog, so a burst of starts reaches free slots at once instead of ten at a time.
  */
 export async function createTurnWorker(opts: TurnWorkerOptions): Promise<Worker> {
   const taskQueue = opts.taskQueue ?? TASK_QUEUE;
@@ -34,8 +43,10 @@ export async function createTurnWorker(opts: TurnWorkerOptions): Promise<Worker>
     namespace: opts.namespace ?? 'default',
     taskQueue,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: createActivities(opts.deps),
-    maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? 100,
+    activities: workerActivities(opts.deps),
+    maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? DEFAULT_MAX_CONCURRENT_ACTIVITIES,
+    workflowTaskPollerBehavior: { type: 'autoscaling' },
+    activityTaskPollerBehavior: { type: 'autoscaling' },
     maxHeartbeatThrottleInterval: '1 second',
     defaultHeartbeatThrottleInterval: '1 second',
     ...(opts.interceptors ? { interceptors: opts.interceptors } : {}),

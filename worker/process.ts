@@ -25,11 +25,6 @@ export interface WorkerProcessOptions {
  */
 export async function runWorkerProcess(opts: WorkerProcessOptions = {}): Promise<void> {
   const config = loadWorkerConfig();
-  if (config.DATABASE_POOL_MAX <= config.TURNFLOW_MAX_CONCURRENT_ACTIVITIES) {
-    console.warn(
-      'DATABASE_POOL_MAX should exceed TURNFLOW_MAX_CONCURRENT_ACTIVITIES: each streaming hop holds a connection',
-    );
-  }
   const logger = pino({ level: config.LOG_LEVEL, redact: ['*.apiKey', '*.authorization', '*.Authorization'] });
   // A bad tool set stops the worker here, before it takes any turn (the seed's fail-fast validation).
   const all = createToolRegistry([...builtinTools(), ...(opts.tools ?? [])]);
@@ -82,6 +77,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions = {}): Promise
           logLlmReplies: config.TURNFLOW_LOG_LLM_REPLIES,
           llmIdleTimeoutMs: config.TURNFLOW_LLM_IDLE_TIMEOUT_MS,
           llmFailureBudget: config.TURNFLOW_LLM_FAILURE_BUDGET,
+          streamConnections: config.TURNFLOW_STREAM_CONNECTIONS,
         },
         maxConcurrentActivityTaskExecutions: config.TURNFLOW_MAX_CONCURRENT_ACTIVITIES,
         ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : {}),

@@ -4,11 +4,13 @@ import {
   CancellationScope,
   CancelledFailure,
   type ActivityOptions,
+  type LocalActivityOptions,
   defineQuery,
   defineSignal,
   isCancellation,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   TemporalFailure,
@@ -16,7 +18,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { Activities, PrepareTurnResult } from '../activities';
+import type { Activities, PrepareTurnResult, TurnflowActivities } from '../activities';
 import {
   ChatTurnInput,
   legacyTurnIdFor,
@@ -63,10 +65,54 @@ const llmCall = {
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds' },
 } as const satisfies ActivityOptions;
 
-const { prepareTurn, completeTurn, failTurn, recordToolResults, storeToolFailure } =
-  proxyActivities<Activities>(turnIo);
-const { streamCompletion } = proxyActivities<Activities>(llmCall);
-const { executeTool } = proxyActivities<Activities>({ startToCloseTimeout: '1 minute' });
+/**
+ * Turns started since this marker schedule every activity under its `turnflow.` type name and run the short
+ * storage steps as local activities (a marker in history, no extra workflow task); older runs replay their
+ * recorded shape.
+ */
+const CURRENT_SHAPE = 'turnflow-activities-v2';
+
+/** {@link turnIo} for a local activity: retried inside the workflow task while Postgres is away. */
+const turnIoLocal = { ...turnIo, localRetryThreshold: '1 minute' } as const satisfies LocalActivityOptions;
+
+type Remote<K extends keyof Activities> = ReturnType<typeof proxyActivities<Pick<Activities, K>>>[K];
+
+/** The activities of one turn, under the names and kinds its history was started with. */
+interface TurnSteps {
+  prepareTurn: Activities['prepareTurn'];
+  completeTurn: Activities['completeTurn'];
+  failTurn: Activities['failTurn'];
+  recordToolResults: Activities['recordToolResults'];
+  storeToolFailure: Activities['storeToolFailure'];
+  streamCompletion: Remote<'streamCompletion'>;
+  executeTool: Remote<'executeTool'>;
+}
+
+function turnSteps(current: boolean): TurnSteps {
+  if (current) {
+    const local = proxyLocalActivities<TurnflowActivities>(turnIoLocal);
+    const remote = proxyActivities<TurnflowActivities>(llmCall);
+    return {
+      prepareTurn: local['turnflow.prepareTurn'],
+      completeTurn: local['turnflow.completeTurn'],
+      failTurn: local['turnflow.failTurn'],
+      recordToolResults: local['turnflow.recordToolResults'],
+      storeToolFailure: local['turnflow.storeToolFailure'],
+      streamCompletion: remote['turnflow.streamCompletion'],
+      executeTool: remote['turnflow.executeTool'],
+    };
+  }
+  const io = proxyActivities<Activities>(turnIo);
+  return {
+    prepareTurn: io.prepareTurn,
+    completeTurn: io.completeTurn,
+    failTurn: io.failTurn,
+    recordToolResults: io.recordToolResults,
+    storeToolFailure: io.storeToolFailure,
+    streamCompletion: proxyActivities<Activities>(llmCall).streamCompletion,
+    executeTool: proxyActivities<Activities>({ startToCloseTimeout: '1 minute' }).executeTool,
+  };
+}
 
 /** Activity options of one tool call, from the tool's policy (its timeout plus room to store the result). */
 function toolCall(name: string, policy: PrepareTurnResult['tools'][number]['policy']): ActivityOptions {
@@ -86,6 +132,8 @@ function toolCall(name: string, policy: PrepareTurnResult['tools'][number]['poli
  * compacted into one stored message. History holds ids and counts only, never the text.
  */
 export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult> {
+  const { prepareTurn, completeTurn, failTurn, recordToolResults, storeToolFailure, streamCompletion, executeTool } =
+    turnSteps(patched(CURRENT_SHAPE));
   const input = parseInput(rawInput);
   const progress: TurnProgress = {
     phase: 'preparing',
@@ -108,7 +156,7 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
     // Every way a turn ends is announced on its stream, a failed preparation too (older runs did not).
     if (patched('announce-prepare-failure') && !isCancellation(err)) {
       // The turn fails with its own cause even if announcing it failed too (e.g. a turn started without a row).
-      await CancellationScope.nonCancellable(() => fail(input, 0, err)).catch(() => undefined);
+      await CancellationScope.nonCancellable(() => fail(failTurn, input, 0, err)).catch(() => undefined);
     }
     throw err;
   }
@@ -188,7 +236,7 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
     if (!cancelled) await loop.run(runHops);
   } catch (err: unknown) {
     if (!isCancellation(err)) {
-      await CancellationScope.nonCancellable(() => fail(input, hop, err));
+      await CancellationScope.nonCancellable(() => fail(failTurn, input, hop, err));
       throw err;
     }
     cancelled = true;
@@ -248,7 +296,7 @@ function failureMessage(err: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
 }
 
-async function fail(input: ChatTurnInput, hop: number, err: unknown): Promise<void> {
+async function fail(failTurn: TurnSteps['failTurn'], input: ChatTurnInput, hop: number, err: unknown): Promise<void> {
   const cause = rootFailure(err);
   const errorType = cause instanceof ApplicationFailure ? (cause.type ?? 'turn.failed') : 'turn.failed';
   const message = failureMessage(err);

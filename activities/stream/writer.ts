@@ -1,6 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import type { PersistenceOptions, TurnEvent, TurnEventBody } from '../../common';
-import { cursorAt, encodeAnnouncement, encodeEventRow, EVENTS_CHANNEL, packPayloads } from '../../stream-log';
+import { cursorAt, encodeAnnouncement, encodeEventRow, packPayloads } from '../../stream-log';
+import { channelFor, type ChannelMember, type WriterChannel } from './channels';
 
 /** Where one stream writer is in the turn's event stream. */
 export interface WriterPosition {
@@ -24,9 +25,11 @@ interface PendingRow {
  * every other event is stored before it is announced and carries a logical key, so a retried writer that
  * finds it already stored neither stores nor announces it twice.
  *
- * One writer uses one connection for its whole life, so its notifications reach listeners in order.
+ * Writers hold no connection of their own: each is pinned to one of the process's few shared writer channels
+ * (`channels.ts`) for its whole life, so its notifications reach listeners in order while the worker's
+ * connections stay bounded whatever the number of streams.
  */
-export class StreamWriter {
+export class StreamWriter implements ChannelMember {
   private seq = 0;
   private last: number;
   private committed: number;
@@ -34,15 +37,14 @@ export class StreamWriter {
   private bufferedChars = 0;
   private lastFlush = Date.now();
   private timer: NodeJS.Timeout | undefined;
-  /** Every query of this writer runs in order on its one connection (pg does not queue for us). */
+  /** This writer's last query or announcement on its channel (the channel runs them in order). */
   private queue: Promise<unknown> = Promise.resolve();
-  /** Announcements not yet handed to the connection. */
-  private outbox: string[] = [];
   private failure: Error | undefined;
   private closed = false;
+  private gaveUp = false;
 
   private constructor(
-    private readonly client: PoolClient,
+    private readonly channel: WriterChannel,
     private readonly turnId: string,
     private readonly hop: number,
     private readonly attempt: number,
@@ -54,46 +56,39 @@ export class StreamWriter {
     this.committed = lastStored;
   }
 
-  /** Claims the next cursor segment of the turn and opens a writer on its own connection. */
+  /**
+   * Claims the next cursor segment of the turn and opens a writer on the turn's channel of `pool`
+   * (`channels` of them per process; `DEFAULT_WRITER_CHANNELS` in channels.ts).
+   */
   static async open(
     pool: Pool,
-    opts: { turnId: string; hop: number; attempt: number; persistence: PersistenceOptions },
+    opts: {
+      turnId: string;
+      hop: number;
+      attempt: number;
+      persistence: PersistenceOptions;
+      channels?: number | undefined;
+    },
   ): Promise<StreamWriter> {
-    const client = await pool.connect();
-    try {
-      // Announcements are cheap to lose on a Postgres crash (the next writer re-links the stream), so skip
-      // the WAL flush for this session; non-text rows are still committed before they are announced.
-      await client.query('SET synchronous_commit = off');
-      const { rows } = await client.query<{ segment: number; last: string }>(
-        `UPDATE turns SET stream_segment = stream_segment + 1 WHERE id = $1
-         RETURNING stream_segment AS segment,
-                   (SELECT coalesce(max(cursor), 0) FROM turn_events WHERE turn_id = $1) AS last`,
-        [opts.turnId],
-      );
-      const row = rows[0];
-      if (!row) throw new Error(`turn ${opts.turnId} does not exist`);
-      return new StreamWriter(
-        client,
-        opts.turnId,
-        opts.hop,
-        opts.attempt,
-        cursorAt(row.segment, 0),
-        Number(row.last),
-        opts.persistence,
-      );
-    } catch (err: unknown) {
-      client.release(true);
-      throw err;
-    }
-  }
-
-  /**
-   * Runs `fn` on this writer's connection, after everything queued before it. An activity holding a writer
-   * must do its other reads and writes here: taking a second pooled connection while holding this one
-   * deadlocks once as many writers are open as the pool has connections.
-   */
-  withConnection<T>(fn: (db: PoolClient) => Promise<T>): Promise<T> {
-    return this.serial(() => fn(this.client));
+    const { rows } = await pool.query<{ segment: number; last: string }>(
+      `UPDATE turns SET stream_segment = stream_segment + 1 WHERE id = $1
+       RETURNING stream_segment AS segment,
+                 (SELECT coalesce(max(cursor), 0) FROM turn_events WHERE turn_id = $1) AS last`,
+      [opts.turnId],
+    );
+    const row = rows[0];
+    if (!row) throw new Error(`turn ${opts.turnId} does not exist`);
+    const channel = channelFor(pool, opts.turnId, { count: opts.channels, pack: packPayloads });
+    channel.attach();
+    return new StreamWriter(
+      channel,
+      opts.turnId,
+      opts.hop,
+      opts.attempt,
+      cursorAt(row.segment, 0),
+      Number(row.last),
+      opts.persistence,
+    );
   }
 
   /** Cursor of the last announced event and of the last stored one (for heartbeats). */
@@ -146,7 +141,7 @@ export class StreamWriter {
     this.throwIfFailed();
   }
 
-  /** Final flush, then gives the connection back. Safe to call twice. */
+  /** Final flush, then leaves the channel. Safe to call twice. */
   async close(): Promise<void> {
     if (this.closed) return;
     try {
@@ -155,19 +150,30 @@ export class StreamWriter {
     } finally {
       this.closed = true;
       this.clearTimer();
-      await this.client.query('RESET synchronous_commit').then(
-        () => this.client.release(),
-        (err: Error) => this.client.release(err),
-      );
+      this.channel.detach();
     }
   }
 
-  /** Gives the connection back without flushing (the attempt is being abandoned). */
+  /**
+   * Leaves the channel without flushing (the attempt is being abandoned): what it queued and did not send yet is
+   * dropped, so nothing of this attempt is announced after a later attempt's events on this worker.
+   */
   abandon(): void {
     if (this.closed) return;
     this.closed = true;
+    this.gaveUp = true;
     this.clearTimer();
-    this.client.release(true);
+    this.channel.detach();
+  }
+
+  /** Whether this writer was abandoned (its channel drops what it still queued). */
+  get abandoned(): boolean {
+    return this.gaveUp;
+  }
+
+  /** Records the first failed write: every later write throws it (a channel reports a failed batch here). */
+  fail(err: unknown): void {
+    this.failure ??= err instanceof Error ? err : new Error('stream log write failed', { cause: err });
   }
 
   private next(body: TurnEventBody): TurnEvent {
@@ -196,17 +202,9 @@ export class StreamWriter {
     const { payload, doorbell } = encodeAnnouncement(event);
     // Too big to carry: store it first (text rows are otherwise batched), then ring without a body.
     if (doorbell && event.type === 'text') void this.flush().catch((err: unknown) => this.fail(err));
-    this.outbox.push(payload);
-    // The first announcement goes out at once; those made while it is on the wire ride together in the next.
-    if (this.outbox.length === 1) void this.serial(() => this.sendOutbox()).catch((err: unknown) => this.fail(err));
-  }
-
-  private async sendOutbox(): Promise<void> {
-    const payloads = this.outbox;
-    this.outbox = [];
-    for (const batch of packPayloads(payloads)) {
-      await this.client.query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, batch]);
-    }
+    // The first announcement goes out at once; those made while it is on the wire ride together in the next,
+    // with other turns' (a failed batch fails this writer through `fail`).
+    this.track(this.channel.announce(payload, this));
   }
 
   private maybeFlush(): void {
@@ -229,8 +227,8 @@ export class StreamWriter {
 
   private async insert(rows: PendingRow[]): Promise<PendingRow[]> {
     const data = rows.map(({ event }) => JSON.stringify(encodeEventRow(event).data));
-    const result = await this.serial(() =>
-      this.client.query<{ cursor: string }>(
+    const result = await this.serial((db) =>
+      db.query<{ cursor: string }>(
         `INSERT INTO turn_events (turn_id, cursor, prev, hop, attempt, type, data, event_key)
        SELECT $1, u.cursor, u.prev, $2, $3, u.type, u.data, u.event_key
        FROM unnest($4::bigint[], $5::bigint[], $6::text[], $7::jsonb[], $8::text[]) AS u(cursor, prev, type, data, event_key)
@@ -254,21 +252,25 @@ export class StreamWriter {
     return rows.filter((r) => stored.has(r.event.cursor));
   }
 
-  /** Runs `query` after every query queued before it. */
-  private serial<T>(query: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(query);
-    this.queue = run.catch(() => undefined);
+  /** Runs `query` on the channel after everything this writer (and the channel) queued before it. */
+  private serial<T>(query: (db: PoolClient) => Promise<T>): Promise<T> {
+    const run = this.channel.run((db) => {
+      if (this.gaveUp) return Promise.reject(new Error('the stream writer was abandoned'));
+      return query(db);
+    });
+    this.track(run);
     return run;
+  }
+
+  /** Adds `work` to what {@link drain} waits for (a send may have been queued on the channel before a query). */
+  private track(work: Promise<unknown>): void {
+    this.queue = Promise.all([this.queue, work.catch(() => undefined)]);
   }
 
   /** Waits for every queued query; throws the first failure. */
   private async drain(): Promise<void> {
     await this.queue;
     this.throwIfFailed();
-  }
-
-  private fail(err: unknown): void {
-    this.failure ??= err instanceof Error ? err : new Error('stream log write failed', { cause: err });
   }
 
   private throwIfFailed(): void {

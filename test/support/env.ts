@@ -7,6 +7,7 @@ import { migrate } from '../../db';
 import {
   createDatabase,
   databaseUrlFor,
+  devServerDynamicConfigArgs,
   dropDatabase,
   ensureLocalPostgres,
   resolveTemporalCli,
@@ -93,6 +94,7 @@ async function startTemporal(): Promise<TestWorkflowEnvironment> {
     server: {
       executable: { type: 'existing-path', path },
       searchAttributes: searchAttributeKeys(),
+      extraArgs: devServerDynamicConfigArgs(),
       // The server's own warnings (e.g. a task cancelled because a test stopped its worker) are noise here.
       log: { format: 'pretty', level: process.env['TEMPORAL_SERVER_LOG_LEVEL'] ?? 'error' },
     },

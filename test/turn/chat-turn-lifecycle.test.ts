@@ -144,7 +144,7 @@ describe('chatTurn lifecycle', function () {
     const history = await turn.handle.fetchHistory();
     const events = history.events ?? [];
     const scheduled = events.find(
-      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'streamCompletion',
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'turnflow.streamCompletion',
     );
     const started = events.find(
       (e) =>
@@ -182,11 +182,12 @@ describe('chatTurn lifecycle', function () {
     const turn = await h.start({ message: 'hi', model: 'gpt-nonexistent' });
     const err = await h.withWorker(() => failureOf(turn.handle));
 
+    // prepareTurn is a local activity: its non-retryable failure reaches the workflow as the ApplicationFailure itself.
     assert.ok(err instanceof WorkflowFailedError);
-    assert.ok(err.cause instanceof ActivityFailure);
-    assert.ok(err.cause.cause instanceof ApplicationFailure);
-    assert.equal(err.cause.cause.type, 'turn.unknown_model');
-    assert.match(err.cause.cause.message, /gpt-nonexistent/);
+    assert.ok(err.cause instanceof ApplicationFailure);
+    assert.equal(err.cause.type, 'turn.unknown_model');
+    assert.equal(err.cause.nonRetryable, true);
+    assert.match(err.cause.message, /gpt-nonexistent/);
     assert.equal(h.llm.requests.length, 0);
   });
 
@@ -195,9 +196,9 @@ describe('chatTurn lifecycle', function () {
     const err = await h.withWorker(() => failureOf(turn.handle));
 
     assert.ok(err instanceof WorkflowFailedError);
-    assert.ok(err.cause?.cause instanceof ApplicationFailure);
-    assert.equal(err.cause.cause.type, 'turn.unknown_tools');
-    assert.match(err.cause.cause.message, /launch_rockets/);
+    assert.ok(err.cause instanceof ApplicationFailure);
+    assert.equal(err.cause.type, 'turn.unknown_tools');
+    assert.match(err.cause.message, /launch_rockets/);
     assert.equal(h.llm.requests.length, 0);
   });
 

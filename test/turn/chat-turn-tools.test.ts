@@ -108,7 +108,7 @@ describe('chatTurn tool loop', function () {
     );
     const history = await turn.handle.fetchHistory();
     const scheduled = (history.events ?? []).filter(
-      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'executeTool',
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'turnflow.executeTool',
     );
     assert.equal(scheduled.length, 2);
   });

@@ -14,6 +14,10 @@ describe('worker configuration', () => {
     assert.equal(config.TURNFLOW_TASK_QUEUE, 'turnflow');
     assert.equal(config.OPENAI_MODEL, 'gpt-4o-mini');
     assert.deepEqual(config.TURNFLOW_MODELS, []);
+    // Bounded connections whatever the number of streams; slots for many IO-bound streams.
+    assert.equal(config.DATABASE_POOL_MAX, 20);
+    assert.equal(config.TURNFLOW_STREAM_CONNECTIONS, 4);
+    assert.equal(config.TURNFLOW_MAX_CONCURRENT_ACTIVITIES, 500);
   });
 
   it('names every bad variable and never echoes a secret', () => {
