@@ -1,3 +1,4 @@
+import { createConversationActivities } from './conversation-activities';
 import type { ActivityDeps } from './deps';
 import { createLlmActivity } from './llm-activity';
 import { createToolActivities } from './tool-activities';
@@ -9,9 +10,11 @@ export type {
   ExecuteToolInput,
   ExecuteToolResult,
   RecordToolResultsInput,
+  ResolveStoppedToolCallsInput,
   StoreToolFailureInput,
 } from './tool-activities';
 export type { PrepareTurnResult, CompleteTurnInput, FailTurnInput } from './turn-activities';
+export type { AnnounceQueuedInput, DropQueuedTurnInput, StoreSteersInput } from './conversation-activities';
 
 /** Every activity of a turn, bound to the worker's resources. */
 export function createActivities(deps: ActivityDeps) {
@@ -19,6 +22,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createTurnActivities(deps),
     streamCompletion: createLlmActivity(deps),
     ...createToolActivities(deps),
+    ...createConversationActivities(deps),
   };
 }
 
