@@ -171,7 +171,7 @@ export async function listConversationTurns(
   try {
     return await handle.query(conversationTurns);
   } catch (err: unknown) {
-    if (err instanceof WorkflowNotFoundError) return { running: null, queued: [] };
+    if (err instanceof WorkflowNotFoundError) return { running: null, queued: [], steering: [] };
     throw err;
   }
 }

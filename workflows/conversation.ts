@@ -89,6 +89,8 @@ export interface ConversationTurn {
 export interface ConversationTurns {
   running: ConversationTurn | null;
   queued: ConversationTurn[];
+  /** Requests (policy `steer`) waiting for the running turn's next hop boundary to join it. */
+  steering: ConversationTurn[];
 }
 
 /** Input of {@link cancelConversationTurn}. */
@@ -297,6 +299,7 @@ export async function conversation(input: ConversationInput): Promise<void> {
   setHandler(conversationTurns, () => ({
     running: running ? summary(running) : null,
     queued: queue.map(summary),
+    steering: [...steering.values()].filter((s) => s.outcome === undefined).map((s) => summary(s.turn)),
   }));
 
   describe();
