@@ -1,5 +1,6 @@
 import {
   ActivityCancellationType,
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   CancelledFailure,
@@ -237,7 +238,10 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
   try {
     if (!cancelled) await loop.run(runHops);
   } catch (err: unknown) {
-    if (!isCancellation(err)) {
+    // Asked to stop, an activity that cannot confirm it (its worker died, so it timed out) ends the turn stopped,
+    // with what was stored, rather than failed: the caller asked for the end, not for an error.
+    const stopOutlived = progress.cancelRequested && err instanceof ActivityFailure;
+    if (!isCancellation(err) && !(stopOutlived && patched('stop-outlives-lost-worker'))) {
       await CancellationScope.nonCancellable(() => fail(input, hop, err));
       throw err;
     }
