@@ -37,7 +37,7 @@ describe('conversation order under a worker crash', function () {
   });
 
   /** The real worker as its own process, serving turns until it is killed. */
-  async function startWorkerProcess(): Promise<WorkerProcess> {
+  function startWorkerProcess(): WorkerProcess {
     const started = spawnWorkerProcess({
       temporalAddress: h.env.temporal.address,
       databaseUrl: h.env.databaseUrl,
@@ -51,7 +51,7 @@ describe('conversation order under a worker crash', function () {
 
   it('enqueue: four turns queued when the worker is SIGKILLed all run once, in order, after it', async () => {
     answerByMessage(h, { m1: { steps: [{ text: 'partial' }, { waitFor: 'crash' }, { text: ' rest' }] } });
-    const proc = await startWorkerProcess();
+    const proc = startWorkerProcess();
     const started: OrderedStart[] = [await sendOrdered(h, 'm1', 'enqueue')];
     await h.llm.gateReached('crash');
     for (const message of MESSAGES.slice(1)) started.push(await sendOrdered(h, message, 'enqueue'));
@@ -87,7 +87,7 @@ describe('conversation order under a worker crash', function () {
   it('interrupt: turns sent just before a SIGKILL stop the ones before them, and the last sees them all', async () => {
     const held = Object.fromEntries(MESSAGES.slice(1, -1).map((m) => [m, { steps: [{ waitFor: `never-${m}` }] }]));
     answerByMessage(h, { m1: { steps: [{ text: 'partial' }, { waitFor: 'crash' }] }, ...held });
-    const proc = await startWorkerProcess();
+    const proc = startWorkerProcess();
     const started: OrderedStart[] = [await sendOrdered(h, 'm1', 'interrupt')];
     await h.llm.gateReached('crash');
     for (const message of MESSAGES.slice(1)) started.push(await sendOrdered(h, message, 'interrupt'));
@@ -116,7 +116,7 @@ describe('conversation order under a worker crash', function () {
         steps: [{ waitFor: 'crash' }, { toolCalls: [{ id: 'call_1', name: 'calculate', arguments: { expression: '6*7' } }] }],
       },
     });
-    const proc = await startWorkerProcess();
+    const proc = startWorkerProcess();
     const first = await sendOrdered(h, 'm1', 'steer');
     await h.llm.gateReached('crash');
     const steered = sendOrdered(h, 'm2', 'steer');

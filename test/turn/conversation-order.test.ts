@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { cancelInConversation, listConversationTurns, TurnConflictError, type OrderedStart } from '../../client';
 import { conversationWorkflowIdFor, TurnEvent } from '../../common';
-import type { conversation } from '../../workflows';
+import { STOPPED_TOOL_RESULT } from '../../activities/tool-activities';
+import { builtinTools } from '../../activities/tools';
+import { turnProgress, type conversation } from '../../workflows';
+import { testTools } from './test-tools';
 import { storedEvents, turnHarness, type TurnHarness } from './harness';
 import {
   answerByMessage,
@@ -159,6 +162,59 @@ describe('conversation order and double-texting', function () {
       });
     });
   }
+
+  it('interrupt during a tool round gives every call in flight a result: its own or "cancelled"', async () => {
+    answerByMessage(h, {
+      m1: {
+        steps: [
+          {
+            toolCalls: [
+              { id: 'call_a', name: 'echo', arguments: { text: 'hi' } },
+              { id: 'call_b', name: 'patient', arguments: {} },
+            ],
+          },
+        ],
+      },
+    });
+    const { tools } = testTools();
+    await h.withWorker(
+      async () => {
+        const first = await sendOrdered(h, 'm1', 'interrupt');
+        // The echo call has its result and the patient one is still running.
+        for (;;) {
+          const echoed = await h.env.pool.query(`SELECT 1 FROM messages WHERE turn_id = $1 AND tool_call_id = 'call_a'`, [
+            first.turnId,
+          ]);
+          const progress = await h.client.workflow.getHandle(first.turnId).query(turnProgress).catch(() => undefined);
+          if (echoed.rowCount && progress?.toolsRunning.includes('patient')) break;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        const second = await sendOrdered(h, 'm2', 'interrupt');
+        await waitForFinished(h, second.turnId);
+        const row = await storedTurn(h, first.turnId);
+        assert.equal(row?.finish_reason, 'interrupted');
+        const results = await h.env.pool.query<{ tool_call_id: string; content: string }>(
+          `SELECT tool_call_id, content FROM messages WHERE turn_id = $1 AND kind = 'tool' ORDER BY tool_call_id`,
+          [first.turnId],
+        );
+        assert.deepEqual(
+          results.rows.map((r) => [r.tool_call_id, r.content]),
+          [
+            ['call_a', 'echo: hi'],
+            ['call_b', STOPPED_TOOL_RESULT.cancelled],
+          ],
+        );
+        const events = (await storedEvents(h.env, first.turnId)).map((e) => TurnEvent.parse(e));
+        assert.deepEqual(
+          events.flatMap((e) => (e.type === 'tool_result' ? [e.toolCallId] : [])).sort(),
+          ['call_a', 'call_b'],
+        );
+        assert.equal(events.at(-1)?.type, 'done');
+        assert.deepEqual(seenMessages(requestsFor(h, 'm2')[0]!), orderedContext([{ user: 'm1', answer: '' }], 'm2'));
+      },
+      { tools: [...builtinTools(), ...tools] },
+    );
+  });
 
   it('steer: a message sent while a tool round runs joins that turn at its next hop boundary', async () => {
     answerByMessage(h, {
