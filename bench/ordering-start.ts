@@ -81,7 +81,11 @@ async function main(): Promise<void> {
   await llm.close();
 
   const fmt = (n: number) => n.toFixed(1);
-  const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
+  const median = (xs: number[]) =>
+    percentile(
+      [...xs].sort((a, b) => a - b),
+      50,
+    );
   console.log(`samples=${samples} per path (after ${5} warm-up rounds), in-process worker, start call only`);
   for (const [name, xs] of Object.entries(times)) {
     const sorted = [...xs].sort((a, b) => a - b);

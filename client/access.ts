@@ -68,7 +68,12 @@ export interface QueuedClaim {
  * @throws TurnOwnershipError when the turn id is already stored under another tenant.
  */
 export async function claimQueuedTurn(db: Db, claim: TurnClaim): Promise<QueuedClaim> {
-  const { rows } = await db.query<{ id: string; tenant_id: string; status: QueuedClaim['status']; steered_into: string | null }>(
+  const { rows } = await db.query<{
+    id: string;
+    tenant_id: string;
+    status: QueuedClaim['status'];
+    steered_into: string | null;
+  }>(
     `WITH conversation AS (
        INSERT INTO conversations (tenant_id, id) VALUES ($1, $2) ON CONFLICT (tenant_id, id) DO NOTHING),
      turn AS (

@@ -46,7 +46,9 @@ export class TurnConflictError extends Error {
     options?: { cause?: unknown },
   ) {
     super(
-      reason === 'busy' ? `turn ${runningTurnId} of the conversation is running` : 'the conversation has too many turns waiting',
+      reason === 'busy'
+        ? `turn ${runningTurnId} of the conversation is running`
+        : 'the conversation has too many turns waiting',
       options,
     );
   }

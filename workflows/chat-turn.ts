@@ -72,8 +72,15 @@ const llmCall = {
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds' },
 } as const satisfies ActivityOptions;
 
-const { prepareTurn, completeTurn, failTurn, recordToolResults, storeToolFailure, resolveStoppedToolCalls, storeSteers } =
-  proxyActivities<Activities>(turnIo);
+const {
+  prepareTurn,
+  completeTurn,
+  failTurn,
+  recordToolResults,
+  storeToolFailure,
+  resolveStoppedToolCalls,
+  storeSteers,
+} = proxyActivities<Activities>(turnIo);
 const { streamCompletion } = proxyActivities<Activities>(llmCall);
 const { executeTool } = proxyActivities<Activities>({ startToCloseTimeout: '1 minute' });
 

@@ -6,6 +6,7 @@ import {
   answerByMessage,
   answerTo,
   orderedContext,
+  requestsFor,
   seenMessages,
   sendOrdered,
   storedTurn,
@@ -14,14 +15,6 @@ import {
 } from './conversation-harness';
 
 const MESSAGES = ['m1', 'm2', 'm3', 'm4', 'm5'];
-
-/** The LLM requests whose last message is the user message `message`. */
-function requestsFor(h: TurnHarness, message: string) {
-  return h.llm.requests.filter((r) => {
-    const last = r.body.messages.at(-1) as { role: string; content?: unknown };
-    return last.role === 'user' && last.content === message;
-  });
-}
 
 describe('conversation order under a worker crash', function () {
   this.timeout(240_000);
@@ -113,7 +106,10 @@ describe('conversation order under a worker crash', function () {
   it('steer: a message waiting for the boundary when the worker is SIGKILLed still joins the turn', async () => {
     answerByMessage(h, {
       m1: {
-        steps: [{ waitFor: 'crash' }, { toolCalls: [{ id: 'call_1', name: 'calculate', arguments: { expression: '6*7' } }] }],
+        steps: [
+          { waitFor: 'crash' },
+          { toolCalls: [{ id: 'call_1', name: 'calculate', arguments: { expression: '6*7' } }] },
+        ],
       },
     });
     const proc = startWorkerProcess();

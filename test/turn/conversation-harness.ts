@@ -22,6 +22,14 @@ export function seenMessages(request: RecordedRequest): SeenMessage[] {
   });
 }
 
+/** The LLM requests whose last message is the user message `message`. */
+export function requestsFor(h: TurnHarness, message: string): RecordedRequest[] {
+  return h.llm.requests.filter((r) => {
+    const last = r.body.messages.at(-1) as { role: string; content?: unknown };
+    return last.role === 'user' && last.content === message;
+  });
+}
+
 /** The answer the scripted model gives to the user message `message` (see {@link answerByMessage}). */
 export function answerTo(message: string): string {
   return `answer to ${message}`;

@@ -10,6 +10,7 @@ import {
   answerByMessage,
   answerTo,
   orderedContext,
+  requestsFor,
   seenMessages,
   sendOrdered,
   storedTurn,
@@ -20,12 +21,17 @@ import {
 /** `m1`, `m2`, … `m<n>`. */
 const messages = (n: number) => Array.from({ length: n }, (_, i) => `m${i + 1}`);
 
-/** The LLM requests whose last message is the user message `message`. */
-function requestsFor(h: TurnHarness, message: string) {
-  return h.llm.requests.filter((r) => {
-    const last = r.body.messages.at(-1) as { role: string; content?: unknown };
-    return last.role === 'user' && last.content === message;
-  });
+/**
+ * Sends `m1` (whose answer waits at gate `g1`), then `m2` with policy `steer` once `m1` is at the gate; opens the
+ * gate once the conversation holds `m2` for the boundary. Returns both starts.
+ */
+async function steerWhileHeld(h: TurnHarness): Promise<{ first: OrderedStart; second: OrderedStart }> {
+  const first = await sendOrdered(h, 'm1', 'steer');
+  await h.llm.gateReached('g1');
+  const steered = sendOrdered(h, 'm2', 'steer');
+  await waitForTurns(h, (t) => t.steering.length === 1);
+  h.llm.release('g1');
+  return { first, second: await steered };
 }
 
 /** A first turn whose answer streams "partial", then waits at gate `g1` before " rest". */
@@ -182,10 +188,14 @@ describe('conversation order and double-texting', function () {
         const first = await sendOrdered(h, 'm1', 'interrupt');
         // The echo call has its result and the patient one is still running.
         for (;;) {
-          const echoed = await h.env.pool.query(`SELECT 1 FROM messages WHERE turn_id = $1 AND tool_call_id = 'call_a'`, [
-            first.turnId,
-          ]);
-          const progress = await h.client.workflow.getHandle(first.turnId).query(turnProgress).catch(() => undefined);
+          const echoed = await h.env.pool.query(
+            `SELECT 1 FROM messages WHERE turn_id = $1 AND tool_call_id = 'call_a'`,
+            [first.turnId],
+          );
+          const progress = await h.client.workflow
+            .getHandle(first.turnId)
+            .query(turnProgress)
+            .catch(() => undefined);
           if (echoed.rowCount && progress?.toolsRunning.includes('patient')) break;
           await new Promise((resolve) => setTimeout(resolve, 50));
         }
@@ -205,10 +215,10 @@ describe('conversation order and double-texting', function () {
           ],
         );
         const events = (await storedEvents(h.env, first.turnId)).map((e) => TurnEvent.parse(e));
-        assert.deepEqual(
-          events.flatMap((e) => (e.type === 'tool_result' ? [e.toolCallId] : [])).sort(),
-          ['call_a', 'call_b'],
-        );
+        assert.deepEqual(events.flatMap((e) => (e.type === 'tool_result' ? [e.toolCallId] : [])).sort(), [
+          'call_a',
+          'call_b',
+        ]);
         assert.equal(events.at(-1)?.type, 'done');
         assert.deepEqual(seenMessages(requestsFor(h, 'm2')[0]!), orderedContext([{ user: 'm1', answer: '' }], 'm2'));
       },
@@ -218,15 +228,15 @@ describe('conversation order and double-texting', function () {
 
   it('steer: a message sent while a tool round runs joins that turn at its next hop boundary', async () => {
     answerByMessage(h, {
-      m1: { steps: [{ waitFor: 'g1' }, { toolCalls: [{ id: 'call_1', name: 'calculate', arguments: { expression: '2+3' } }] }] },
+      m1: {
+        steps: [
+          { waitFor: 'g1' },
+          { toolCalls: [{ id: 'call_1', name: 'calculate', arguments: { expression: '2+3' } }] },
+        ],
+      },
     });
     await h.withWorker(async () => {
-      const first = await sendOrdered(h, 'm1', 'steer');
-      await h.llm.gateReached('g1');
-      const steered = sendOrdered(h, 'm2', 'steer');
-      await waitForTurns(h, (t) => t.steering.length === 1);
-      h.llm.release('g1');
-      const second = await steered;
+      const { first, second } = await steerWhileHeld(h);
       assert.equal(second.state, 'steered');
       assert.equal(second.turnId, first.turnId);
       await waitForFinished(h, first.turnId);
@@ -260,7 +270,12 @@ describe('conversation order and double-texting', function () {
 
   it('steer: five rapid messages all join the running turn, in the order they were sent', async () => {
     answerByMessage(h, {
-      m1: { steps: [{ waitFor: 'g1' }, { toolCalls: [{ id: 'call_1', name: 'calculate', arguments: { expression: '1+1' } }] }] },
+      m1: {
+        steps: [
+          { waitFor: 'g1' },
+          { toolCalls: [{ id: 'call_1', name: 'calculate', arguments: { expression: '1+1' } }] },
+        ],
+      },
     });
     await h.withWorker(async () => {
       const first = await sendOrdered(h, 'm1', 'steer');
@@ -275,7 +290,9 @@ describe('conversation order and double-texting', function () {
       await waitForFinished(h, first.turnId);
       assert.equal(h.llm.requests.length, 2);
       assert.deepEqual(
-        seenMessages(h.llm.requests[1]!).filter((m) => m.role === 'user').map((m) => m.content),
+        seenMessages(h.llm.requests[1]!)
+          .filter((m) => m.role === 'user')
+          .map((m) => m.content),
         messages(5),
       );
     });
@@ -284,12 +301,7 @@ describe('conversation order and double-texting', function () {
   it('steer: a message sent during the final hop waits and runs as its own turn', async () => {
     answerByMessage(h, { m1: HELD_ANSWER });
     await h.withWorker(async () => {
-      const first = await sendOrdered(h, 'm1', 'steer');
-      await h.llm.gateReached('g1');
-      const steered = sendOrdered(h, 'm2', 'steer');
-      await waitForTurns(h, (t) => t.steering.length === 1);
-      h.llm.release('g1');
-      const second = await steered;
+      const { first, second } = await steerWhileHeld(h);
       assert.notEqual(second.state, 'steered');
       assert.equal(second.turnId, second.requestTurnId);
       await waitForFinished(h, second.turnId);
