@@ -1,3 +1,4 @@
+import { createConversationActivities } from './conversation-activities';
 import type { ActivityDeps } from './deps';
 import { createLlmActivity } from './llm-activity';
 import { createToolActivities } from './tool-activities';
@@ -9,9 +10,11 @@ export type {
   ExecuteToolInput,
   ExecuteToolResult,
   RecordToolResultsInput,
+  ResolveStoppedToolCallsInput,
   StoreToolFailureInput,
 } from './tool-activities';
 export type { PrepareTurnResult, CompleteTurnInput, FailTurnInput } from './turn-activities';
+export type { AnnounceQueuedInput, DropQueuedTurnInput, StoreSteersInput } from './conversation-activities';
 
 /**
  * Prefix of every activity type turnflow registers. On a worker shared with a team's own activities, the SDK merges
@@ -25,24 +28,40 @@ export function createActivities(deps: ActivityDeps) {
     ...createTurnActivities(deps),
     streamCompletion: createLlmActivity(deps),
     ...createToolActivities(deps),
+    ...createConversationActivities(deps),
   };
 }
 
-/** The activity interface under the short names (runs started before the prefix schedule these). */
+/** Every activity under its short name (the key the factories use). */
 export type Activities = ReturnType<typeof createActivities>;
 
 /** The activity interface workflows proxy: every activity under its `turnflow.` type name. */
 export type TurnflowActivities = { [K in keyof Activities as `turnflow.${K}`]: Activities[K] };
 
+/** The activities that existed before the prefix: histories started before it schedule these short names. */
+export const LEGACY_ACTIVITY_NAMES = [
+  'prepareTurn',
+  'completeTurn',
+  'failTurn',
+  'streamCompletion',
+  'executeTool',
+  'storeToolFailure',
+  'recordToolResults',
+] as const satisfies readonly (keyof Activities)[];
+
+/** {@link Activities} under the short names old histories schedule. */
+export type LegacyActivities = Pick<Activities, (typeof LEGACY_ACTIVITY_NAMES)[number]>;
+
 /**
- * What a worker registers: every activity under its `turnflow.` name, and under its old short name too, so turns
- * that were in flight when the worker was upgraded (their histories schedule the short names) finish. A team
- * activity of the same short name only ever shadows the alias, never what new turns run.
+ * What a worker registers: every activity under its `turnflow.` name, and the legacy ones under their old short
+ * names too, so turns that were in flight when the worker was upgraded finish. A team activity of the same short
+ * name only ever shadows the alias, never what new turns run; activities added since the prefix have no alias.
  */
-export function workerActivities(deps: ActivityDeps): TurnflowActivities & Activities {
+export function workerActivities(deps: ActivityDeps): TurnflowActivities & LegacyActivities {
   const activities = createActivities(deps);
   const prefixed = Object.fromEntries(
     Object.entries(activities).map(([name, fn]) => [`${ACTIVITY_PREFIX}${name}`, fn]),
   ) as TurnflowActivities;
-  return { ...activities, ...prefixed };
+  const legacy = Object.fromEntries(LEGACY_ACTIVITY_NAMES.map((name) => [name, activities[name]])) as LegacyActivities;
+  return { ...legacy, ...prefixed };
 }

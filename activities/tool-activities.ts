@@ -37,6 +37,19 @@ export interface ExecuteToolResult {
   reused: boolean;
 }
 
+/** Input of `resolveStoppedToolCalls`: the calls of a round a stop cut short, with what is known of each. */
+export interface ResolveStoppedToolCallsInput {
+  turnId: string;
+  hop: number;
+  calls: { toolCallId: string; outcome: 'cancelled' | 'unknown' }[];
+}
+
+/** What the model (and the caller) reads for a tool call a stop cut short. */
+export const STOPPED_TOOL_RESULT = {
+  cancelled: 'The tool call was cancelled: the turn was stopped before it finished.',
+  unknown: 'The turn was stopped while this tool call ran; whether it took effect is unknown.',
+} as const;
+
 export interface RecordToolResultsInput {
   turnId: string;
   hop: number;
@@ -121,6 +134,25 @@ export function createToolActivities(deps: ActivityDeps) {
     });
   }
 
+  /**
+   * Gives every call of a round a stop cut short a result, so none is left without one: a call whose own result is
+   * stored keeps it (the insert does nothing), the others get "cancelled" or "outcome unknown".
+   */
+  async function resolveStoppedToolCalls(input: ResolveStoppedToolCallsInput): Promise<void> {
+    await storageStep(async () => {
+      const calls = await hopToolCalls(deps.pool, input.turnId, input.hop);
+      for (const { toolCallId, outcome } of input.calls) {
+        const call = calls.find((c) => c.id === toolCallId);
+        await saveToolResult(deps.pool, input.turnId, input.hop, {
+          toolCallId,
+          name: call?.function.name ?? 'unknown',
+          content: STOPPED_TOOL_RESULT[outcome],
+          isError: true,
+        });
+      }
+    });
+  }
+
   async function recordToolResults(input: RecordToolResultsInput): Promise<{ recorded: number }> {
     return storageStep(() => recordToolResultsSteps(input));
   }
@@ -159,7 +191,7 @@ export function createToolActivities(deps: ActivityDeps) {
     }
   }
 
-  return { executeTool, storeToolFailure, recordToolResults };
+  return { executeTool, storeToolFailure, resolveStoppedToolCalls, recordToolResults };
 }
 
 function capResult(content: string): string {

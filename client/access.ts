@@ -52,6 +52,57 @@ export async function claimTurn(db: Db, claim: TurnClaim): Promise<string> {
   return rows[0]?.id ?? claim.turnId;
 }
 
+/** A turn claimed for the ordered start: where the request stands. */
+export interface QueuedClaim {
+  /** The id the request's turn is stored under (see {@link claimTurn}). */
+  turnId: string;
+  /** `queued` for a new request (or one still waiting); anything else: the request was accepted before. */
+  status: 'queued' | 'running' | 'completed' | 'cancelled' | 'failed' | 'steered';
+  /** For `steered`: the running turn its message joined. */
+  steeredInto: string | null;
+}
+
+/**
+ * Like {@link claimTurn}, for a turn that may have to wait behind its conversation's running turn: a new turn is
+ * stored as `queued` (owned by the tenant from now on, not counted as running) until its workflow starts.
+ * @throws TurnOwnershipError when the turn id is already stored under another tenant.
+ */
+export async function claimQueuedTurn(db: Db, claim: TurnClaim): Promise<QueuedClaim> {
+  const { rows } = await db.query<{
+    id: string;
+    tenant_id: string;
+    status: QueuedClaim['status'];
+    steered_into: string | null;
+  }>(
+    `WITH conversation AS (
+       INSERT INTO conversations (tenant_id, id) VALUES ($1, $2) ON CONFLICT (tenant_id, id) DO NOTHING),
+     turn AS (
+       INSERT INTO turns (id, tenant_id, conversation_id, request_id, status) VALUES ($4, $1, $2, $3, 'queued')
+       ON CONFLICT DO NOTHING RETURNING id, tenant_id, status, steered_into)
+     SELECT id, tenant_id, status, steered_into FROM turn
+     UNION ALL
+     SELECT id, tenant_id, status, steered_into FROM turns
+     WHERE id = $4 OR (tenant_id = $1 AND conversation_id = $2 AND request_id = $3)`,
+    [claim.tenantId, claim.conversationId, claim.requestId, claim.turnId],
+  );
+  if (rows.some((r) => r.tenant_id !== claim.tenantId)) throw new TurnOwnershipError(claim.turnId);
+  const row = rows[0];
+  return { turnId: row?.id ?? claim.turnId, status: row?.status ?? 'queued', steeredInto: row?.steered_into ?? null };
+}
+
+/**
+ * Forgets a claimed turn its conversation refused (policy `reject`): it never ran and stored nothing, so the
+ * request may be sent again later. Only a turn still `queued` and without messages is removed.
+ */
+export async function releaseQueuedClaim(db: Db, turnId: string): Promise<void> {
+  await db.query(
+    `DELETE FROM turns t WHERE t.id = $1 AND t.status = 'queued'
+       AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.turn_id = t.id)
+       AND NOT EXISTS (SELECT 1 FROM turn_events e WHERE e.turn_id = t.id)`,
+    [turnId],
+  );
+}
+
 /** Whether `tenant` may see the turn `turnId` (false for a missing turn and for another tenant's alike). */
 export async function tenantSeesTurn(db: Db, tenant: string, turnId: string): Promise<boolean> {
   const { rowCount } = await db.query(`SELECT 1 FROM turns WHERE id = $1 AND tenant_id = $2`, [turnId, tenant]);

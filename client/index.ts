@@ -1,9 +1,27 @@
 export { startTurn, InvalidTurnRequestError, type StartedTurn, type StartTurnDeps } from './start-turn';
 export { CatalogCache, catalogProblem, publishCatalog, readCatalog, type WorkerCatalog } from './catalog';
-export { TurnClient, type TurnClientOptions, type TurnOutcome } from './turn-client';
+export { TurnClient, TurnNeverRanError, type TurnClientOptions, type TurnOutcome } from './turn-client';
+export {
+  startOrderedTurn,
+  listConversationTurns,
+  cancelInConversation,
+  OrderedTurnRequest,
+  TurnConflictError,
+  type OrderedStart,
+  type OrderedStartOptions,
+} from './ordered-start';
 export { EventHub, type EventHubOptions, type LiveMessage } from './event-hub';
 export { turnEvents, type TurnEventsOptions } from './turn-events';
 export { checkCursor, CursorOutOfRangeError } from './cursors';
-export { conversationMessages, finalMessageOf, storedEventsAfter, type ConversationMessage } from './store';
-export { claimTurn, tenantSeesConversation, tenantSeesTurn, TurnOwnershipError, type TurnClaim } from './access';
+export { conversationMessages, finalMessageOf, storedEventsAfter, turnState, type ConversationMessage } from './store';
+export {
+  claimTurn,
+  claimQueuedTurn,
+  releaseQueuedClaim,
+  tenantSeesConversation,
+  tenantSeesTurn,
+  TurnOwnershipError,
+  type QueuedClaim,
+  type TurnClaim,
+} from './access';
 export { signalOnShutdown, waitFor, type WaitForOptions } from './wait-for';

@@ -65,7 +65,7 @@ export async function conversationMessages(
   const { rows } = await db.query<{
     id: string;
     turn_id: string;
-    kind: 'user' | 'final';
+    kind: 'user' | 'steer' | 'final';
     content: string | null;
     finish_reason: string | null;
     model: string | null;
@@ -73,7 +73,7 @@ export async function conversationMessages(
   }>(
     `SELECT * FROM (
        SELECT id, turn_id, kind, content, finish_reason, model, created_at FROM messages
-       WHERE tenant_id = $4 AND conversation_id = $1 AND kind IN ('user', 'final')
+       WHERE tenant_id = $4 AND conversation_id = $1 AND kind IN ('user', 'steer', 'final')
          AND ($3::bigint IS NULL OR id < $3::bigint)
        ORDER BY id DESC LIMIT $2) recent
      ORDER BY id`,
@@ -82,7 +82,7 @@ export async function conversationMessages(
   return rows.map((r) => ({
     id: r.id,
     turnId: r.turn_id,
-    role: r.kind === 'user' ? 'user' : 'assistant',
+    role: r.kind === 'final' ? 'assistant' : 'user',
     content: r.content ?? '',
     finishReason: r.finish_reason,
     model: r.model,
@@ -101,4 +101,17 @@ export async function finalMessageOf(
   );
   const row = rows[0];
   return row && { id: row.id, content: row.content ?? '' };
+}
+
+/** Where a stored turn stands (`queued` until its conversation starts it; `steered` into another turn). */
+export async function turnState(
+  db: pg.Pool,
+  turnId: string,
+): Promise<{ status: string; steeredInto: string | null } | undefined> {
+  const { rows } = await db.query<{ status: string; steered_into: string | null }>(
+    `SELECT status, steered_into FROM turns WHERE id = $1`,
+    [turnId],
+  );
+  const row = rows[0];
+  return row && { status: row.status, steeredInto: row.steered_into };
 }

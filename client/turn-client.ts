@@ -1,12 +1,20 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/common';
 import type pg from 'pg';
-import type { ChatTurnResult, StartTurnRequest, TurnEvent, TurnProgress } from '../common';
-import { cancelTurn, turnProgress, type chatTurn } from '../workflows';
+import type { ChatTurnResult, DoubleTextingPolicy, TurnEvent, TurnProgress } from '../common';
+import { cancelTurn, turnProgress, type chatTurn, type ConversationTurns } from '../workflows';
 import { EventHub } from './event-hub';
 import { CatalogCache } from './catalog';
-import { startTurn } from './start-turn';
+import {
+  cancelInConversation,
+  listConversationTurns,
+  startOrderedTurn,
+  type OrderedStart,
+  type OrderedTurnRequest,
+} from './ordered-start';
 import { checkCursor } from './cursors';
-import { finalMessageOf, hasTerminalEvent, storedEventsAfter } from './store';
+import { finalMessageOf, hasTerminalEvent, storedEventsAfter, turnState } from './store';
 import { turnEvents, type TurnEventsOptions } from './turn-events';
 
 /** Options of {@link TurnClient}. */
@@ -18,7 +26,21 @@ export interface TurnClientOptions {
   databaseUrl: string;
   /** @default TASK_QUEUE */
   taskQueue?: string;
+  /** Double-texting policy of requests that name none. @default 'enqueue' */
+  doubleTexting?: DoubleTextingPolicy;
 }
+
+/** Thrown by {@link TurnClient.result} for a turn cancelled while it waited: it never ran, so it has no answer. */
+export class TurnNeverRanError extends Error {
+  override readonly name = 'TurnNeverRanError';
+
+  constructor(readonly turnId: string) {
+    super(`turn ${turnId} was cancelled before it started`);
+  }
+}
+
+/** How often {@link TurnClient.result} looks whether a queued turn has started. */
+const QUEUED_POLL_MS = 200;
 
 /** A finished turn with its stored answer. */
 export interface TurnOutcome extends ChatTurnResult {
@@ -39,17 +61,28 @@ export class TurnClient {
   }
 
   /**
-   * Starts the turn for (tenantId, conversationId, requestId), or attaches to it if it exists (running or
-   * finished).
+   * Starts the turn for (tenantId, conversationId, requestId) in its conversation's order, or attaches to it if it
+   * exists (queued, running or finished). While another turn of the conversation runs, `doubleTexting` decides:
+   * wait (`enqueue`), refuse (`reject`), stop the running one (`interrupt`), or join it (`steer`; `turnId` is then
+   * the running turn's).
    * @throws InvalidTurnRequestError when the request is invalid or names a model or tool the workers do not serve.
+   * @throws TurnConflictError when the conversation refuses the turn (`reject` while busy, or a full queue).
    */
-  async start(request: StartTurnRequest): Promise<{ turnId: string; attached: boolean }> {
-    const { turnId, attached } = await startTurn(
+  async start(request: OrderedTurnRequest): Promise<Omit<OrderedStart, 'handle'>> {
+    const { handle: _handle, ...started } = await startOrderedTurn(
       { temporal: this.opts.temporal, pool: this.opts.pool, catalog: this.catalog },
       request,
-      this.opts.taskQueue ? { taskQueue: this.opts.taskQueue } : {},
+      {
+        ...(this.opts.taskQueue ? { taskQueue: this.opts.taskQueue } : {}),
+        ...(this.opts.doubleTexting ? { defaultPolicy: this.opts.doubleTexting } : {}),
+      },
     );
-    return { turnId, attached };
+    return started;
+  }
+
+  /** The conversation's running turn and its queued ones, in the order they will run. */
+  turns(tenantId: string, conversationId: string): Promise<ConversationTurns> {
+    return listConversationTurns(this.opts.temporal, tenantId, conversationId);
   }
 
   /**
@@ -73,6 +106,11 @@ export class TurnClient {
     return hasTerminalEvent(this.opts.pool, turnId);
   }
 
+  /** True while the turn waits in its conversation's queue (it has no workflow yet). */
+  async isQueued(turnId: string): Promise<boolean> {
+    return (await turnState(this.opts.pool, turnId))?.status === 'queued';
+  }
+
   /**
    * Checks that `after` can be a cursor of the turn: `'ended'` when it is the terminal event's, `'open'` when events
    * after it are stored or may still come.
@@ -82,8 +120,13 @@ export class TurnClient {
     return checkCursor(this.opts.pool, turnId, after);
   }
 
-  /** Stops generating: the partial answer is kept with `finish_reason: cancelled`. */
+  /**
+   * Stops generating: the partial answer is kept with `finish_reason: cancelled`. A turn still waiting in its
+   * conversation's queue is removed from it and never runs.
+   * @throws WorkflowNotFoundError when the turn is neither queued nor running.
+   */
   async cancel(turnId: string, reason?: string): Promise<void> {
+    if ((await cancelInConversation(this.opts.temporal, turnId, reason)) !== 'unknown') return;
     await this.handle(turnId).signal(cancelTurn, reason === undefined ? {} : { reason });
   }
 
@@ -92,9 +135,26 @@ export class TurnClient {
     return this.handle(turnId).query(turnProgress);
   }
 
-  /** Waits for the turn to finish and returns its stored answer. Throws the turn's failure if it failed. */
+  /**
+   * Waits for the turn to finish (and, if it is queued, to start) and returns its stored answer. Throws the turn's
+   * failure if it failed, and {@link TurnNeverRanError} if it was cancelled while queued.
+   */
   async result(turnId: string): Promise<TurnOutcome> {
-    const result = await this.handle(turnId).result();
+    let result: ChatTurnResult;
+    for (;;) {
+      try {
+        result = await this.handle(turnId).result();
+        break;
+      } catch (err: unknown) {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+        // A queued turn has no workflow yet; one cancelled in the queue never will.
+        const state = await turnState(this.opts.pool, turnId);
+        if (state?.status === 'cancelled') throw new TurnNeverRanError(turnId);
+        if (state?.status === 'steered' && state.steeredInto) return this.result(state.steeredInto);
+        if (state?.status !== 'queued') throw err;
+        await sleep(QUEUED_POLL_MS);
+      }
+    }
     const message = await finalMessageOf(this.opts.pool, turnId);
     if (!message) throw new Error(`turn ${turnId} finished without a stored answer`);
     return { ...result, content: message.content };

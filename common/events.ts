@@ -17,6 +17,15 @@ const Base = z.object({
 export const ToolCallSummary = z.object({ id: z.string(), name: z.string(), arguments: z.string() });
 export type ToolCallSummary = z.infer<typeof ToolCallSummary>;
 
+/**
+ * The turn waits behind `runningTurnId` (and `position - 1` other queued turns) of its conversation; its own
+ * events follow once it starts.
+ */
+export const QueuedEvent = Base.extend({
+  type: z.literal('queued'),
+  position: z.number().int().positive(),
+  runningTurnId: z.string().nullable(),
+});
 /** A piece of answer text. Apply in order; drop it if a later `reset` supersedes its (hop, attempt). */
 export const TextEvent = Base.extend({ type: z.literal('text'), text: z.string() });
 /** The model asked for tools; the seed's "Executing N tool(s)...". */
@@ -51,6 +60,7 @@ export const DoneEvent = Base.extend({
 export const ErrorEvent = Base.extend({ type: z.literal('error'), errorType: z.string(), message: z.string() });
 
 export const TurnEvent = z.discriminatedUnion('type', [
+  QueuedEvent,
   TextEvent,
   ToolCallsEvent,
   ToolResultEvent,

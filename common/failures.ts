@@ -8,6 +8,7 @@ const PUBLIC_MESSAGES: Readonly<Record<string, string>> = {
   'turn.unknown_tools': 'a tool this turn asked for is not available',
   'turn.invalid_input': 'the turn request is invalid',
   'turn.already_failed': 'this turn already failed',
+  'turn.cancelled_while_queued': 'the turn was cancelled before it started',
   'storage.invalid_data': 'the turn could not be stored',
   'storage.unavailable': 'the turn could not be stored',
   'llm.rate_limited': 'the model provider is rate limiting requests',

@@ -40,3 +40,11 @@ export function parseTurnId(turnId: string): TurnIdParts | undefined {
   const [conversationId, requestId] = ids.slice(-2) as [string, string];
   return { tenantId: ids.length === 3 ? ids[0]! : null, conversationId, requestId };
 }
+
+/**
+ * The id of a conversation's ordering workflow (the one that runs its turns in order):
+ * `conversation/<tenant>/<conversationId>`. The tenant is part of it, like every id it owns.
+ */
+export function conversationWorkflowIdFor(tenantId: string, conversationId: string): string {
+  return `conversation/${tenantId}/${conversationId}`;
+}

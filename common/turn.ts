@@ -45,12 +45,27 @@ export const StartTurnRequest = z.object({
 });
 export type StartTurnRequest = z.input<typeof StartTurnRequest>;
 
+/**
+ * What happens to a turn sent while another turn of the same conversation runs (the request's double-texting
+ * policy): `enqueue` waits for it, `reject` refuses (409), `interrupt` stops it (`finish_reason: interrupted`) and
+ * then runs, `steer` joins the running turn at its next hop boundary (or waits, if that turn is in its final hop).
+ */
+export const DoubleTextingPolicy = z.enum(['enqueue', 'reject', 'interrupt', 'steer']);
+export type DoubleTextingPolicy = z.infer<typeof DoubleTextingPolicy>;
+
 /** The workflow's single input object: the validated request plus the derived turn id. */
-export const ChatTurnInput = StartTurnRequest.extend({ turnId: z.string().min(1) });
+export const ChatTurnInput = StartTurnRequest.extend({
+  turnId: z.string().min(1),
+  /**
+   * Set by the conversation when a later turn interrupted this one before it began: the user message is stored
+   * and the turn ends at once, empty, with `finish_reason: interrupted` (no LLM call). @default false
+   */
+  interrupted: z.boolean().optional(),
+});
 export type ChatTurnInput = z.infer<typeof ChatTurnInput>;
 
 /** Why a turn ended. Provider finish reasons (`stop`, `length`, `content_filter`, …) pass through. */
-export type TurnFinishReason = 'tool_limit_reached' | 'cancelled' | (string & {});
+export type TurnFinishReason = 'tool_limit_reached' | 'cancelled' | 'interrupted' | (string & {});
 
 /** Token usage summed over every hop of the turn (absent when the provider reported none). */
 export const Usage = z.object({

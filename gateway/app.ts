@@ -47,6 +47,7 @@ export interface GatewayDeps {
  * - `GET  /v1/turns/:turnId/events` streams a turn's events, resuming after `Last-Event-ID` / `?after=`
  * - `POST /v1/turns/:turnId/cancel` asks a running turn to stop (202)
  * - `GET  /v1/conversations/:id/messages` lists the conversation's user and assistant messages
+ * - `GET  /v1/conversations/:id/turns` lists the conversation's running and queued turns
  * - `GET  /healthz` reports whether Postgres (and the extra checks) answer
  *
  * Every `/v1` route needs `Authorization: Bearer <token>`; errors are JSON `{ error: { type, message } }`.

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError, EnvBool, TemporalEnv, temporalEnvProblem } from '../config';
+import { DoubleTextingPolicy } from '../common';
 import { DEFAULT_LIMITS } from './limits';
 import { DEFAULT_BODY_LIMIT_BYTES, MIN_BODY_LIMIT_BYTES } from './schemas';
 import { ApiTokens, TenantDirectory } from './tenants';
@@ -33,6 +34,8 @@ export const GatewayEnv = TemporalEnv.extend({
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' }),
   /** Connections in the gateway's pool (event reads are short; streams do not hold one). @default 20 */
   DATABASE_POOL_MAX: z.coerce.number().int().min(2).max(1000).default(20),
+  /** Double-texting policy of turn requests that name none (`enqueue`, `reject`, `interrupt`, `steer`). @default enqueue */
+  TURNFLOW_DOUBLE_TEXTING: DoubleTextingPolicy.default('enqueue'),
   /** Comma-separated `tenant:sha256hex(token)` entries; see `hashToken`. */
   TURNFLOW_API_TOKENS: z.string().optional(),
   /** Set by the embedded dev stack (`npm start`): allows the dev token when no tokens are configured. */

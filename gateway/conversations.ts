@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import type pg from 'pg';
-import { conversationMessages, tenantSeesConversation } from '../client';
+import { conversationMessages, tenantSeesConversation, type TurnClient } from '../client';
 import type { AppEnv } from './auth';
 import { notFound } from './errors';
 import { validate } from './request';
@@ -8,10 +8,19 @@ import { ConversationId, MessagesQuery } from './schemas';
 
 /**
  * `GET /conversations/:id/messages?limit&before`: the conversation as its user saw it (their messages and the
- * turns' final answers), oldest first. `nextBefore` pages back to older messages. Mounted under `/v1`.
+ * turns' final answers), oldest first. `nextBefore` pages back to older messages. `GET /conversations/:id/turns`:
+ * its running turn and its queued ones, in the order they will run. Mounted under `/v1`.
  */
-export function conversationRoutes(deps: { pool: pg.Pool }): Hono<AppEnv> {
+export function conversationRoutes(deps: { pool: pg.Pool; turns: TurnClient }): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+
+  app.get('/conversations/:id/turns', async (c) => {
+    const conversationId = validate(ConversationId, c.req.param('id'), 'conversation id');
+    if (!(await tenantSeesConversation(deps.pool, c.var.tenant, conversationId))) {
+      throw notFound(`conversation ${conversationId}`);
+    }
+    return c.json({ conversationId, ...(await deps.turns.turns(c.var.tenant, conversationId)) });
+  });
 
   app.get('/conversations/:id/messages', async (c) => {
     const conversationId = validate(ConversationId, c.req.param('id'), 'conversation id');

@@ -14,7 +14,7 @@ export type ApiErrorType =
 
 /** The JSON body of every error response: `{ error: { type, message } }`. */
 export interface ApiErrorBody {
-  error: { type: ApiErrorType; message: string };
+  error: { type: ApiErrorType; message: string; runningTurnId?: string };
 }
 
 /**
@@ -30,15 +30,21 @@ export class ApiError extends Error {
     readonly status: 400 | 401 | 404 | 405 | 409 | 413 | 415 | 429 | 503,
     readonly type: ApiErrorType,
     message: string,
-    options?: { cause?: unknown; headers?: Record<string, string> },
+    options?: { cause?: unknown; headers?: Record<string, string>; runningTurnId?: string },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.headers = options?.headers ?? {};
+    this.runningTurnId = options?.runningTurnId;
   }
+
+  /** For a `409` of a busy conversation: the turn it is busy with. */
+  readonly runningTurnId: string | undefined;
 
   /** The response body. */
   toJSON(): ApiErrorBody {
-    return { error: { type: this.type, message: this.message } };
+    const error: ApiErrorBody['error'] = { type: this.type, message: this.message };
+    if (this.runningTurnId !== undefined) error.runningTurnId = this.runningTurnId;
+    return { error };
   }
 }
 

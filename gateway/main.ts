@@ -52,6 +52,7 @@ async function main(): Promise<void> {
       pool,
       databaseUrl: config.DATABASE_URL,
       taskQueue: config.TURNFLOW_TASK_QUEUE,
+      doubleTexting: config.TURNFLOW_DOUBLE_TEXTING,
     });
     const app = createGatewayApp({
       turns,

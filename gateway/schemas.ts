@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ExternalId, PersistenceOptions, StartTurnRequest } from '../common';
+import { DoubleTextingPolicy, ExternalId, PersistenceOptions, StartTurnRequest } from '../common';
 
 /**
  * Body of `POST /v1/conversations/:id/turns`. Strict: an unknown key (a misspelt option, or a `tenantId`,
@@ -12,6 +12,8 @@ export const StartTurnBody = z.strictObject({
   tools: StartTurnRequest.shape.tools,
   maxHops: StartTurnRequest.shape.maxHops.unwrap().optional(),
   persistence: z.strictObject(PersistenceOptions.shape).optional(),
+  /** What to do while another turn of the conversation runs. @default the gateway's `TURNFLOW_DOUBLE_TEXTING` */
+  doubleTexting: DoubleTextingPolicy.optional(),
 });
 export type StartTurnBody = z.infer<typeof StartTurnBody>;
 

@@ -221,6 +221,14 @@ async function watchWorkflow(deps: StreamDeps, turnId: string, signal: AbortSign
     try {
       return await watchOnce();
     } catch (err: unknown) {
+      // A turn waiting in its conversation's queue has no workflow yet: watch again until it has one.
+      const waiting = err instanceof WorkflowNotFoundError && (await deps.turns.isQueued(turnId));
+      if (waiting) {
+        await sleep(QUEUED_WATCH_MS, undefined, { signal }).catch(() => undefined);
+        if (signal.aborted) throw err;
+        delayMs = WATCH_RETRY_MS.initial / 2;
+        continue;
+      }
       if (signal.aborted || saysWorkflowClosed(err)) throw err;
       deps.logger.warn({ turnId, retryInMs: delayMs, err: errorText(err) }, 'workflow watch failed; retrying');
       await sleep(delayMs, undefined, { signal }).catch(() => undefined);
@@ -230,6 +238,8 @@ async function watchWorkflow(deps: StreamDeps, turnId: string, signal: AbortSign
 }
 
 const WATCH_RETRY_MS = { initial: 500, max: 10_000 } as const;
+/** How often a stream of a queued turn looks whether its workflow has started. */
+const QUEUED_WATCH_MS = 250;
 
 /** Only these failures of a result watch mean the workflow is closed (or never existed). */
 function saysWorkflowClosed(err: unknown): boolean {

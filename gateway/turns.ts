@@ -5,7 +5,7 @@ import { bodyLimit } from 'hono/body-limit';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { parseTurnId, turnIdFor } from '../common';
-import { InvalidTurnRequestError, tenantSeesTurn, type TurnClient } from '../client';
+import { InvalidTurnRequestError, tenantSeesTurn, TurnConflictError, type TurnClient } from '../client';
 import type { AppEnv } from './auth';
 import { ApiError, notFound } from './errors';
 import type { TenantLimits } from './limits';
@@ -30,6 +30,8 @@ export interface TurnRoutesDeps {
 export const TURN_ID_HEADER = 'Turn-Id';
 /** Header saying whether a `POST …/turns` attached to an existing turn (`true`) or started one (`false`). */
 export const TURN_ATTACHED_HEADER = 'Turn-Attached';
+/** Header saying where a `POST …/turns` stands in its conversation: `running`, `queued`, `steered`, `finished`. */
+export const TURN_STATE_HEADER = 'Turn-State';
 
 /**
  * `POST /conversations/:id/turns` (start or attach, then stream), `GET /turns/:turnId/events` (stream, resumable)
@@ -56,7 +58,7 @@ export function turnRoutes(deps: TurnRoutesDeps): Hono<AppEnv> {
     // start or attach to the caller's own (client/access.ts).
     // The stream slot first: a turn must not be started for a caller who then cannot be given its stream.
     const release = deps.limits.openStream(tenant);
-    let started: { turnId: string; attached: boolean };
+    let started: { turnId: string; attached: boolean; state: string };
     try {
       started = await deps.limits.admitTurn(tenant, turnIdFor(tenant, conversationId, body.requestId), () =>
         deps.turns.start({ ...body, conversationId, tenantId: tenant }),
@@ -64,12 +66,19 @@ export function turnRoutes(deps: TurnRoutesDeps): Hono<AppEnv> {
     } catch (err: unknown) {
       release();
       if (err instanceof InvalidTurnRequestError) throw new ApiError(400, 'bad_request', err.message, { cause: err });
+      if (err instanceof TurnConflictError) {
+        throw new ApiError(409, 'conflict', err.message, {
+          cause: err,
+          ...(err.runningTurnId === null ? {} : { runningTurnId: err.runningTurnId }),
+        });
+      }
       throw err;
     }
     const encoded = encodeURIComponent(started.turnId);
     deps.logger.info({ tenant, turnId: started.turnId, attached: started.attached }, 'turn started');
     c.header(TURN_ID_HEADER, encoded);
     c.header(TURN_ATTACHED_HEADER, String(started.attached));
+    c.header(TURN_STATE_HEADER, started.state);
     c.header('Location', `/v1/turns/${encoded}/events`);
     return streamTurnEvents(c, deps, started.turnId, 0, release);
   });

@@ -1,5 +1,6 @@
 import {
   ActivityCancellationType,
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   CancelledFailure,
@@ -7,6 +8,7 @@ import {
   type LocalActivityOptions,
   defineQuery,
   defineSignal,
+  getExternalWorkflowHandle,
   isCancellation,
   patched,
   proxyActivities,
@@ -18,7 +20,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { Activities, PrepareTurnResult, TurnflowActivities } from '../activities';
+import type { Activities, LegacyActivities, PrepareTurnResult, TurnflowActivities } from '../activities';
 import {
   ChatTurnInput,
   legacyTurnIdFor,
@@ -27,14 +29,21 @@ import {
   type ChatTurnResult,
   type TurnProgress,
 } from '../common';
+import { steerTurn, steersAccepted, type SteerTurnInput } from './conversation-signals';
 
 /** Input of {@link cancelTurn}. */
 export interface CancelTurnInput {
   /** Why the caller stopped the turn (logged, not shown to the model). */
   reason?: string;
+  /** A later turn of the conversation stopped this one: it ends with `finish_reason: interrupted`. */
+  interrupt?: boolean;
 }
 
-/** Stop generating: aborts the LLM request and running tools; the partial answer is kept (`cancelled`). */
+/**
+ * Stop generating: aborts the LLM request and running tools; the partial answer is kept (`cancelled`, or
+ * `interrupted` when a later turn asked). Every tool call in flight gets a result: its own, or a stored
+ * "cancelled" / "outcome unknown".
+ */
 export const cancelTurn = defineSignal<[CancelTurnInput]>('cancelTurn');
 
 /** Where the turn is: phase, hop, model, running tools. */
@@ -84,6 +93,8 @@ interface TurnSteps {
   failTurn: Activities['failTurn'];
   recordToolResults: Activities['recordToolResults'];
   storeToolFailure: Activities['storeToolFailure'];
+  resolveStoppedToolCalls: Activities['resolveStoppedToolCalls'];
+  storeSteers: Activities['storeSteers'];
   streamCompletion: Remote<'streamCompletion'>;
   executeTool: Remote<'executeTool'>;
 }
@@ -98,19 +109,25 @@ function turnSteps(current: boolean): TurnSteps {
       failTurn: local['turnflow.failTurn'],
       recordToolResults: local['turnflow.recordToolResults'],
       storeToolFailure: local['turnflow.storeToolFailure'],
+      resolveStoppedToolCalls: local['turnflow.resolveStoppedToolCalls'],
+      storeSteers: local['turnflow.storeSteers'],
       streamCompletion: remote['turnflow.streamCompletion'],
       executeTool: remote['turnflow.executeTool'],
     };
   }
-  const io = proxyActivities<Activities>(turnIo);
+  const io = proxyActivities<LegacyActivities>(turnIo);
+  // Added since the prefix: an old run that reaches them after the upgrade schedules their prefixed names.
+  const since = proxyActivities<TurnflowActivities>(turnIo);
   return {
     prepareTurn: io.prepareTurn,
     completeTurn: io.completeTurn,
     failTurn: io.failTurn,
     recordToolResults: io.recordToolResults,
     storeToolFailure: io.storeToolFailure,
-    streamCompletion: proxyActivities<Activities>(llmCall).streamCompletion,
-    executeTool: proxyActivities<Activities>({ startToCloseTimeout: '1 minute' }).executeTool,
+    resolveStoppedToolCalls: since['turnflow.resolveStoppedToolCalls'],
+    storeSteers: since['turnflow.storeSteers'],
+    streamCompletion: proxyActivities<LegacyActivities>(llmCall).streamCompletion,
+    executeTool: proxyActivities<LegacyActivities>({ startToCloseTimeout: '1 minute' }).executeTool,
   };
 }
 
@@ -132,8 +149,17 @@ function toolCall(name: string, policy: PrepareTurnResult['tools'][number]['poli
  * compacted into one stored message. History holds ids and counts only, never the text.
  */
 export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult> {
-  const { prepareTurn, completeTurn, failTurn, recordToolResults, storeToolFailure, streamCompletion, executeTool } =
-    turnSteps(patched(CURRENT_SHAPE));
+  const {
+    prepareTurn,
+    completeTurn,
+    failTurn,
+    recordToolResults,
+    storeToolFailure,
+    resolveStoppedToolCalls,
+    storeSteers,
+    streamCompletion,
+    executeTool,
+  } = turnSteps(patched(CURRENT_SHAPE));
   const input = parseInput(rawInput);
   const progress: TurnProgress = {
     phase: 'preparing',
@@ -143,10 +169,19 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
     cancelRequested: false,
   };
   const loop = new CancellationScope();
+  // A turn interrupted before it began stores its user message and ends at once, empty.
+  let interrupted = input.interrupted === true;
+  if (interrupted) progress.cancelRequested = true;
+  /** Messages steered in by the conversation, taken in at the next hop boundary. */
+  const steers: SteerTurnInput[] = [];
   setHandler(turnProgress, () => progress);
-  setHandler(cancelTurn, () => {
+  setHandler(cancelTurn, (signal) => {
     progress.cancelRequested = true;
+    if (signal.interrupt === true) interrupted = true;
     loop.cancel();
+  });
+  setHandler(steerTurn, (steer) => {
+    if (!steers.some((s) => s.turnId === steer.turnId)) steers.push(steer);
   });
 
   let prepared: PrepareTurnResult;
@@ -177,6 +212,8 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
   let finishReason: string | null = null;
   let hopLimit: number | null = null;
   let cancelled = progress.cancelRequested;
+  /** The tool round a stop cut short: each call's outcome, so none is left without a result. */
+  let stoppedRound: { hop: number; outcomes: Map<string, ToolCallOutcome> } | undefined;
 
   const runHops = async () => {
     for (;;) {
@@ -210,36 +247,83 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
       progress.toolsRunning = reply.toolCalls.map((c) => c.name);
       setCurrentDetails(`hop ${hop} · running ${reply.toolCalls.length} tool(s): ${progress.toolsRunning.join(', ')}`);
       const offered = prepared.tools.map((t) => t.name);
-      await Promise.all(
-        reply.toolCalls.map((call) => {
-          // The model may name a tool this turn does not offer; the activity tells the model so.
-          const policy = policies.get(call.name) ?? UNKNOWN_TOOL_POLICY;
-          const identity = { turnId: input.turnId, hop, toolCallId: call.id };
-          return executeTool
-            .executeWithOptions(toolCall(call.name, policy), [{ ...identity, offered }])
-            .catch(async (err: unknown) => {
-              if (isCancellation(err)) throw err;
-              // Retries ran out: the model still gets an answer for this call, and the turn goes on.
-              await storeToolFailure({ ...identity, message: failureMessage(err), errorType: failureType(err) });
-            });
-        }),
-      );
+      const outcomes = new Map<string, ToolCallOutcome>();
+      const calls = reply.toolCalls.map((call) => {
+        // The model may name a tool this turn does not offer; the activity tells the model so.
+        const policy = policies.get(call.name) ?? UNKNOWN_TOOL_POLICY;
+        const identity = { turnId: input.turnId, hop, toolCallId: call.id };
+        outcomes.set(call.id, 'unknown');
+        return executeTool.executeWithOptions(toolCall(call.name, policy), [{ ...identity, offered }]).then(
+          () => void outcomes.set(call.id, 'finished'),
+          async (err: unknown) => {
+            if (isCancellation(err)) {
+              outcomes.set(call.id, 'cancelled');
+              throw err;
+            }
+            // Retries ran out: the model still gets an answer for this call, and the turn goes on.
+            await storeToolFailure({ ...identity, message: failureMessage(err), errorType: failureType(err) });
+            outcomes.set(call.id, 'finished');
+          },
+        );
+      });
+      if (patched('resolve-tools-on-stop')) {
+        // On a stop, wait for every call to settle, so each one's outcome is known before the turn ends.
+        const settled = await Promise.allSettled(calls);
+        const stopped = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+        if (stopped) {
+          stoppedRound = { hop, outcomes };
+          throw stopped.reason;
+        }
+      } else {
+        await Promise.all(calls);
+      }
       progress.toolsRunning = [];
       await recordToolResults({ turnId: input.turnId, hop, persistence });
       hop += 1;
       progress.hop = hop;
       upsertSearchAttributes([{ key: keys.TurnHops, value: hop }]);
+      if (steers.length > 0) await takeSteers(hop);
+    }
+  };
+
+  /** A hop boundary: messages steered in so far enter the context of hop `next`, and the conversation is told. */
+  const takeSteers = async (next: number) => {
+    const taken = steers.splice(0, steers.length);
+    setCurrentDetails(`hop ${next} · taking ${taken.length} steered message(s)`);
+    await storeSteers({ turnId: input.turnId, hop: next, steers: taken });
+    const parent = workflowInfo().parent;
+    if (parent) {
+      await getExternalWorkflowHandle(parent.workflowId, parent.runId).signal(steersAccepted, {
+        intoTurnId: input.turnId,
+        turnIds: taken.map((s) => s.turnId),
+      });
     }
   };
 
   try {
     if (!cancelled) await loop.run(runHops);
   } catch (err: unknown) {
-    if (!isCancellation(err)) {
+    // Asked to stop, an activity that cannot confirm it (its worker died, so it timed out) ends the turn stopped,
+    // with what was stored, rather than failed: the caller asked for the end, not for an error.
+    const stopOutlived = progress.cancelRequested && err instanceof ActivityFailure;
+    if (!isCancellation(err) && !(stopOutlived && patched('stop-outlives-lost-worker'))) {
       await CancellationScope.nonCancellable(() => fail(failTurn, input, hop, err));
       throw err;
     }
     cancelled = true;
+  }
+  if (stoppedRound) {
+    const round = stoppedRound;
+    // Every call of the round the stop cut short gets a result: its own, or "cancelled" / "outcome unknown".
+    await CancellationScope.nonCancellable(async () => {
+      const open = [...round.outcomes].filter(([, outcome]) => outcome !== 'finished');
+      await resolveStoppedToolCalls({
+        turnId: input.turnId,
+        hop: round.hop,
+        calls: open.map(([toolCallId, outcome]) => ({ toolCallId, outcome: outcome as 'cancelled' | 'unknown' })),
+      });
+      await recordToolResults({ turnId: input.turnId, hop: round.hop, persistence });
+    });
   }
   // Storing the answer is never cut short: not by a stop request, not by the workflow's own cancellation.
   const result = await CancellationScope.nonCancellable(() =>
@@ -260,7 +344,7 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
     const result = await completeTurn({
       turnId: turn.turnId,
       status: state.cancelled ? 'cancelled' : 'completed',
-      finishReason: state.cancelled ? 'cancelled' : state.finishReason,
+      finishReason: state.cancelled ? (interrupted ? 'interrupted' : 'cancelled') : state.finishReason,
       hops: state.hop,
       hopLimit: state.cancelled ? null : state.hopLimit,
       persistence: turn.persistence,
@@ -274,6 +358,9 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
     return result;
   }
 }
+
+/** How a tool call of a round ended: its result is stored, its activity acknowledged a stop, or nobody knows. */
+type ToolCallOutcome = 'finished' | 'cancelled' | 'unknown';
 
 /** Used for a call to a tool the turn does not offer: the activity only reports the unknown tool. */
 const UNKNOWN_TOOL_POLICY = {

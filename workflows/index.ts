@@ -1,1 +1,15 @@
 export { chatTurn, cancelTurn, turnProgress, type CancelTurnInput } from './chat-turn';
+export {
+  conversation,
+  submitTurn,
+  cancelConversationTurn,
+  conversationTurns,
+  MAX_QUEUED_TURNS,
+  SubmitTurnInput,
+  type ConversationInput,
+  type ConversationTurn,
+  type ConversationTurns,
+  type QueuedTurn,
+  type SubmitTurnResult,
+} from './conversation';
+export { steerTurn, steersAccepted, type SteerTurnInput, type SteersAcceptedInput } from './conversation-signals';

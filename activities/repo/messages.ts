@@ -12,7 +12,7 @@ export interface StoredToolCall {
 interface MessageRow {
   id: string;
   turn_id: string;
-  kind: 'user' | 'hop' | 'tool' | 'final';
+  kind: 'user' | 'steer' | 'hop' | 'tool' | 'final';
   hop: number | null;
   content: string | null;
   tool_calls: StoredToolCall[] | null;
@@ -20,9 +20,12 @@ interface MessageRow {
 }
 
 /**
- * The messages to send the model for a hop of `turnId`: earlier turns as the user saw them (user message and
- * final answer), then this turn's user message, each earlier hop's assistant message and its tool results in
- * the order the model asked for them.
+ * The messages to send the model for a hop of `turnId`: earlier turns as the user saw them (user message, messages
+ * steered into them, final answer), then this turn's user message, each earlier hop's assistant message and its
+ * tool results in the order the model asked for them, and the messages steered into this turn where they arrived
+ * (by id: after the tool results of the hop before their boundary). Turns are ordered by their user message,
+ * which a turn stores when it starts: with the conversation running its turns one at a time, that is the order
+ * they were accepted in, and a later turn's message is never stored before an earlier turn ended.
  */
 export async function loadContext(pool: Pool, turnId: string): Promise<ChatCompletionMessageParam[]> {
   // Turns are ordered by their user message; an earlier turn contributes its user message and final answer.
@@ -34,7 +37,7 @@ export async function loadContext(pool: Pool, turnId: string): Promise<ChatCompl
               AND u.id <= me.user_id)
      SELECT m.id, m.turn_id, m.kind, m.hop, m.content, m.tool_calls, m.tool_call_id
      FROM messages m JOIN turn_order o ON o.turn_id = m.turn_id
-     WHERE m.turn_id = $1 OR m.kind IN ('user', 'final')
+     WHERE m.turn_id = $1 OR m.kind IN ('user', 'steer', 'final')
      ORDER BY o.user_id, m.id`,
     [turnId, messageKeys.user(turnId)],
   );
@@ -42,7 +45,7 @@ export async function loadContext(pool: Pool, turnId: string): Promise<ChatCompl
   const toolResults = new Map<string, MessageRow>();
   for (const row of rows) if (row.turn_id === turnId && row.kind === 'tool') toolResults.set(row.tool_call_id!, row);
   for (const row of rows) {
-    if (row.kind === 'user') context.push({ role: 'user', content: row.content ?? '' });
+    if (row.kind === 'user' || row.kind === 'steer') context.push({ role: 'user', content: row.content ?? '' });
     else if (row.kind === 'final') context.push({ role: 'assistant', content: row.content ?? '' });
     else if (row.kind === 'hop' && row.turn_id === turnId) {
       const calls = row.tool_calls ?? [];

@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 
 /** The `type` of every `ApplicationFailure` {@link toStorageFailure} produces. */
 export const StorageFailureType = {
@@ -42,11 +42,15 @@ export function toStorageFailure(err: unknown): ApplicationFailure {
   });
 }
 
-/** Runs a storage step, turning what it throws into {@link toStorageFailure}'s failure. */
+/**
+ * Runs a storage step, turning what it throws into {@link toStorageFailure}'s failure. An activity's own
+ * cancellation passes through: the workflow must see that the activity stopped as asked, not a storage error.
+ */
 export async function storageStep<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err: unknown) {
+    if (err instanceof CancelledFailure) throw err;
     throw toStorageFailure(err);
   }
 }

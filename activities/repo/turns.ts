@@ -5,7 +5,7 @@ import { messageKeys, type ChatTurnInput, type ChatTurnResult, type Usage } from
 export interface TurnRow {
   id: string;
   conversationId: string;
-  status: 'running' | 'completed' | 'cancelled' | 'failed';
+  status: 'queued' | 'running' | 'completed' | 'cancelled' | 'failed' | 'steered';
   model: string | null;
   hops: number;
   finishReason: string | null;
@@ -29,6 +29,8 @@ export async function ensureTurn(pool: Pool, input: ChatTurnInput & { model: str
        ON CONFLICT (id) DO UPDATE SET model = EXCLUDED.model WHERE turns.model IS NULL`,
       [input.turnId, input.tenantId, input.conversationId, input.requestId, input.model],
     );
+    // A turn that waited in its conversation's queue runs from now on.
+    await db.query(`UPDATE turns SET status = 'running' WHERE id = $1 AND status = 'queued'`, [input.turnId]);
     await db.query(
       `INSERT INTO messages (tenant_id, conversation_id, turn_id, idem_key, kind, content)
        SELECT tenant_id, conversation_id, id, $2, 'user', $3 FROM turns WHERE id = $1

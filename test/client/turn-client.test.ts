@@ -63,9 +63,12 @@ describe('TurnClient', function () {
 
   it('follows a turn live from the start and ends with exactly the stored answer', async () => {
     h.llm.enqueue({ steps: [{ text: words(60) }], delayMs: 2 });
-    const { turnId, attached } = await turns.start(request('stream please'));
-    assert.equal(attached, false);
+    let turnId = '';
+    // An ordered start answers once the conversation's workflow accepted the turn: that takes a worker.
     const [events, outcome] = await h.withWorker(async () => {
+      const started = await turns.start(request('stream please'));
+      assert.equal(started.attached, false);
+      turnId = started.turnId;
       const seen: TurnEvent[] = [];
       for await (const e of turns.events(turnId)) seen.push(e);
       return [seen, await turns.result(turnId)] as const;
@@ -87,8 +90,10 @@ describe('TurnClient', function () {
       steps: [{ text: words(30, 'a') }, { waitFor: 'half' }, { text: ' ' + words(30, 'b') }],
       delayMs: 2,
     });
-    const { turnId } = await turns.start(request('reconnect'));
+    let turnId = '';
+    // An ordered start answers once the conversation's workflow accepted the turn: that takes a worker.
     const [before, after] = await h.withWorker(async () => {
+      ({ turnId } = await turns.start(request('reconnect')));
       const first: TurnEvent[] = [];
       const stop = new AbortController();
       for await (const e of turns.events(turnId, { signal: stop.signal })) {
@@ -114,8 +119,10 @@ describe('TurnClient', function () {
       { steps: [{ text: words(20, 'lost') }], delayMs: 2, dropAfterChunks: 8 },
       { steps: [{ text: words(20, 'kept') }], delayMs: 2 },
     );
-    const { turnId } = await turns.start(request('retry me'));
+    let turnId = '';
+    // An ordered start answers once the conversation's workflow accepted the turn: that takes a worker.
     const events = await h.withWorker(async () => {
+      ({ turnId } = await turns.start(request('retry me')));
       const seen: TurnEvent[] = [];
       for await (const e of turns.events(turnId)) seen.push(e);
       await turns.result(turnId);
@@ -136,8 +143,10 @@ describe('TurnClient', function () {
       steps: [{ text: words(20, 'x') }, { waitFor: 'kill' }, { text: ' ' + words(20, 'y') }],
       delayMs: 2,
     });
-    const { turnId } = await turns.start(request('kill the listener'));
+    let turnId = '';
+    // An ordered start answers once the conversation's workflow accepted the turn: that takes a worker.
     const events = await h.withWorker(async () => {
+      ({ turnId } = await turns.start(request('kill the listener')));
       const seen: TurnEvent[] = [];
       let killed = false;
       for await (const e of turns.events(turnId)) {
@@ -162,8 +171,10 @@ describe('TurnClient', function () {
 
   it('with persistDeltas off, a caller joining mid-hop catches up when the hop ends', async () => {
     h.llm.enqueue({ steps: [{ text: words(10, 'p') }, { waitFor: 'join' }, { text: ' ' + words(10, 'q') }] });
-    const { turnId } = await turns.start(request('live only', { persistence: { persistDeltas: false } }));
+    let turnId = '';
+    // An ordered start answers once the conversation's workflow accepted the turn: that takes a worker.
     const [live, late] = await h.withWorker(async () => {
+      ({ turnId } = await turns.start(request('live only', { persistence: { persistDeltas: false } })));
       const liveEvents: TurnEvent[] = [];
       const liveDone = (async () => {
         for await (const e of turns.events(turnId)) liveEvents.push(e);
@@ -186,8 +197,10 @@ describe('TurnClient', function () {
   });
   it('refuses a cursor the turn never issued instead of waiting forever or ending without its end', async () => {
     h.llm.enqueue({ steps: [{ text: 'running' }, { waitFor: 'hold' }, { text: ' on' }] });
-    const { turnId } = await turns.start(request('hold on'));
+    let turnId = '';
+    // An ordered start answers once the conversation's workflow accepted the turn: that takes a worker.
     await h.withWorker(async () => {
+      ({ turnId } = await turns.start(request('hold on')));
       await h.llm.gateReached('hold');
       // 2^20 segments beyond any writer of the turn: no event of this turn can follow it.
       const far = 2 ** 52;

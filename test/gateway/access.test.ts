@@ -107,7 +107,9 @@ describe('gateway: access control and bad input', function () {
     const post = (payload: string | Uint8Array, headers: Record<string, string> = json) =>
       g.request(conv, { method: 'POST', headers, body: payload });
     const events = (headers: Record<string, string>, query = '') =>
-      g.request(`/v1/turns/${encodeURIComponent(turnIdFor('acme', g.h.conversationId, 'r'))}/events${query}`, { headers });
+      g.request(`/v1/turns/${encodeURIComponent(turnIdFor('acme', g.h.conversationId, 'r'))}/events${query}`, {
+        headers,
+      });
     const before = await tableCounts(g.pool);
 
     interface Case {
@@ -458,11 +460,12 @@ describe('gateway: access control and bad input', function () {
       // Methods
       {
         group: 'method',
-        name: 'GET on turns',
+        // GET lists the conversation's turns (issue 11): another method is refused.
+        name: 'DELETE on turns',
         status: 405,
         type: 'method_not_allowed',
-        allow: 'POST',
-        send: () => g.request(conv),
+        allow: 'GET, HEAD, POST',
+        send: () => g.request(conv, { method: 'DELETE' }),
       },
       {
         group: 'method',
@@ -471,7 +474,9 @@ describe('gateway: access control and bad input', function () {
         type: 'method_not_allowed',
         allow: 'GET, HEAD',
         send: () =>
-          g.request(`/v1/turns/${encodeURIComponent(turnIdFor('acme', g.h.conversationId, 'r'))}/events`, { method: 'DELETE' }),
+          g.request(`/v1/turns/${encodeURIComponent(turnIdFor('acme', g.h.conversationId, 'r'))}/events`, {
+            method: 'DELETE',
+          }),
       },
       {
         group: 'method',

@@ -44,7 +44,8 @@ describe('gateway: per-tenant limits', function () {
     await gw.h.withWorker(async () => {
       const firstId = uniqueId('req');
       const first = await gw.postTurn({ requestId: firstId });
-      const second = await gw.postTurn({});
+      // Another conversation: turns of one conversation run one at a time, so only two conversations run two.
+      const second = await gw.postTurn({}, { conversationId: uniqueId('conv') });
       assert.equal(first.status, 200);
       assert.equal(second.status, 200);
       await readEvents(first, { until: (e) => e.event === 'text' });

@@ -1,0 +1,204 @@
+import {
+  WithStartWorkflowOperation,
+  WorkflowUpdateFailedError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
+import { z } from 'zod';
+import {
+  conversationWorkflowIdFor,
+  DoubleTextingPolicy,
+  parseTurnId,
+  StartTurnRequest,
+  TASK_QUEUE,
+  searchAttributeKeys as keys,
+  turnIdFor,
+  type ChatTurnInput,
+} from '../common';
+import {
+  cancelConversationTurn,
+  conversationTurns,
+  submitTurn,
+  type chatTurn,
+  type conversation,
+  type ConversationTurns,
+  type SubmitTurnResult,
+} from '../workflows';
+import { claimQueuedTurn, releaseQueuedClaim } from './access';
+import { InvalidTurnRequestError, type StartTurnDeps } from './start-turn';
+
+/** A turn request with its double-texting policy (what to do while another turn of the conversation runs). */
+export const OrderedTurnRequest = StartTurnRequest.extend({ doubleTexting: DoubleTextingPolicy.optional() });
+export type OrderedTurnRequest = z.input<typeof OrderedTurnRequest>;
+
+/**
+ * Thrown when the conversation refuses the turn: policy `reject` while `runningTurnId` runs (or waits), or a queue
+ * already holding `MAX_QUEUED_TURNS` turns. Nothing was started or stored for the request.
+ */
+export class TurnConflictError extends Error {
+  override readonly name = 'TurnConflictError';
+
+  constructor(
+    readonly reason: 'busy' | 'queue_full',
+    /** The turn the conversation is busy with (`busy` only). */
+    readonly runningTurnId: string | null,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      reason === 'busy'
+        ? `turn ${runningTurnId} of the conversation is running`
+        : 'the conversation has too many turns waiting',
+      options,
+    );
+  }
+}
+
+/** An accepted turn request: where it stands in its conversation. */
+export interface OrderedStart {
+  /** The turn whose stream carries the answer: the request's own, or the running turn a steered message joined. */
+  turnId: string;
+  /** The request's own turn id (differs from `turnId` only when steered). */
+  requestTurnId: string;
+  /** True when the request was accepted before (a retry): nothing new was queued. */
+  attached: boolean;
+  /** `running`, `queued` (waits behind `runningTurnId`), `steered` (joined `turnId`), or `finished` (a retry). */
+  state: SubmitTurnResult['state'] | 'finished';
+  /** Turns ahead of it when it was accepted. */
+  position: number;
+  runningTurnId: string | null;
+  handle: WorkflowHandle<typeof chatTurn>;
+}
+
+/** What {@link startOrderedTurn} needs besides {@link StartTurnDeps}. */
+export interface OrderedStartOptions {
+  /** @default TASK_QUEUE */
+  taskQueue?: string;
+  /** Policy of requests that name none. @default 'enqueue' */
+  defaultPolicy?: DoubleTextingPolicy;
+}
+
+/**
+ * Starts a turn in its conversation's order: the one start function behind `TurnClient.start` and the gateway.
+ * The conversation's workflow (`conversation/<tenant>/<conversationId>`) is reached by update-with-start with the
+ * request id as update id, so a retried request attaches to its turn instead of queueing it twice; the turn is
+ * stored under its tenant (as `queued`) before that, so it is owned from the moment this returns.
+ *
+ * @throws InvalidTurnRequestError for an invalid request or one naming a model or tool no worker serves.
+ * @throws TurnConflictError when the conversation refuses it (policy `reject` while busy, or a full queue).
+ */
+export async function startOrderedTurn(
+  deps: StartTurnDeps,
+  request: OrderedTurnRequest,
+  opts: OrderedStartOptions = {},
+): Promise<OrderedStart> {
+  const parsed = OrderedTurnRequest.safeParse(request);
+  if (!parsed.success) throw new InvalidTurnRequestError(z.prettifyError(parsed.error));
+  const { doubleTexting, ...turn } = parsed.data;
+  const { tenantId, conversationId, requestId } = turn;
+  const taskQueue = opts.taskQueue ?? TASK_QUEUE;
+  const problem = await deps.catalog?.problem(taskQueue, turn);
+  if (problem !== undefined) throw new InvalidTurnRequestError(problem);
+
+  const claim = await claimQueuedTurn(deps.pool, {
+    tenantId,
+    conversationId,
+    requestId,
+    turnId: turnIdFor(tenantId, conversationId, requestId),
+  });
+  const handleOf = (turnId: string) => deps.temporal.workflow.getHandle<typeof chatTurn>(turnId);
+  if (claim.status !== 'queued') {
+    // Accepted before and past the queue: attach to what it became.
+    const turnId = claim.status === 'steered' && claim.steeredInto ? claim.steeredInto : claim.turnId;
+    return {
+      turnId,
+      requestTurnId: claim.turnId,
+      attached: true,
+      state: claim.status === 'steered' ? 'steered' : claim.status === 'running' ? 'running' : 'finished',
+      position: 0,
+      runningTurnId: null,
+      handle: handleOf(turnId),
+    };
+  }
+
+  const input: ChatTurnInput = { ...turn, turnId: claim.turnId };
+  const start = new WithStartWorkflowOperation<typeof conversation>('conversation', {
+    workflowId: conversationWorkflowIdFor(tenantId, conversationId),
+    taskQueue,
+    args: [{ tenantId, conversationId }],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    typedSearchAttributes: [
+      { key: keys.TenantId, value: tenantId },
+      { key: keys.ConversationId, value: conversationId },
+    ],
+    staticSummary: `conversation · ${tenantId} · ${conversationId}`,
+  });
+  let accepted: SubmitTurnResult;
+  try {
+    accepted = await deps.temporal.workflow.executeUpdateWithStart(submitTurn, {
+      args: [{ turn: input, policy: doubleTexting ?? opts.defaultPolicy ?? 'enqueue' }],
+      updateId: requestId,
+      startWorkflowOperation: start,
+    });
+  } catch (err: unknown) {
+    const refusal = refusalOf(err);
+    if (!refusal) throw err;
+    await releaseQueuedClaim(deps.pool, claim.turnId);
+    if (refusal.type === 'turn.invalid_input') throw new InvalidTurnRequestError(refusal.message, { cause: err });
+    throw new TurnConflictError(
+      refusal.type === 'conversation.busy' ? 'busy' : 'queue_full',
+      typeof refusal.details?.[0] === 'string' ? refusal.details[0] : null,
+      { cause: err },
+    );
+  }
+  return { ...accepted, attached: false, handle: handleOf(accepted.turnId) };
+}
+
+/** The conversation's refusal of an update (its validator's failure), if that is what `err` is. */
+function refusalOf(err: unknown): ApplicationFailure | undefined {
+  if (!(err instanceof WorkflowUpdateFailedError) || !(err.cause instanceof ApplicationFailure)) return undefined;
+  const type = err.cause.type;
+  return type === 'conversation.busy' || type === 'conversation.queue_full' || type === 'turn.invalid_input'
+    ? err.cause
+    : undefined;
+}
+
+/** What the conversation holds now; empty for a conversation whose workflow never started. */
+export async function listConversationTurns(
+  temporal: Client,
+  tenantId: string,
+  conversationId: string,
+): Promise<ConversationTurns> {
+  const handle = temporal.workflow.getHandle<typeof conversation>(conversationWorkflowIdFor(tenantId, conversationId));
+  try {
+    return await handle.query(conversationTurns);
+  } catch (err: unknown) {
+    if (err instanceof WorkflowNotFoundError) return { running: null, queued: [], steering: [] };
+    throw err;
+  }
+}
+
+/**
+ * Cancels a turn through its conversation: a queued turn is removed without running (`dequeued`), a running one
+ * stops generating (`running`). `unknown` when the conversation does not hold it (e.g. a turn started directly,
+ * or already finished): the caller then signals the turn itself.
+ */
+export async function cancelInConversation(
+  temporal: Client,
+  turnId: string,
+  reason?: string,
+): Promise<'dequeued' | 'running' | 'unknown'> {
+  const parts = parseTurnId(turnId);
+  if (!parts?.tenantId) return 'unknown';
+  const handle = temporal.workflow.getHandle<typeof conversation>(
+    conversationWorkflowIdFor(parts.tenantId, parts.conversationId),
+  );
+  try {
+    return await handle.executeUpdate(cancelConversationTurn, {
+      args: [reason === undefined ? { turnId } : { turnId, reason: reason.slice(0, 1_000) }],
+    });
+  } catch (err: unknown) {
+    if (err instanceof WorkflowNotFoundError) return 'unknown';
+    throw err;
+  }
+}
