@@ -80,4 +80,3 @@ function disconnect(c: Context, stream: SSEStreamingApi): void {
 async function writeFinalError(stream: SSEStreamingApi, turnId: string, closure: TurnClosure): Promise<void> {
   await stream.writeSSE({ event: 'error', data: JSON.stringify({ turnId, type: 'error', ...closure }) });
 }
-

@@ -77,7 +77,10 @@ export function turnRoutes(deps: TurnRoutesDeps): Hono<AppEnv> {
   app.get('/turns/:turnId/events', async (c) => {
     const requested = requestedCursor(c);
     const turnId = await ownedTurn(c, deps.pool);
-    const after = await resumePoint(deps.pool, turnId, requested);
+    const { after, ended } = await resumePoint(deps.pool, turnId, requested);
+    // A reader that saw the end gets 204, not an empty 200: a browser's EventSource reconnects after a 200 that
+    // ends (every few seconds, for ever) but stops for good on a 204.
+    if (ended) return c.body(null, 204);
     // Hono answers HEAD with this handler and drops the body without cancelling it: open no stream for it.
     if (c.req.method === 'HEAD') return eventStreamHead(c);
     return streamTurnEvents(c, deps, turnId, after, deps.limits.openStream(c.var.tenant));
