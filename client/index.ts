@@ -4,7 +4,13 @@ export { TurnClient, type TurnClientOptions, type TurnOutcome } from './turn-cli
 export { EventHub, type EventHubOptions, type LiveMessage } from './event-hub';
 export { turnEvents, type TurnEventsOptions } from './turn-events';
 export { checkCursor, CursorOutOfRangeError } from './cursors';
-export { conversationMessages, finalMessageOf, storedEventsAfter, type ConversationMessage } from './store';
+export {
+  conversationMessages,
+  finalMessageOf,
+  STORED_EVENTS_PAGE,
+  storedEventsAfter,
+  type ConversationMessage,
+} from './store';
 export { claimTurn, tenantSeesConversation, tenantSeesTurn, TurnOwnershipError, type TurnClaim } from './access';
 export { EnvBool, TemporalEnv, temporalConnectionOptions, temporalEnvProblem } from './temporal-env';
 export { signalOnShutdown, waitFor, type WaitForOptions } from './wait-for';

@@ -1,7 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { parseTurnId, turnIdFor } from '../common';
@@ -9,7 +8,7 @@ import { InvalidTurnRequestError, tenantSeesTurn, type TurnClient } from '../cli
 import type { AppEnv } from './auth';
 import { ApiError, notFound } from './errors';
 import type { TenantLimits } from './limits';
-import { jsonBody, validate } from './request';
+import { jsonBody, limitBody, validate } from './request';
 import { requestedCursor, resumePoint } from './cursor';
 import { CancelBody, ConversationId, StartTurnBody } from './schemas';
 import { eventStreamHead, streamTurnEvents } from './sse';
@@ -37,16 +36,7 @@ export const TURN_ATTACHED_HEADER = 'Turn-Attached';
  */
 export function turnRoutes(deps: TurnRoutesDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const limit = bodyLimit({
-    maxSize: deps.bodyLimitBytes,
-    // The rest of the body is never read: close the connection rather than leave it to the next request.
-    onError: (c) =>
-      c.json(
-        new ApiError(413, 'payload_too_large', `the request body exceeds ${deps.bodyLimitBytes} bytes`).toJSON(),
-        413,
-        { Connection: 'close' },
-      ),
-  });
+  const limit = limitBody(deps.bodyLimitBytes);
 
   app.post('/conversations/:id/turns', limit, async (c) => {
     const tenant = c.var.tenant;
