@@ -69,7 +69,7 @@ function el(tag: string, className: string, text?: string): HTMLElement {
 function renderTool(part: DynamicToolUIPart): HTMLElement {
   const box = el('div', `tool tool-${part.state}`);
   box.dataset['toolCallId'] = part.toolCallId;
-  box.append(el('div', 'tool-name', `🔧 ${part.toolName}(${JSON.stringify(part.input ?? {})})`));
+  box.append(el('div', 'tool-name', `tool ${part.toolName}(${JSON.stringify(part.input ?? {})})`));
   if (part.state === 'output-available') box.append(el('div', 'tool-output', `→ ${JSON.stringify(part.output)}`));
   else if (part.state === 'output-error') box.append(el('div', 'tool-error', `✗ ${part.errorText}`));
   else box.append(el('div', 'tool-running', '… running'));
@@ -112,13 +112,13 @@ async function main(): Promise<void> {
     headers: { Authorization: `Bearer ${token}` },
   });
   const messages = response.ok ? ((await response.json()) as UIMessage[]) : [];
-  let chat: PageChat | undefined;
-  const changed = () => {
-    if (chat) render(chat);
-  };
-  chat = new PageChat(chatId, token, messages, changed);
-  render(chat);
-  const current = chat;
+  // The chat re-renders through `changed` from its constructor on: it must find the chat once there is one.
+  const ref: { chat?: PageChat } = {};
+  const current = new PageChat(chatId, token, messages, () => {
+    if (ref.chat) render(ref.chat);
+  });
+  ref.chat = current;
+  render(current);
 
   $<HTMLFormElement>('#composer').addEventListener('submit', (event) => {
     event.preventDefault();
