@@ -7,7 +7,7 @@ import { InvalidTurnRequestError } from '../../client';
 import type { AppEnv } from '../auth';
 import { ApiError } from '../errors';
 import { jsonBody, limitBody, validate } from '../request';
-import { ConversationId, StartTurnBody } from '../schemas';
+import { ConversationId, ListLimit, StartTurnBody } from '../schemas';
 import type { TurnRoutesDeps } from '../turns';
 import { ChatRequestBody, userText } from './body';
 import { chatHistory } from './history';
@@ -17,14 +17,7 @@ import { runningTurnOf } from './turns-of-chat';
 import { answerMessageId } from './ui-chunks';
 
 /** Query of `GET /v1/chat/:id/messages`: how many of the newest turns to list. */
-const HistoryQuery = z.strictObject({
-  limit: z
-    .string()
-    .regex(/^\d+$/, 'must be an integer')
-    .transform(Number)
-    .pipe(z.number().int().min(1).max(200))
-    .default(50),
-});
+const HistoryQuery = z.strictObject({ limit: ListLimit });
 
 /**
  * The AI SDK's chat endpoints (what `useChat` with `DefaultChatTransport({ api: '…/v1/chat' })` calls), mounted

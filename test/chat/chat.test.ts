@@ -235,6 +235,11 @@ describe('chat endpoints: the AI SDK UI message stream', function () {
       const dropped = await readUiStream(page, { until: (_c, all) => all.length === 4 });
       abort.abort();
       await g.h.llm.gateReached('reload');
+      // The page that went away holds nothing on the gateway any more: only the live reader is subscribed.
+      for (const deadline = Date.now() + 10_000; g.turns.liveSubscriptions !== 1;) {
+        assert.ok(Date.now() < deadline, `${g.turns.liveSubscriptions} subscriptions, expected 1`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       const resume = await g.request(`/v1/chat/${chatId}/stream`);
       const resumedReading = readUiStream(resume);
       g.h.llm.release('reload');
@@ -306,5 +311,45 @@ describe('chat endpoints: the AI SDK UI message stream', function () {
     assert.equal(unauthenticated.status, 401);
     const { rows } = await g.pool.query(`SELECT 1 FROM turns WHERE conversation_id = $1`, [chatId]);
     assert.equal(rows.length, 0, 'nothing was started');
+  });
+});
+
+describe('chat endpoints: an idle stream', function () {
+  this.timeout(120_000);
+
+  it('carries transient keep-alive parts that validate and never enter the message', async () => {
+    const g = await gatewayHarness({ keepAliveMs: 150 });
+    try {
+      g.h.llm.enqueue({ steps: [{ text: 'Wait' }, { waitFor: 'idle' }, { text: ' for it.' }] });
+      const chatId = uniqueId('chat');
+      const stream = await g.h.withWorker(async () => {
+        const response = await g.request('/v1/chat', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(chatBody(chatId, 'm1', 'idle')),
+        });
+        let released = false;
+        return readUiStream(response, {
+          until: (chunk, all) => {
+            const keepAlives = all.filter((c) => c.type === 'data-turnflow-keep-alive').length;
+            if (keepAlives >= 2 && !released) {
+              released = true;
+              g.h.llm.release('idle');
+            }
+            return chunk.type === 'finish';
+          },
+        });
+      });
+      const keepAlive = stream.chunks.find((c) => c.type === 'data-turnflow-keep-alive');
+      assert.deepEqual(keepAlive, { type: 'data-turnflow-keep-alive', data: null, transient: true });
+      const { message } = await fold(stream.chunks);
+      assert.deepEqual(
+        message.parts.map((p) => p.type),
+        ['step-start', 'text'],
+      );
+      assert.equal(textOf(message), 'Wait for it.');
+    } finally {
+      await g.close();
+    }
   });
 });
