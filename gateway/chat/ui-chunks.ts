@@ -96,6 +96,11 @@ export class UiChunkTranslator {
         this.endStep(out);
         out.push({ type: 'error', errorText: `${event.message} (${event.errorType})` });
         break;
+      default: {
+        // A new kind of event must be given its parts here: this fails to compile until it is.
+        const unhandled: never = event;
+        throw new Error(`no UI message parts for event ${JSON.stringify(unhandled)}`);
+      }
     }
     return out;
   }
