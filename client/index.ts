@@ -13,7 +13,14 @@ export {
 export { EventHub, type EventHubOptions, type LiveMessage } from './event-hub';
 export { turnEvents, type TurnEventsOptions } from './turn-events';
 export { checkCursor, CursorOutOfRangeError } from './cursors';
-export { conversationMessages, finalMessageOf, storedEventsAfter, turnState, type ConversationMessage } from './store';
+export {
+  conversationMessages,
+  finalMessageOf,
+  STORED_EVENTS_PAGE,
+  storedEventsAfter,
+  turnState,
+  type ConversationMessage,
+} from './store';
 export {
   claimTurn,
   claimQueuedTurn,

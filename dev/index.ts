@@ -1,3 +1,4 @@
+export { CHROMIUM_PATH, ChromiumMissingError, ensureChromium } from './chromium';
 export { CommandError, exec, execOrThrow, isExecutable, isRoot, whichOnPath } from './exec';
 export type { ExecOptions, ExecResult } from './exec';
 export { DATA_DIR, PROJECT_ROOT, TOOLS_DIR } from './paths';

@@ -5,6 +5,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { migrate } from '../db';
+import { DEV_TOKEN } from '../gateway/tenants';
 import {
   APP_DATABASE,
   createDatabase,
@@ -156,6 +157,9 @@ async function main(): Promise<void> {
   await supervisor.start(tsEntry('gateway', ENTRY.gateway, appEnv));
 
   if (temporal.ui) say(`Temporal UI: ${temporal.ui}`);
+  // Without configured tokens the gateway accepts the dev token; the page takes it from the address.
+  const token = process.env['TURNFLOW_API_TOKENS'] ? '' : `#token=${DEV_TOKEN}`;
+  say(`chat page: http://localhost:${config.GATEWAY_PORT}/chat${token}`);
   say(
     `up: Temporal ${temporal.address} · Postgres ${databaseUrl} · LLM ${llm.label} · worker` +
       ` · gateway http://localhost:${config.GATEWAY_PORT} — Ctrl-C stops everything`,

@@ -5,6 +5,8 @@ import type pg from 'pg';
 import pino, { type Logger } from 'pino';
 import type { TurnClient } from '../client';
 import { bearerAuth, type AppEnv } from './auth';
+import { chatRoutes } from './chat';
+import { chatPageRoutes } from './chat-page';
 import { conversationRoutes } from './conversations';
 import { ApiError, type ApiErrorBody } from './errors';
 import { healthRoutes, type HealthCheck } from './health';
@@ -48,6 +50,9 @@ export interface GatewayDeps {
  * - `POST /v1/turns/:turnId/cancel` asks a running turn to stop (202)
  * - `GET  /v1/conversations/:id/messages` lists the conversation's user and assistant messages
  * - `GET  /v1/conversations/:id/turns` lists the conversation's running and queued turns
+ * - `POST /v1/chat`, `GET /v1/chat/:id/stream`, `POST /v1/chat/:id/stop`, `GET /v1/chat/:id/messages`: the same
+ *   turns for the AI SDK's `useChat` (UI message stream protocol; gateway/chat/)
+ * - `GET  /chat` a chat page on the AI SDK's client (web/), for trying it in a browser
  * - `GET  /healthz` reports whether Postgres (and the extra checks) answer
  *
  * Every `/v1` route needs `Authorization: Bearer <token>`; errors are JSON `{ error: { type, message } }`.
@@ -69,11 +74,13 @@ export function createGatewayApp(deps: GatewayDeps): Hono {
   v1.use('*', bearerAuth(deps.tenants));
   v1.route('/', turnRoutes(routeDeps));
   v1.route('/', conversationRoutes(routeDeps));
+  v1.route('/', chatRoutes(routeDeps));
 
   const app = new Hono();
   const temporal = deps.temporal;
   const checks = deps.healthChecks ?? (temporal ? { temporal: () => temporal.workflowService.getSystemInfo({}) } : {});
   app.route('/', healthRoutes({ pool: deps.pool, checks, logger }));
+  app.route('/', chatPageRoutes());
   app.route('/v1', v1);
   rejectOtherMethods(app);
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));

@@ -19,16 +19,17 @@ export function requestedCursor(c: Context): { after: number; source: 'Last-Even
 
 /**
  * Checks the requested cursor against the (owned) turn, so that no stream waits on a cursor the turn never issued.
+ * `ended` says the cursor is the turn's terminal event: the reader has seen everything.
  * @throws ApiError 400 for a cursor beyond the turn's end or from a segment it never claimed (another turn's).
  */
 export async function resumePoint(
   turns: TurnClient,
   turnId: string,
   requested: { after: number; source: string },
-): Promise<number> {
+): Promise<{ after: number; ended: boolean }> {
   try {
-    await turns.checkCursor(turnId, requested.after);
-    return requested.after;
+    const state = await turns.checkCursor(turnId, requested.after);
+    return { after: requested.after, ended: state === 'ended' };
   } catch (err: unknown) {
     if (!(err instanceof CursorOutOfRangeError)) throw err;
     const why = err.reason === 'beyond_end' ? 'it lies beyond the end of the turn' : 'the turn never issued it';

@@ -7,6 +7,12 @@ export const ROUTE_METHODS: readonly { path: string; allow: readonly string[] }[
   { path: '/v1/conversations/:id/messages', allow: ['GET', 'HEAD'] },
   { path: '/v1/turns/:turnId/events', allow: ['GET', 'HEAD'] },
   { path: '/v1/turns/:turnId/cancel', allow: ['POST'] },
+  { path: '/v1/chat', allow: ['POST'] },
+  { path: '/v1/chat/:id/stream', allow: ['GET', 'HEAD'] },
+  { path: '/v1/chat/:id/stop', allow: ['POST'] },
+  { path: '/v1/chat/:id/messages', allow: ['GET', 'HEAD'] },
+  { path: '/chat', allow: ['GET', 'HEAD'] },
+  { path: '/chat/app.js', allow: ['GET', 'HEAD'] },
   { path: '/healthz', allow: ['GET', 'HEAD'] },
 ];
 

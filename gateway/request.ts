@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import { ApiError } from './errors';
 import { describeJsonProblem, parseStrictJson } from './json';
@@ -49,4 +50,16 @@ export async function jsonBody<S extends z.ZodType>(
 
 function isBlank(bytes: Uint8Array): boolean {
   return bytes.every((b) => b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d);
+}
+
+/** Refuses a request body over `maxBytes` with 413 before it is read whole. */
+export function limitBody(maxBytes: number) {
+  return bodyLimit({
+    maxSize: maxBytes,
+    // The rest of the body is never read: close the connection rather than leave it to the next request.
+    onError: (c) =>
+      c.json(new ApiError(413, 'payload_too_large', `the request body exceeds ${maxBytes} bytes`).toJSON(), 413, {
+        Connection: 'close',
+      }),
+  });
 }

@@ -44,15 +44,18 @@ export const Cursor = z
 /** Query of `GET /v1/turns/:turnId/events`. */
 export const EventsQuery = z.strictObject({ after: Cursor.optional() });
 
+/** A `?limit=` of a listing: 1 to 200. @default 50 */
+export const ListLimit = z
+  .string()
+  .regex(/^\d+$/, 'must be an integer')
+  .transform(Number)
+  .pipe(z.number().int().min(1).max(200))
+  .default(50);
+
 /** Query of `GET /v1/conversations/:id/messages`. */
 export const MessagesQuery = z.strictObject({
   /** Newest messages to return (oldest first). @default 50 */
-  limit: z
-    .string()
-    .regex(/^\d+$/, 'must be an integer')
-    .transform(Number)
-    .pipe(z.number().int().min(1).max(200))
-    .default(50),
+  limit: ListLimit,
   /** Only messages older than this message id (the `nextBefore` of a previous page). */
   before: z
     .string()

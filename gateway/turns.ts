@@ -1,7 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { parseTurnId, turnIdFor } from '../common';
@@ -9,7 +8,7 @@ import { InvalidTurnRequestError, tenantSeesTurn, TurnConflictError, type TurnCl
 import type { AppEnv } from './auth';
 import { ApiError, notFound } from './errors';
 import type { TenantLimits } from './limits';
-import { jsonBody, validate } from './request';
+import { jsonBody, limitBody, validate } from './request';
 import { requestedCursor, resumePoint } from './cursor';
 import { CancelBody, ConversationId, StartTurnBody } from './schemas';
 import { eventStreamHead, streamTurnEvents } from './sse';
@@ -39,16 +38,7 @@ export const TURN_STATE_HEADER = 'Turn-State';
  */
 export function turnRoutes(deps: TurnRoutesDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const limit = bodyLimit({
-    maxSize: deps.bodyLimitBytes,
-    // The rest of the body is never read: close the connection rather than leave it to the next request.
-    onError: (c) =>
-      c.json(
-        new ApiError(413, 'payload_too_large', `the request body exceeds ${deps.bodyLimitBytes} bytes`).toJSON(),
-        413,
-        { Connection: 'close' },
-      ),
-  });
+  const limit = limitBody(deps.bodyLimitBytes);
 
   app.post('/conversations/:id/turns', limit, async (c) => {
     const tenant = c.var.tenant;
@@ -86,7 +76,10 @@ export function turnRoutes(deps: TurnRoutesDeps): Hono<AppEnv> {
   app.get('/turns/:turnId/events', async (c) => {
     const requested = requestedCursor(c);
     const turnId = await ownedTurn(c, deps.pool);
-    const after = await resumePoint(deps.turns, turnId, requested);
+    const { after, ended } = await resumePoint(deps.turns, turnId, requested);
+    // A reader that saw the end gets 204, not an empty 200: a browser's EventSource reconnects after a 200 that
+    // ends (every few seconds, for ever) but stops for good on a 204.
+    if (ended) return c.body(null, 204);
     // Hono answers HEAD with this handler and drops the body without cancelling it: open no stream for it.
     if (c.req.method === 'HEAD') return eventStreamHead(c);
     return streamTurnEvents(c, deps, turnId, after, deps.limits.openStream(c.var.tenant));

@@ -106,9 +106,10 @@ describe('gateway: turns over SSE', function () {
     const [final] = await finalMessage(g.h.env, turnId);
     // Resume from every cursor of the finished (and compacted) turn: never a gap, never a duplicate.
     for (const [i, { cursor }] of all.entries()) {
-      const tail = turnEventsOf(
-        await readEvents(await g.request(`/v1/turns/${encodeURIComponent(turnId)}/events?after=${cursor}`)),
-      );
+      const response = await g.request(`/v1/turns/${encodeURIComponent(turnId)}/events?after=${cursor}`);
+      // After the terminal event there is nothing to resume: 204, on which an EventSource stops.
+      assert.equal(response.status, i === all.length - 1 ? 204 : 200, `after ${cursor}`);
+      const tail = response.status === 204 ? [] : turnEventsOf(await readEvents(response));
       assertLinked(tail, cursor);
       assert.equal(assemble([...all.slice(0, i + 1), ...tail]), final?.content, `after ${cursor}`);
     }

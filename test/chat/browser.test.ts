@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { ensureChromium, PROJECT_ROOT } from '../../dev';
+import { finalMessage } from '../turn/harness';
+import { gatewayHarness, TOKENS, type GatewayHarness } from '../gateway/harness';
+
+/** Screenshots of the browser test (gitignored). */
+const ARTIFACTS_DIR = path.join(PROJECT_ROOT, 'test', 'artifacts');
+
+describe('chat page in a real browser (Debian Chromium, driven by playwright-core)', function () {
+  this.timeout(180_000);
+  let g: GatewayHarness;
+  let browser: Browser;
+  let page: Page;
+
+  before(async () => {
+    const executablePath = await ensureChromium((line) => console.log(`      ${line}`));
+    // Root (CI) cannot use Chromium's sandbox; the page is our own, served from loopback.
+    browser = await chromium.launch({ executablePath, headless: true, args: ['--no-sandbox'] });
+  });
+  after(async () => {
+    await browser?.close();
+  });
+  beforeEach(async () => {
+    g = await gatewayHarness();
+    page = await browser.newPage({ viewport: { width: 900, height: 700 } });
+  });
+  afterEach(async () => {
+    await page.close();
+    await g.close();
+  });
+
+  const assistantText = () =>
+    page
+      .locator('.message.assistant .text')
+      .allTextContents()
+      .then((t) => t.join(''));
+  const storedAnswers = async () => {
+    const { rows } = await g.pool.query<{ id: string }>(
+      `SELECT id FROM turns WHERE tenant_id = 'acme' ORDER BY created_at`,
+    );
+    return Promise.all(rows.map(async (r) => (await finalMessage(g.h.env, r.id))[0]?.content));
+  };
+
+  it('streams an answer with a tool call, finishes it after a reload mid-answer, and stops the next one', async () => {
+    g.h.llm.enqueue(
+      {
+        steps: [
+          { text: 'Let me calculate that. ' },
+          { toolCalls: [{ id: 'b1', name: 'calculate', arguments: { expression: '12*(3+4)' } }] },
+        ],
+      },
+      { steps: [{ text: 'It is' }, { waitFor: 'reload' }, { text: ' 84, said after the reload.' }], delayMs: 5 },
+      { steps: [{ text: 'A long story that' }, { waitFor: 'never' }, { text: ' nobody hears.' }] },
+    );
+    await g.h.withWorker(async () => {
+      await page.goto(`${g.server.url}/chat#token=${TOKENS.acme}`);
+      await page.locator('#status').filter({ hasText: 'ready' }).waitFor();
+      await page.fill('#input', 'what is 12*(3+4)?');
+      await page.click('#send');
+
+      // Streamed while it happens: the tool call with its result, then the text so far.
+      const tool = page.locator('.message.assistant .tool-output-available');
+      await tool.waitFor();
+      assert.match(await tool.innerText(), /calculate/);
+      assert.match(await tool.innerText(), /84/);
+      await g.h.llm.gateReached('reload');
+      await page.locator('.message.assistant .text', { hasText: 'It is' }).waitFor();
+      assert.equal(await page.locator('#stop').isEnabled(), true, 'stop is offered while the answer streams');
+
+      // A reload mid-answer: the page lists the history and resumes the running answer from its start.
+      await page.reload();
+      await page.locator('.message.user', { hasText: 'what is 12*(3+4)?' }).waitFor();
+      await page.locator('.message.assistant .tool-output-available').waitFor();
+      g.h.llm.release('reload');
+      await page.locator('.message.assistant .text', { hasText: 'said after the reload.' }).waitFor();
+      await page.locator('#status').filter({ hasText: 'ready' }).waitFor();
+      const [first] = await storedAnswers();
+      assert.equal(first, 'Let me calculate that. It is 84, said after the reload.');
+      assert.equal(await assistantText(), first, 'the page shows exactly the stored answer');
+      await mkdir(ARTIFACTS_DIR, { recursive: true });
+      await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'chat-resumed.png') });
+
+      // Stop generating: the partial answer stays on the page and is what is stored.
+      await page.fill('#input', 'tell me a long story');
+      await page.click('#send');
+      await g.h.llm.gateReached('never');
+      await page.locator('.message.assistant .text', { hasText: 'A long story that' }).waitFor();
+      await page.click('#stop');
+      await page.locator('#status').filter({ hasText: 'ready' }).waitFor();
+      const [, second] = await storedAnswers();
+      assert.equal(second, 'A long story that');
+      assert.equal(await page.locator('.message.assistant').last().innerText(), 'A long story that');
+      await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'chat-stopped.png') });
+      g.h.llm.release('never');
+    });
+  });
+});
