@@ -5,7 +5,7 @@ import importX from 'eslint-plugin-import-x';
 import { builtinModules } from 'node:module';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.data/**', '.tools/**', 'eslint.config.mjs'] },
+  { ignores: ['node_modules/**', '.data/**', '.tools/**', 'eslint.config.mjs', 'bench/workflow-streams/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
