@@ -43,3 +43,20 @@ export function durations(records: readonly TurnRecord[]): number[] {
 export function lostChunks(records: readonly TurnRecord[], chunksPerTurn: number): number {
   return records.reduce((sum, r) => sum + Math.max(0, chunksPerTurn - new Set(r.received.map(([t]) => t)).size), 0);
 }
+
+/** The most turns that were streaming at the same moment (first delta → end at the caller). */
+export function peakStreaming(records: readonly TurnRecord[]): number {
+  const edges = records.flatMap((r) =>
+    r.firstDeltaAt === undefined || r.endAt === undefined
+      ? []
+      : [
+          { at: r.firstDeltaAt, step: 1 },
+          { at: r.endAt, step: -1 },
+        ],
+  );
+  edges.sort((a, b) => a.at - b.at || a.step - b.step);
+  let open = 0;
+  let peak = 0;
+  for (const e of edges) peak = Math.max(peak, (open += e.step));
+  return peak;
+}

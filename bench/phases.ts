@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { installRowCounter } from './db-rows';
-import { deltaLatencies, durations, lostChunks, startToModel, ttftOverheads } from './metrics';
+import { deltaLatencies, durations, lostChunks, peakStreaming, startToModel, ttftOverheads } from './metrics';
 import { rssMb, treeCpuMs } from './proc';
 import { APP_NAMES, type BenchStack } from './stack';
 import { median, round, summarize, type Percentiles } from './stats';
@@ -23,13 +23,13 @@ export interface Counts {
 }
 
 export const FULL: Counts = {
-  c1Turns: 8,
+  c1Turns: 6,
   chunks: 100,
   pacingMs: 20,
   hopTurns: 10,
   hops: 3,
   dbTurns: 10,
-  throughputTurns: 200,
+  throughputTurns: 100,
   throughputConcurrency: 50,
   cpuTurns: 30,
   cpuConcurrency: 10,
@@ -39,12 +39,12 @@ export const QUICK: Counts = {
   c1Turns: 3,
   chunks: 20,
   pacingMs: 20,
-  hopTurns: 4,
+  hopTurns: 3,
   hops: 3,
-  dbTurns: 5,
-  throughputTurns: 60,
+  dbTurns: 3,
+  throughputTurns: 30,
   throughputConcurrency: 30,
-  cpuTurns: 10,
+  cpuTurns: 6,
   cpuConcurrency: 10,
 };
 
@@ -98,10 +98,12 @@ export async function streamingPhases(
     | 'worker_rss_mb'
     | 'pg_connections'
     | 'turn_start_rate'
+    | 'streams_at_once'
   >
 > {
   const latency = {} as Record<StreamSystem, Record<(typeof CONCURRENCY_KEYS)[number], Percentiles>>;
   const ttft = {} as Record<StreamSystem, Percentiles>;
+  const atOnce = {} as Record<StreamSystem, Record<(typeof CONCURRENCY_KEYS)[number], number>>;
   let postToModel: Percentiles = { p50: NaN, p99: NaN };
   let rss = { idle: NaN, peak: NaN, per_stream_above_idle: NaN, concurrent_turns: 200 };
   let connections = { peak_total: 0, peak_worker: 0, concurrent_turns: 200 };
@@ -119,6 +121,7 @@ export async function streamingPhases(
       const { values, missing } = deltaLatencies(records, stack.model);
       const lost = lostChunks(records, counts.chunks);
       (latency[name] ??= {} as (typeof latency)[StreamSystem])[level] = summarize(values);
+      (atOnce[name] ??= {} as (typeof atOnce)[StreamSystem])[level] = peakStreaming(records);
       log(
         `bench: ${name} ${level}: ${values.length} deltas, p50 ${summarize(values).p50} ms, p99 ${summarize(values).p99} ms` +
           ` (wall ${(wall / 1000).toFixed(1)} s${lost || missing ? `, ${lost} chunks not received, ${missing} unmatched` : ''})`,
@@ -146,6 +149,7 @@ export async function streamingPhases(
   }
   return {
     delta_latency_ms: latency,
+    streams_at_once: atOnce,
     ttft_overhead_ms: ttft,
     gateway_post_to_model_ms: { turnflow_gateway: postToModel },
     worker_rss_mb: { turnflow: rss },

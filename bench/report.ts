@@ -9,6 +9,10 @@ export function figureRows(r: BenchResults): string[][] {
   for (const level of CONCURRENCY_KEYS) {
     rows.push([`delta latency ${level}, ms p50 / p99`, ...STREAM_SYSTEMS.map((s) => pp(r.delta_latency_ms[s][level]))]);
   }
+  rows.push([
+    'turns streaming at once (peak), c1 / c50 / c200',
+    ...STREAM_SYSTEMS.map((s) => CONCURRENCY_KEYS.map((c) => r.streams_at_once[s][c]).join(' / ')),
+  ]);
   rows.push(['TTFT overhead, ms p50 / p99', ...STREAM_SYSTEMS.map((s) => pp(r.ttft_overhead_ms[s]))]);
   rows.push(['POST → model request, ms p50 / p99', '—', pp(r.gateway_post_to_model_ms.turnflow_gateway), '—', '—']);
   rows.push(['each extra tool hop, ms p50 / p99', pp(r.hop_overhead_ms.turnflow), '—', '—', '—']);

@@ -16,6 +16,7 @@ export const Percentiles = z.strictObject({ p50: Ms, p99: Ms });
 const SignedPercentiles = z.strictObject({ p50: MsMaybeNegative, p99: MsMaybeNegative });
 
 const ByConcurrency = z.strictObject({ c1: Percentiles, c50: Percentiles, c200: Percentiles });
+const StreamCounts = z.strictObject({ c1: z.number().int(), c50: z.number().int(), c200: z.number().int() });
 const HistoryCounts = z.strictObject({ t100: z.number().int(), t1000: z.number().int(), t10000: z.number().int() });
 const RowCounts = z.strictObject({
   inserted: z.number().nonnegative(),
@@ -33,8 +34,8 @@ const Cpu = z.strictObject({
 });
 
 /**
- * `bench/results.json`: exactly the keys issue 9 lists (plus `meta`, how the figures were taken, and
- * `gateway_post_to_model_ms`). Validated before it is written, and by the unit test against a hand-made example.
+ * `bench/results.json`: exactly the keys issue 9 lists (plus `meta`, how the figures were taken,
+ * `streams_at_once` and `gateway_post_to_model_ms`). Validated before it is written, and by the unit test against a hand-made example.
  */
 export const BenchResults = z.strictObject({
   meta: z.strictObject({
@@ -55,6 +56,16 @@ export const BenchResults = z.strictObject({
     turnflow_gateway: ByConcurrency,
     direct: ByConcurrency,
     workflow_streams: ByConcurrency,
+  }),
+  /**
+   * The most turns streaming at one moment in each delta-latency run: a system that starts turns slowly never
+   * has 200 streaming at once, whatever was asked, and its latency must be read with that.
+   */
+  streams_at_once: z.strictObject({
+    turnflow: StreamCounts,
+    turnflow_gateway: StreamCounts,
+    direct: StreamCounts,
+    workflow_streams: StreamCounts,
   }),
   /** Start → first delta at the caller, minus the model's own first-token delay (c1 turns). */
   ttft_overhead_ms: z.strictObject({

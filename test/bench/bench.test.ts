@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { chartSvg } from '../../bench/chart';
+import { peakStreaming } from '../../bench/metrics';
 import { markdownTable, replaceSection, SECTION_END, SECTION_START } from '../../bench/report';
 import { BenchResults, parseResults } from '../../bench/results';
 import { median, percentile, summarize } from '../../bench/stats';
@@ -29,6 +30,12 @@ function example(): BenchResults {
       turnflow_gateway: byLevel(),
       direct: byLevel(),
       workflow_streams: byLevel(),
+    },
+    streams_at_once: {
+      turnflow: { c1: 1, c50: 50, c200: 30 },
+      turnflow_gateway: { c1: 1, c50: 50, c200: 30 },
+      direct: { c1: 1, c50: 50, c200: 200 },
+      workflow_streams: { c1: 1, c50: 50, c200: 120 },
     },
     ttft_overhead_ms: {
       turnflow: pp(90, 120),
@@ -116,11 +123,28 @@ describe('bench: pure parts', () => {
         'hop_overhead_ms',
         'meta',
         'pg_connections',
+        'streams_at_once',
         'throughput',
         'ttft_overhead_ms',
         'turn_start_rate',
         'worker_rss_mb',
       ]);
+    });
+  });
+
+  describe('streams at once', () => {
+    it('counts the turns whose first delta → end intervals overlap most', () => {
+      const turn = (firstDeltaAt: number, endAt: number) => ({
+        key: 'k',
+        startAt: 0,
+        firstDeltaAt,
+        endAt,
+        received: [],
+      });
+      // [0,10] [5,15] [12,20] [30,40]: at most two overlap; a turn ending as another begins does not overlap it.
+      assert.equal(peakStreaming([turn(0, 10), turn(5, 15), turn(12, 20), turn(30, 40)]), 2);
+      assert.equal(peakStreaming([turn(0, 10), turn(10, 20)]), 1);
+      assert.equal(peakStreaming([]), 0);
     });
   });
 
