@@ -1,46 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ; 100 on every Linux the bench targets). */
 const TICKS_PER_S = 100;
-
-/** A child process of the bench, its output appended to a log file. */
-export class BenchProcess {
-  readonly child: ChildProcess;
-  readonly exited: Promise<number | null>;
-
-  constructor(
-    readonly name: string,
-    args: readonly string[],
-    opts: { env: NodeJS.ProcessEnv; cwd: string; logFile: string },
-  ) {
-    this.child = spawn(process.execPath, args, {
-      cwd: opts.cwd,
-      env: { ...process.env, ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const log = createWriteStream(opts.logFile, { flags: 'a' });
-    this.child.stdout?.pipe(log, { end: false });
-    this.child.stderr?.pipe(log, { end: false });
-    this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
-    void this.exited.then((code) => log.end(`[bench] ${name} exited (${code})\n`));
-  }
-
-  get pid(): number {
-    return this.child.pid ?? -1;
-  }
-
-  /** SIGTERM, SIGKILL after `graceMs`. */
-  async stop(graceMs = 10_000): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
-    await this.exited;
-    clearTimeout(timer);
-  }
-}
 
 interface Stat {
   pid: number;

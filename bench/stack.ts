@@ -19,7 +19,8 @@ import {
 } from '../dev';
 import { hashToken } from '../gateway/tenants';
 import { BenchModel } from './model';
-import { BenchProcess, findChild, parentOf } from './proc';
+import { Proc } from '../chaos/proc';
+import { findChild, parentOf } from './proc';
 
 /**
  * Extra flags of the bench's Temporal dev server, in one place: the list below plus `BENCH_TEMPORAL_FLAGS`
@@ -120,8 +121,8 @@ export async function startStack(log: (line: string) => void): Promise<BenchStac
       OPENAI_MODEL: MODEL_NAME,
       LOG_LEVEL: 'warn',
     };
-    const spawnNode = (name: string, script: string, env: NodeJS.ProcessEnv): BenchProcess => {
-      const proc = new BenchProcess(name, ['--import', 'tsx', script], {
+    const spawnNode = (name: string, script: string, env: NodeJS.ProcessEnv): Proc => {
+      const proc = new Proc(name, process.execPath, ['--import', 'tsx', script], {
         cwd: PROJECT_ROOT,
         env: { ...common, ...env },
         logFile: path.join(dir, `${name}.log`),
