@@ -48,6 +48,7 @@ async function main(): Promise<void> {
   const counts = quick ? QUICK : FULL;
   const log = (line: string) => console.log(line);
   const started = new Date();
+  const commit = commitOf(); // now: the tree may move while a long run goes on
   const t0 = performance.now();
   try {
     Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -88,7 +89,7 @@ async function main(): Promise<void> {
         mode: quick ? 'quick' : 'full',
         startedAt: started.toISOString(),
         wallSeconds: Math.round((performance.now() - t0) / 1000),
-        commit: commitOf(),
+        commit,
         cpus: cpuCount(),
         node: process.versions.node,
         chunksPerTurn: counts.chunks,
