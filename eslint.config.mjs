@@ -5,7 +5,9 @@ import importX from 'eslint-plugin-import-x';
 import { builtinModules } from 'node:module';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.data/**', '.tools/**', 'dist/**', 'eslint.config.mjs'] },
+  {
+    ignores: ['node_modules/**', '.data/**', '.tools/**', 'dist/**', 'eslint.config.mjs', 'bench/workflow-streams/**'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -30,7 +32,10 @@ export default tseslint.config(
         {
           paths: [
             ...builtinModules.map((name) => ({ name, message: 'Workflows run in a deterministic sandbox.' })),
-            ...builtinModules.map((name) => ({ name: `node:${name}`, message: 'Workflows run in a deterministic sandbox.' })),
+            ...builtinModules.map((name) => ({
+              name: `node:${name}`,
+              message: 'Workflows run in a deterministic sandbox.',
+            })),
             { name: 'pg', message: 'Workflows must not do I/O; call an activity.' },
             { name: 'openai', message: 'Workflows must not do I/O; call an activity.' },
           ],

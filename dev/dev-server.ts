@@ -23,9 +23,11 @@ export interface RestartableDevServer {
 /**
  * `temporal server start-dev --db-filename <dir>/temporal.sqlite` on free ports, headless, with our search
  * attributes; `dir` is made under `parent` (default the OS temp folder) and holds the server's output in
- * `temporal.log`.
+ * `temporal.log`. `extraArgs` are appended to the command line (the bench passes `--dynamic-config-value …` there).
  */
-export async function restartableDevServer(opts: { parent?: string } = {}): Promise<RestartableDevServer> {
+export async function restartableDevServer(
+  opts: { parent?: string; extraArgs?: readonly string[] } = {},
+): Promise<RestartableDevServer> {
   const cli = await resolveTemporalCli();
   const parent = opts.parent ?? os.tmpdir();
   await mkdir(parent, { recursive: true });
@@ -49,6 +51,7 @@ export async function restartableDevServer(opts: { parent?: string } = {}): Prom
     'error',
     ...searchAttributeCliArgs(),
     ...devServerDynamicConfigArgs(),
+    ...(opts.extraArgs ?? []),
   ];
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();

@@ -1,0 +1,126 @@
+/**
+ * `npm run bench [-- --quick]`: turnflow, the direct floor and Temporal's workflow-streams side by side, on one
+ * machine, against one scripted model with fixed pacing that timestamps every chunk it sends. Writes
+ * bench/results.json, bench/chart.png and the generated section of BENCHMARKS.md, and prints the figures.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { PROJECT_ROOT } from '../dev';
+import { chartPng } from './chart';
+import {
+  cpuPhase,
+  dbRowsPhase,
+  FULL,
+  historyPhase,
+  hopPhase,
+  QUICK,
+  streamingPhases,
+  throughputPhase,
+  warmUp,
+} from './phases';
+import { cpuCount } from './proc';
+import { benchmarksSection, replaceSection, textTable } from './report';
+import { parseResults } from './results';
+import { startStack, temporalFlags } from './stack';
+import { directSystem } from './systems/direct';
+import { gatewaySystem } from './systems/gateway';
+import { turnflowSystem } from './systems/turnflow';
+import { workflowStreamsSystem } from './systems/workflow-streams';
+
+const RESULTS_FILE = path.join(PROJECT_ROOT, 'bench', 'results.json');
+const CHART_FILE = path.join(PROJECT_ROOT, 'bench', 'chart.png');
+const BENCHMARKS_FILE = path.join(PROJECT_ROOT, 'BENCHMARKS.md');
+
+function commitOf(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: PROJECT_ROOT, encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
+  const quick = values.quick === true;
+  const counts = quick ? QUICK : FULL;
+  const log = (line: string) => console.log(line);
+  const started = new Date();
+  const commit = commitOf(); // now: the tree may move while a long run goes on
+  const t0 = performance.now();
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // installed already
+  }
+  const stack = await startStack(log);
+  const turnflow = turnflowSystem(stack);
+  // A turn that never ends would hang the run: past the limit the stack is stopped and the run fails.
+  const limitMs = (quick ? 15 : 45) * 60_000;
+  const watchdog = setTimeout(() => {
+    console.error(`bench: not done after ${limitMs / 60_000} minutes; stopping`);
+    void stack.close().finally(() => process.exit(1));
+  }, limitMs);
+  watchdog.unref();
+  try {
+    const systems = {
+      turnflow,
+      turnflow_gateway: gatewaySystem(stack),
+      direct: directSystem(stack),
+      workflow_streams: workflowStreamsSystem(stack),
+    };
+    await warmUp(stack, systems, log);
+    const streaming = await streamingPhases(stack, systems, counts, log);
+    log('bench: tool hops');
+    const hops = await hopPhase(stack, turnflow, counts, log);
+    log('bench: history per turn');
+    const history = await historyPhase(stack, systems);
+    log('bench: rows per turn');
+    const rows = await dbRowsPhase(stack, turnflow, counts);
+    log('bench: throughput');
+    const throughput = await throughputPhase(stack, turnflow, counts);
+    log('bench: CPU per turn');
+    const cpu = await cpuPhase(stack, systems.turnflow_gateway, counts);
+
+    const results = parseResults({
+      meta: {
+        mode: quick ? 'quick' : 'full',
+        startedAt: started.toISOString(),
+        wallSeconds: Math.round((performance.now() - t0) / 1000),
+        commit,
+        cpus: cpuCount(),
+        node: process.versions.node,
+        chunksPerTurn: counts.chunks,
+        chunkPacingMs: counts.pacingMs,
+        temporalFlags: temporalFlags(),
+        note:
+          'One run on a shared machine (other jobs may have been running): read the figures as a range, and compare ' +
+          'systems within one run.',
+      },
+      ...streaming,
+      ...hops,
+      ...history,
+      ...rows,
+      ...throughput,
+      ...cpu,
+    });
+    await writeFile(RESULTS_FILE, `${JSON.stringify(results, null, 2)}\n`);
+    await writeFile(CHART_FILE, await chartPng(results));
+    const doc = await readFile(BENCHMARKS_FILE, 'utf8').catch(() => '# Benchmarks\n');
+    const command = quick ? 'npm run bench -- --quick' : 'npm run bench';
+    await writeFile(BENCHMARKS_FILE, replaceSection(doc, benchmarksSection(results, command, 'bench/chart.png')));
+    console.log(`\n${textTable(results)}\n`);
+    console.log(`bench: wrote ${path.relative(PROJECT_ROOT, RESULTS_FILE)}, bench/chart.png, BENCHMARKS.md`);
+  } finally {
+    clearTimeout(watchdog);
+    await turnflow.close();
+    await stack.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

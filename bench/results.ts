@@ -1,0 +1,122 @@
+import { z } from 'zod';
+
+/** The systems the bench streams the same model through. `turnflow_gateway` is turnflow read over HTTP/SSE. */
+export const STREAM_SYSTEMS = ['turnflow', 'turnflow_gateway', 'direct', 'workflow_streams'] as const;
+export type StreamSystem = (typeof STREAM_SYSTEMS)[number];
+
+/** Concurrency levels of `delta_latency_ms`. */
+export const CONCURRENCY_KEYS = ['c1', 'c50', 'c200'] as const;
+
+/** Token counts of `history_events`. */
+export const HISTORY_TOKEN_KEYS = ['t100', 't1000', 't10000'] as const;
+
+const Ms = z.number().nonnegative();
+const MsMaybeNegative = z.number();
+export const Percentiles = z.strictObject({ p50: Ms, p99: Ms });
+const SignedPercentiles = z.strictObject({ p50: MsMaybeNegative, p99: MsMaybeNegative });
+
+const ByConcurrency = z.strictObject({ c1: Percentiles, c50: Percentiles, c200: Percentiles });
+const StreamCounts = z.strictObject({ c1: z.number().int(), c50: z.number().int(), c200: z.number().int() });
+const HistoryCounts = z.strictObject({ t100: z.number().int(), t1000: z.number().int(), t10000: z.number().int() });
+const RowCounts = z.strictObject({
+  inserted: z.number().nonnegative(),
+  updated: z.number().nonnegative(),
+  deleted: z.number().nonnegative(),
+  /** Statements that wrote at least one row. */
+  write_statements: z.number().nonnegative(),
+});
+const Cpu = z.strictObject({
+  worker: Ms,
+  gateway: Ms,
+  temporal: Ms,
+  postgres: Ms,
+  total: Ms,
+});
+
+/**
+ * `bench/results.json`: exactly the keys issue 9 lists (plus `meta`, how the figures were taken,
+ * `streams_at_once` and `gateway_post_to_model_ms`). Validated before it is written, and by the unit test against a hand-made example.
+ */
+export const BenchResults = z.strictObject({
+  meta: z.strictObject({
+    mode: z.enum(['quick', 'full']),
+    startedAt: z.string(),
+    wallSeconds: z.number().nonnegative(),
+    commit: z.string(),
+    cpus: z.number().int().positive(),
+    node: z.string(),
+    chunksPerTurn: z.number().int().positive(),
+    chunkPacingMs: z.number().int().nonnegative(),
+    temporalFlags: z.array(z.string()),
+    note: z.string(),
+  }),
+  /** Model sends a chunk → the caller receives it. */
+  delta_latency_ms: z.strictObject({
+    turnflow: ByConcurrency,
+    turnflow_gateway: ByConcurrency,
+    direct: ByConcurrency,
+    workflow_streams: ByConcurrency,
+  }),
+  /**
+   * The most turns streaming at one moment in each delta-latency run: a system that starts turns slowly never
+   * has 200 streaming at once, whatever was asked, and its latency must be read with that.
+   */
+  streams_at_once: z.strictObject({
+    turnflow: StreamCounts,
+    turnflow_gateway: StreamCounts,
+    direct: StreamCounts,
+    workflow_streams: StreamCounts,
+  }),
+  /** Start → first delta at the caller, minus the model's own first-token delay (c1 turns). */
+  ttft_overhead_ms: z.strictObject({
+    turnflow: SignedPercentiles,
+    turnflow_gateway: SignedPercentiles,
+    direct: SignedPercentiles,
+    workflow_streams: SignedPercentiles,
+  }),
+  /** Per extra tool hop, zero-latency model and tool. */
+  hop_overhead_ms: z.strictObject({ turnflow: SignedPercentiles }),
+  /** Workflow history events of one turn. */
+  history_events: z.strictObject({ turnflow: HistoryCounts, workflow_streams: HistoryCounts }),
+  /** Rows written per turn (every table of the app database). */
+  db_rows_per_turn: z.strictObject({ turnflow: z.strictObject({ default: RowCounts, persistence_off: RowCounts }) }),
+  throughput: z.strictObject({
+    turnflow: z.strictObject({
+      turns_per_s: z.number().nonnegative(),
+      tokens_per_s: z.number().nonnegative(),
+      concurrency: z.number().int().positive(),
+    }),
+  }),
+  worker_rss_mb: z.strictObject({
+    turnflow: z.strictObject({
+      idle: Ms,
+      peak: Ms,
+      per_stream_above_idle: MsMaybeNegative,
+      concurrent_turns: z.number(),
+    }),
+  }),
+  pg_connections: z.strictObject({
+    turnflow: z.strictObject({
+      peak_total: z.number().int().nonnegative(),
+      peak_worker: z.number().int().nonnegative(),
+      concurrent_turns: z.number(),
+    }),
+  }),
+  cpu_ms_per_turn: z.strictObject({ turnflow: Cpu }),
+  turn_start_rate: z.strictObject({
+    turnflow: z.strictObject({
+      turns_per_s: z.number().nonnegative(),
+      started: z.number().int().positive(),
+      last_reached_model_s: z.number().nonnegative(),
+    }),
+  }),
+  gateway_post_to_model_ms: z.strictObject({ turnflow_gateway: Percentiles }),
+});
+export type BenchResults = z.infer<typeof BenchResults>;
+
+/** Validates results; the message lists every problem. */
+export function parseResults(input: unknown): BenchResults {
+  const parsed = BenchResults.safeParse(input);
+  if (!parsed.success) throw new Error(`bench results do not match the schema:\n${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
