@@ -10,6 +10,7 @@
  */
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
+import { WorkflowNotFoundError } from '@temporalio/common';
 import { NativeConnection } from '@temporalio/worker';
 import OpenAI from 'openai';
 import pino from 'pino';
@@ -56,7 +57,16 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       const { turnId } = await fn();
       const ms = performance.now() - t0;
-      await env.temporal.client.workflow.getHandle(turnId).result();
+      // A turn the conversation accepted may not have its workflow for a moment: wait for it to exist and end.
+      for (;;) {
+        try {
+          await env.temporal.client.workflow.getHandle(turnId).result();
+          break;
+        } catch (err: unknown) {
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      }
       return ms;
     };
     const warmup = 5;
@@ -72,6 +82,7 @@ async function main(): Promise<void> {
         startOrderedTurn(deps, { conversationId, requestId: 'r2', message: 'again' }, { taskQueue }),
       );
       if (i < 0) continue;
+      if ((i + 1) % 10 === 0) console.error(`bench: ${i + 1}/${samples}`);
       times.direct.push(direct);
       times['ordered-new'].push(orderedNew);
       times['ordered-idle'].push(orderedIdle);
