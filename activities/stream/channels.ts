@@ -63,18 +63,26 @@ export class WriterChannel {
 
   /** Runs `fn` on the channel's connection after everything asked before it. */
   run<T>(fn: (db: PoolClient) => Promise<T>): Promise<T> {
-    const next = this.queue.then(async () => {
-      const db = await this.connection();
-      try {
-        return await fn(db);
-      } catch (err: unknown) {
-        // A broken connection is not given back to the pool for the next writer: take a fresh one.
-        if (isConnectionError(err)) this.discard(db, err);
-        throw err;
-      }
-    });
+    return this.enqueue(() => this.exec(fn));
+  }
+
+  /** Runs `step` after everything asked before it. */
+  private enqueue<T>(step: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(step);
     this.queue = next.catch(() => undefined);
     return next;
+  }
+
+  /** Runs `fn` on the connection, taking one first if the channel has none. */
+  private async exec<T>(fn: (db: PoolClient) => Promise<T>): Promise<T> {
+    const db = await this.connection();
+    try {
+      return await fn(db);
+    } catch (err: unknown) {
+      // A broken connection is not given back to the pool for the next writer: take a fresh one.
+      if (isConnectionError(err)) this.discard(db, err);
+      throw err;
+    }
   }
 
   /**
@@ -85,17 +93,20 @@ export class WriterChannel {
   announce(payload: string, member: ChannelMember): Promise<void> {
     this.outbox.push({ payload, member });
     if (this.outbox.length > 1) return this.pendingSend!;
-    this.pendingSend = this.run(async (db) => {
+    this.pendingSend = this.enqueue(async () => {
+      // Taken before the connection: a batch that cannot even get one fails its members like one that broke.
       const batch = this.outbox.filter((m) => !m.member.abandoned);
       this.outbox = [];
       this.pendingSend = undefined;
       if (batch.length === 0) return;
       try {
         // unnest keeps the array's order, so one statement sends every packed payload in turn.
-        await db.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [
-          EVENTS_CHANNEL,
-          this.pack(batch.map((m) => m.payload)),
-        ]);
+        await this.exec((db) =>
+          db.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [
+            EVENTS_CHANNEL,
+            this.pack(batch.map((m) => m.payload)),
+          ]),
+        );
       } catch (err: unknown) {
         for (const m of new Set(batch.map((b) => b.member))) m.fail(err);
         throw err;

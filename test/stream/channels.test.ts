@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { WriterChannel } from '../../activities/stream/channels';
 import { EVENTS_CHANNEL } from '../../stream-log';
-import { testEnv } from '../support';
+import { tcpProxy, testEnv } from '../support';
 
 /** Each payload alone: this test reads the order of the notifications themselves. */
 const unpacked = (payloads: string[]) => payloads;
@@ -81,6 +81,44 @@ describe('stream writer channels', () => {
     } finally {
       await listener.end();
       await pool.end();
+    }
+  });
+
+  it('fails the writers of a batch that lost its connection or could not get one, and sends again once it is back', async () => {
+    const env = await testEnv();
+    const url = new URL(env.databaseUrl);
+    const proxy = await tcpProxy(`${url.hostname}:${url.port}`);
+    url.host = proxy.address;
+    const pool = new pg.Pool({ connectionString: url.toString(), max: 3 });
+    pool.on('error', () => undefined);
+    pool.on('connect', (client) => client.on('error', () => undefined));
+    const listener = new pg.Client({ connectionString: env.databaseUrl });
+    await listener.connect();
+    const heard: string[] = [];
+    listener.on('notification', (msg) => heard.push(msg.payload ?? ''));
+    await listener.query(`LISTEN ${EVENTS_CHANNEL}`);
+    const failed: string[] = [];
+    const member = (name: string) => ({ abandoned: false, fail: () => failed.push(name) });
+    try {
+      const channel = new WriterChannel(pool, unpacked);
+      channel.attach();
+      await channel.announce('"before"', member('before'));
+      await proxy.cut();
+      // The held connection is gone, and no new one can be had: both batches fail their writers.
+      await channel.announce('"cut-1"', member('cut-1'));
+      await channel.announce('"cut-2"', member('cut-2'));
+      assert.deepEqual(failed, ['cut-1', 'cut-2']);
+      await proxy.restore();
+      await channel.announce('"after"', member('after'));
+      const end = Date.now() + 2_000;
+      while (heard.length < 2 && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.deepEqual(heard, ['"before"', '"after"']);
+      assert.deepEqual(failed, ['cut-1', 'cut-2']);
+      channel.detach();
+    } finally {
+      await listener.end();
+      await pool.end();
+      await proxy.close();
     }
   });
 });
