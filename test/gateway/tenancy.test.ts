@@ -142,22 +142,27 @@ describe('gateway: tenants', function () {
     assert.equal(answerOf(started.events), 'echo: mine');
   });
 
-  it('serves the events of a just-started turn to its owner at once, before the workflow stored anything', async () => {
-    // The worker is not running: nothing but the start itself has happened when the events are asked for.
+  it('serves the events of a just-started turn to its owner at once, before the model said anything', async () => {
+    // A start is accepted by the turn's conversation (a worker must be polling); the model then holds its first
+    // chunk, so nothing but the start itself has happened when the events are asked for.
+    g.h.llm.respond(() => ({ steps: [{ text: 'late answer' }], firstChunkDelayMs: 3_000 }));
     const requestId = uniqueId('req');
-    const response = await g.postTurn({ requestId, message: 'hello' });
-    assert.equal(response.status, 200);
     const turnId = turnIdFor('acme', g.h.conversationId, requestId);
-    const controller = new AbortController();
-    const resumed = await g.request(`/v1/turns/${encodeURIComponent(turnId)}/events`, { signal: controller.signal });
-    assert.equal(resumed.status, 200);
-    assert.equal((await g.request(`/v1/conversations/${g.h.conversationId}/messages`)).status, 200);
-    const notOurs = await g.request(`/v1/turns/${encodeURIComponent(turnId)}/events`, { token: TOKENS.globex });
-    assert.equal(notOurs.status, 404);
-    controller.abort();
-    await response.body?.cancel();
-    await resumed.body?.cancel().catch(() => undefined);
-    await g.h.client.workflow.getHandle(turnId).terminate('test over');
+    const events = await g.h.withWorker(async () => {
+      const response = await g.postTurn({ requestId, message: 'hello' });
+      assert.equal(response.status, 200);
+      const controller = new AbortController();
+      const resumed = await g.request(`/v1/turns/${encodeURIComponent(turnId)}/events`, { signal: controller.signal });
+      assert.equal(resumed.status, 200);
+      assert.equal((await g.request(`/v1/conversations/${g.h.conversationId}/messages`)).status, 200);
+      const notOurs = await g.request(`/v1/turns/${encodeURIComponent(turnId)}/events`, { token: TOKENS.globex });
+      assert.equal(notOurs.status, 404);
+      controller.abort();
+      await resumed.body?.cancel().catch(() => undefined);
+      return readEvents(response);
+    });
+    assert.equal(g.h.llm.requests.length, 1);
+    assert.equal(answerOf(events), 'late answer');
   });
 
   it('tags every turn with a TenantId search attribute', async () => {
