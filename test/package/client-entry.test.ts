@@ -31,7 +31,15 @@ describe('package: turnflow/client', function () {
     const { packages, local } = await packagesLoadedBy('dist/entry/client.js');
     // A control: the loader sees what the client does need, so the absences below mean something.
     for (const needed of ['@temporalio/client', 'pg', 'zod']) assert.ok(packages.includes(needed), needed);
-    for (const unwanted of ['@temporalio/worker', '@temporalio/activity', 'openai', 'hono', '@hono/node-server']) {
+    const unwantedPackages = [
+      '@temporalio/worker',
+      '@temporalio/activity',
+      'openai',
+      'hono',
+      '@hono/node-server',
+      'ai',
+    ];
+    for (const unwanted of unwantedPackages) {
       assert.ok(!packages.includes(unwanted), `turnflow/client loaded ${unwanted}`);
     }
     for (const unwanted of ['dist/gateway', 'dist/activities', 'dist/worker', 'dist/db']) {
