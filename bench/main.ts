@@ -8,7 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { PROJECT_ROOT } from '../dev';
+import { devServerDynamicConfigArgs, PROJECT_ROOT } from '../dev';
 import { chartPng } from './chart';
 import {
   cpuPhase,
@@ -94,7 +94,8 @@ async function main(): Promise<void> {
         node: process.versions.node,
         chunksPerTurn: counts.chunks,
         chunkPacingMs: counts.pacingMs,
-        temporalFlags: temporalFlags(),
+        // Every flag the dev server ran with: the project's own (dev/temporal-cli.ts) and the bench's extra ones.
+        temporalFlags: [...devServerDynamicConfigArgs(), ...temporalFlags()],
         note:
           'One run on a shared machine (other jobs may have been running): read the figures as a range, and compare ' +
           'systems within one run.',
