@@ -19,6 +19,8 @@ async function main(): Promise<void> {
   const databaseUrl = process.env['DATABASE_URL'] ?? 'postgres://localhost/turnflow';
   const connection = await Connection.connect({ address: process.env['TEMPORAL_ADDRESS'] ?? 'localhost:7233' });
   const pool = new pg.Pool({ connectionString: databaseUrl });
+  // An idle connection that drops (a Postgres restart) is reported here; without a listener it kills the process.
+  pool.on('error', (err) => console.warn(`database connection lost: ${err.message}`));
   const turns = new TurnClient({
     temporal: new Client({ connection }),
     pool,

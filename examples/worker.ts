@@ -2,10 +2,9 @@
 // Environment: DATABASE_URL, TEMPORAL_ADDRESS, OPENAI_API_KEY, OPENAI_BASE_URL (optional), OPENAI_MODEL, TASK_QUEUE.
 import { NativeConnection } from '@temporalio/worker';
 import OpenAI from 'openai';
-import pg from 'pg';
 import pino from 'pino';
 import { z } from 'zod';
-import { builtinTools, createToolRegistry, createTurnWorker, defineTool, migrate } from 'turnflow/worker';
+import { builtinTools, createPool, createToolRegistry, createTurnWorker, defineTool, migrate } from 'turnflow/worker';
 
 const ORDERS: Record<string, string> = { 'A-1001': 'shipped', 'A-1002': 'packing' };
 
@@ -27,20 +26,21 @@ async function main(): Promise<void> {
   const databaseUrl = env('DATABASE_URL');
   const model = env('OPENAI_MODEL', 'gpt-4o-mini');
   await migrate(databaseUrl); // turnflow's tables; idempotent, safe when several workers start together
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 20 });
+  const logger = pino({ level: 'warn' });
+  // createPool listens for connection errors: a Postgres restart fails what was using a connection, not the process.
+  const pool = createPool({ connectionString: databaseUrl, max: 20 }, (err) => logger.warn({ err }, 'database'));
   const connection = await NativeConnection.connect({ address: env('TEMPORAL_ADDRESS', 'localhost:7233') });
   try {
     const worker = await createTurnWorker({
       connection,
       taskQueue: env('TASK_QUEUE', 'turnflow'),
-      maxConcurrentActivityTaskExecutions: 10, // below the pool size: a streaming hop holds a connection
       deps: {
         pool,
         // Temporal owns retries, so the client must not retry on its own.
         openai: new OpenAI({ apiKey: env('OPENAI_API_KEY'), baseURL: process.env['OPENAI_BASE_URL'], maxRetries: 0 }),
         tools: createToolRegistry([...builtinTools(), orderStatus]),
         models: { default: model, allowed: [model] },
-        logger: pino({ level: 'warn' }),
+        logger,
       },
     });
     console.log('worker ready');
