@@ -22,6 +22,7 @@ import {
   submitTurn,
   type chatTurn,
   type conversation,
+  type ConversationInput,
   type ConversationTurns,
   type SubmitTurnResult,
 } from '../workflows';
@@ -76,6 +77,8 @@ export interface OrderedStartOptions {
   taskQueue?: string;
   /** Policy of requests that name none. @default 'enqueue' */
   defaultPolicy?: DoubleTextingPolicy;
+  /** How a conversation's workflow runs when this start creates it (an idle one completes after `idleMs`). */
+  conversation?: Pick<ConversationInput, 'idleMs' | 'maxTurnsPerRun'>;
 }
 
 /**
@@ -125,7 +128,7 @@ export async function startOrderedTurn(
   const start = new WithStartWorkflowOperation<typeof conversation>('conversation', {
     workflowId: conversationWorkflowIdFor(tenantId, conversationId),
     taskQueue,
-    args: [{ tenantId, conversationId }],
+    args: [{ tenantId, conversationId, ...opts.conversation }],
     workflowIdConflictPolicy: 'USE_EXISTING',
     typedSearchAttributes: [
       { key: keys.TenantId, value: tenantId },

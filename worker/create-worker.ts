@@ -21,6 +21,11 @@ export interface TurnWorkerOptions {
   maxConcurrentActivityTaskExecutions?: number;
   /** Temporal worker interceptors (e.g. to observe activities); none by default. */
   interceptors?: WorkerOptions['interceptors'];
+  /**
+   * Workflows kept in the worker's sticky cache; 0 replays every workflow task from its full history, which is what
+   * any worker does after a restart (tests use it to exercise that path on every task). @default the SDK's
+   */
+  maxCachedWorkflows?: number;
 }
 
 /** Default activity slots of a worker (see {@link TurnWorkerOptions.maxConcurrentActivityTaskExecutions}). */
@@ -50,6 +55,7 @@ export async function createTurnWorker(opts: TurnWorkerOptions): Promise<Worker>
     maxHeartbeatThrottleInterval: '1 second',
     defaultHeartbeatThrottleInterval: '1 second',
     ...(opts.interceptors ? { interceptors: opts.interceptors } : {}),
+    ...(opts.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: opts.maxCachedWorkflows }),
   });
   await publishCatalog(opts.deps.pool, {
     taskQueue,

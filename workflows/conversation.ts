@@ -26,7 +26,7 @@ import {
   turnIdFor,
 } from '../common';
 import { chatTurn, cancelTurn } from './chat-turn';
-import { steerTurn, steersAccepted } from './conversation-signals';
+import { steerTurn, steersAccepted, type SteersAcceptedInput } from './conversation-signals';
 
 /** Turns a conversation holds waiting at most; a request past it is refused (`conversation.queue_full`). */
 export const MAX_QUEUED_TURNS = 100;
@@ -39,6 +39,8 @@ export interface ConversationInput {
   conversationId: string;
   /** Turns started per run before it continues as new (histories stay bounded). @default 100 */
   maxTurnsPerRun?: number;
+  /** With nothing running or waiting for this long, the run completes; the next message starts a new one. @default {@link DEFAULT_CONVERSATION_IDLE_MS} */
+  idleMs?: number;
   /** Carried over: turns waiting, in the order they were accepted. */
   queue?: QueuedTurn[];
   /** Carried over: sequence number of the last accepted turn. */
@@ -125,16 +127,58 @@ const { 'turnflow.announceQueued': announceQueued, 'turnflow.dropQueuedTurn': dr
     retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
   });
 
+/** How long a conversation with nothing running or waiting keeps its workflow open. @default 10 minutes */
+export const DEFAULT_CONVERSATION_IDLE_MS = 10 * 60_000;
+
+/** What a caller asked of the conversation; decided by its loop, never by the handler that received it. */
+type Request = SubmitRequest | CancelRequest;
+
+interface SubmitRequest {
+  kind: 'submit';
+  turn: QueuedTurn;
+  outcome?: SubmitTurnResult | ApplicationFailure;
+}
+
+interface CancelRequest {
+  kind: 'cancel';
+  turnId: string;
+  /** A failure when the dequeued turn could not be marked dropped. */
+  outcome?: 'dequeued' | 'running' | 'unknown' | Error;
+}
+
 interface RunningTurn extends QueuedTurn {
+  /** Set once its child workflow has started. */
   handle?: ChildWorkflowHandle<typeof chatTurn>;
+  /** The start resolved and the loop has not yet acted on it (interrupts, steers and cancels held for the child). */
+  startResolved: boolean;
+  /** The start failed for a reason other than "started before". */
+  startError?: unknown;
+  /** The child closed, whichever way (or had been started before, outside this conversation). */
+  ended: boolean;
   /** The turn was told it is interrupted (by signal, or in its input). */
   interruptSent: boolean;
+  /** Cancel requests that arrived before the child existed. */
+  cancels: CancelRequest[];
 }
 
 interface Steering {
-  turn: QueuedTurn;
+  request: SubmitRequest;
   intoTurnId: string;
-  outcome?: SubmitTurnResult;
+  /** The steer signal went to the running turn. */
+  signalled: boolean;
+}
+
+/** A queued turn's `queued` announcement (an activity); the turn starts only after it, so it is its first event. */
+interface Announcement {
+  done: boolean;
+}
+
+/** A cancelled queued turn whose row is being marked dropped. */
+interface Drop {
+  request: CancelRequest;
+  issued: boolean;
+  done: boolean;
+  error?: Error;
 }
 
 /**
@@ -142,20 +186,34 @@ interface Steering {
  * `conversation/<tenant>/<conversationId>`, reached by update-with-start). Each turn is its own `chatTurn` child
  * workflow, unchanged: this workflow adds the order only. A turn starts once the one before it has ended, so it
  * stores its user message after every earlier turn's answer and its context is exactly the turns before it.
- * Continues as new between turns, carrying the queue, so its history stays bounded over any number of turns.
+ * Continues as new between turns, carrying the queue, so its history stays bounded over any number of turns, and
+ * completes after `idleMs` with nothing running or waiting (the next message starts a new run).
+ *
+ * Determinism: handlers and watchers only record what happened; every decision (and so every command) is taken by
+ * the loop in {@link reconcile}, after the activation has settled, with what happened to the running turn applied
+ * before the requests. The jobs of one activation (an update beside a child's completion, say) arrive in a
+ * different order on replay than they did live; decided this way, the commands are the same in either order.
  */
 export async function conversation(input: ConversationInput): Promise<void> {
   const { tenantId, conversationId } = checkIdentity(input);
   const maxTurnsPerRun = input.maxTurnsPerRun ?? 100;
+  const idleMs = input.idleMs ?? DEFAULT_CONVERSATION_IDLE_MS;
   const queue: QueuedTurn[] = [...(input.queue ?? [])];
   let accepted = input.accepted ?? 0;
   let interruptThrough = input.interruptThrough ?? 0;
   const recent = new Map((input.recent ?? []).map((r) => [r.turnId, r.result]));
   let running: RunningTurn | undefined;
+  const inbox: Request[] = [];
   const steering = new Map<string, Steering>();
-  /** Queued announcements in flight: a turn starts only after its own, so `queued` is its first event. */
-  const announcements = new Map<string, Promise<void>>();
+  const steersTaken: SteersAcceptedInput[] = [];
+  const announcements = new Map<string, Announcement>();
+  const drops = new Map<string, Drop>();
   let startedThisRun = 0;
+  /** Something happened that the loop has not reconciled yet (a carried queue counts). */
+  let dirty = true;
+  const wake = () => {
+    dirty = true;
+  };
 
   const describe = () => {
     const waiting = queue.map((q) => q.input.turnId);
@@ -168,10 +226,10 @@ export async function conversation(input: ConversationInput): Promise<void> {
   };
   const busyWith = () => running?.input.turnId ?? queue[0]?.input.turnId ?? null;
   const known = (turnId: string): SubmitTurnResult | undefined => {
-    if (running?.input.turnId === turnId) return result(running.input.turnId, 'running', 0, null);
+    if (running?.input.turnId === turnId) return result(turnId, 'running', 0, null);
     const index = queue.findIndex((q) => q.input.turnId === turnId);
     if (index >= 0) return result(turnId, 'queued', index + 1, busyWith());
-    return steering.get(turnId)?.outcome ?? recent.get(turnId);
+    return recent.get(turnId);
   };
   const remember = (turnId: string, outcome: SubmitTurnResult) => {
     recent.set(turnId, outcome);
@@ -180,52 +238,19 @@ export async function conversation(input: ConversationInput): Promise<void> {
       recent.delete(key);
     }
   };
-  const enqueue = (turn: QueuedTurn): SubmitTurnResult => {
-    // In acceptance order: a steered message that fell back goes before turns accepted after it.
-    const at = queue.findIndex((q) => q.seq > turn.seq);
-    if (at < 0) queue.push(turn);
-    else queue.splice(at, 0, turn);
-    describe();
-    const position = queue.indexOf(turn) + 1;
-    const ahead = busyWith();
-    if (running === undefined && position === 1) return result(turn.input.turnId, 'running', 0, null);
-    const turnId = turn.input.turnId;
-    const announced = announceQueued({ turnId, position, runningTurnId: ahead }).catch((err: unknown) => {
-      log.warn('could not announce a queued turn', { turnId, err: String(err) });
-    });
-    announcements.set(turnId, announced);
-    return result(turnId, 'queued', position, ahead);
-  };
-  /** Stops the running turn if a later one interrupted it; before its child exists, `runTurn` calls again. */
-  const interrupt = () => {
-    if (!running?.handle || running.seq > interruptThrough || running.interruptSent) return;
-    running.interruptSent = true;
-    running.handle.signal(cancelTurn, { interrupt: true, reason: 'a later turn interrupted it' }).catch(ignoreClosed);
-  };
+  const due = () => startedThisRun >= maxTurnsPerRun || workflowInfo().continueAsNewSuggested;
+  const idle = () =>
+    running === undefined && queue.length === 0 && inbox.length === 0 && steering.size === 0 && drops.size === 0;
 
   setHandler(
     submitTurn,
     async ({ turn, policy }) => {
-      const existing = known(turn.turnId);
-      if (existing) return existing;
-      const queued: QueuedTurn = { seq: ++accepted, input: turn, policy, acceptedAt: Date.now() };
-      if (policy === 'interrupt') {
-        // Every turn accepted before it is stopped: the running one now, waiting ones as they start (at once).
-        interruptThrough = queued.seq - 1;
-        interrupt();
-      }
-      if (policy === 'steer' && running && queue.length === 0) {
-        // Joining the running turn keeps the accepted order only if nothing waits between the two.
-        const steer: Steering = { turn: queued, intoTurnId: running.input.turnId };
-        steering.set(turn.turnId, steer);
-        // Before its child exists, `runTurn` delivers it (the turn takes each steered request once).
-        running.handle?.signal(steerTurn, { turnId: turn.turnId, message: turn.message }).catch(ignoreClosed);
-        await condition(() => steer.outcome !== undefined);
-        steering.delete(turn.turnId);
-        remember(turn.turnId, steer.outcome!);
-        return steer.outcome!;
-      }
-      return enqueue(queued);
+      const request: SubmitRequest = { kind: 'submit', turn: { seq: 0, input: turn, policy, acceptedAt: 0 } };
+      inbox.push(request);
+      wake();
+      await condition(() => request.outcome !== undefined);
+      if (request.outcome instanceof ApplicationFailure) throw request.outcome;
+      return request.outcome!;
     },
     {
       validator: (raw) => {
@@ -241,22 +266,11 @@ export async function conversation(input: ConversationInput): Promise<void> {
         ) {
           throw ApplicationFailure.nonRetryable('the turn belongs to another conversation', 'turn.invalid_input');
         }
+        // A refusal here records nothing. The loop checks again (`refusal`): state seen here can be older than
+        // what the same activation brings (a turn that ended beside this update is still running here).
         if (known(turn.turnId)) return;
-        const ahead = busyWith();
-        if (policy === 'reject' && ahead !== null) {
-          throw ApplicationFailure.create({
-            message: `turn ${ahead} of the conversation is running`,
-            type: 'conversation.busy',
-            details: [ahead],
-            nonRetryable: true,
-          });
-        }
-        if (queue.length >= MAX_QUEUED_TURNS) {
-          throw ApplicationFailure.nonRetryable(
-            `the conversation already has ${MAX_QUEUED_TURNS} turns waiting`,
-            'conversation.queue_full',
-          );
-        }
+        const refused = refusal(policy);
+        if (refused) throw refused;
       },
     },
   );
@@ -264,21 +278,12 @@ export async function conversation(input: ConversationInput): Promise<void> {
   setHandler(
     cancelConversationTurn,
     async ({ turnId }) => {
-      const index = queue.findIndex((q) => q.input.turnId === turnId);
-      if (index >= 0) {
-        queue.splice(index, 1);
-        describe();
-        await announcements.get(turnId);
-        await dropQueuedTurn({ turnId });
-        return 'dequeued';
-      }
-      if (running?.input.turnId === turnId) {
-        await condition(() => running?.input.turnId !== turnId || running.handle !== undefined);
-        if (running?.input.turnId !== turnId) return 'unknown';
-        await running.handle!.signal(cancelTurn, { reason: 'cancelled by the caller' });
-        return 'running';
-      }
-      return 'unknown';
+      const request: CancelRequest = { kind: 'cancel', turnId };
+      inbox.push(request);
+      wake();
+      await condition(() => request.outcome !== undefined);
+      if (request.outcome instanceof Error) throw request.outcome;
+      return request.outcome!;
     },
     {
       validator: (raw) => {
@@ -288,93 +293,295 @@ export async function conversation(input: ConversationInput): Promise<void> {
     },
   );
 
-  setHandler(steersAccepted, ({ intoTurnId, turnIds }) => {
-    for (const turnId of turnIds) {
-      const steer = steering.get(turnId);
-      if (steer && steer.intoTurnId === intoTurnId) {
-        steer.outcome = result(intoTurnId, 'steered', 0, intoTurnId, turnId);
-      }
-    }
+  setHandler(steersAccepted, (taken) => {
+    steersTaken.push(taken);
+    wake();
   });
 
   setHandler(conversationTurns, () => ({
     running: running ? summary(running) : null,
     queued: queue.map(summary),
-    steering: [...steering.values()].filter((s) => s.outcome === undefined).map((s) => summary(s.turn)),
+    steering: [...steering.values()].map((s) => summary(s.request.turn)),
   }));
 
   describe();
+  let idleSince: number | undefined;
   for (;;) {
-    const due = () => startedThisRun >= maxTurnsPerRun || workflowInfo().continueAsNewSuggested;
-    await condition(() => queue.length > 0 || due());
-    if (due()) {
+    if (dirty) {
+      await settled();
+      dirty = false;
+      reconcile();
+      describe();
+    }
+    if (running === undefined && inbox.length === 0 && drops.size === 0 && due() && allAnnounced()) {
       // Between turns only: nothing runs, so nothing is lost by starting the next run with the queue.
-      await Promise.all(announcements.values());
-      await condition(allHandlersFinished);
+      await condition(() => allHandlersFinished() || dirty);
+      if (dirty) continue;
       await continueAsNew<typeof conversation>({
         tenantId,
         conversationId,
         maxTurnsPerRun,
+        idleMs,
         queue,
         accepted,
         interruptThrough,
         recent: [...recent].map(([turnId, r]) => ({ turnId, result: r })),
       });
     }
-    const next = queue.shift()!;
-    running = { ...next, interruptSent: false };
-    describe();
-    await announcements.get(next.input.turnId);
-    announcements.delete(next.input.turnId);
-    await runTurn(running);
-    running = undefined;
-    // Messages steered into it that it had no boundary left to take become turns of their own, in order.
-    for (const steer of steering.values()) {
-      if (steer.intoTurnId === next.input.turnId && steer.outcome === undefined) steer.outcome = enqueue(steer.turn);
+    if (!idle()) {
+      idleSince = undefined;
+      await condition(() => dirty);
+      continue;
     }
-    remember(next.input.turnId, result(next.input.turnId, 'running', 0, null));
-    startedThisRun += 1;
-    describe();
+    // Workflow time, not the timer's race with a request: the same decision on replay whatever the order.
+    idleSince ??= Date.now();
+    const left = idleSince + idleMs - Date.now();
+    if (left <= 0) {
+      await condition(() => allHandlersFinished() || dirty);
+      if (dirty) continue;
+      log.info('conversation idle: its workflow completes; the next message starts a new run', { idleMs });
+      return;
+    }
+    await condition(() => dirty, left);
   }
 
-  async function runTurn(turn: RunningTurn): Promise<void> {
-    const turnId = turn.input.turnId;
-    const interrupted = turn.seq <= interruptThrough;
-    try {
-      turn.handle = await startChild(chatTurn, {
-        workflowId: turnId,
-        args: [interrupted ? { ...turn.input, interrupted: true } : turn.input],
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        // An operator closing the conversation must not cut an answer short: the turn finishes on its own.
-        parentClosePolicy: ParentClosePolicy.ABANDON,
-        typedSearchAttributes: [
-          { key: keys.TenantId, value: tenantId },
-          { key: keys.ConversationId, value: conversationId },
-        ],
-        staticSummary: `turn #${turn.seq} · ${turn.policy} · ${tenantId} · ${conversationId}`,
+  /** Why the conversation would refuse a request with `policy` now, if it would. */
+  function refusal(policy: DoubleTextingPolicy): ApplicationFailure | undefined {
+    const ahead = busyWith();
+    if (policy === 'reject' && ahead !== null) {
+      return ApplicationFailure.create({
+        message: `turn ${ahead} of the conversation is running`,
+        type: 'conversation.busy',
+        details: [ahead],
+        nonRetryable: true,
       });
-    } catch (err: unknown) {
-      // Started before (e.g. directly, not through the conversation): it is not run a second time.
-      if (err instanceof WorkflowExecutionAlreadyStartedError) return;
-      throw err;
     }
-    turn.interruptSent ||= interrupted;
-    interrupt();
-    // Steered messages that arrived before the child existed.
-    for (const [steeredId, steer] of steering) {
-      if (steer.intoTurnId === turnId && steer.outcome === undefined) {
-        await turn.handle
-          .signal(steerTurn, { turnId: steeredId, message: steer.turn.input.message })
-          .catch(ignoreClosed);
+    if (queue.length >= MAX_QUEUED_TURNS) {
+      return ApplicationFailure.nonRetryable(
+        `the conversation already has ${MAX_QUEUED_TURNS} turns waiting`,
+        'conversation.queue_full',
+      );
+    }
+    return undefined;
+  }
+
+  function allAnnounced(): boolean {
+    for (const a of announcements.values()) if (!a.done) return false;
+    return true;
+  }
+
+  /** Every decision of the conversation, taken in one canonical order once the activation has settled. */
+  function reconcile(): void {
+    // 1. What happened to the running turn comes first, whichever order its jobs arrived in.
+    for (const { intoTurnId, turnIds } of steersTaken.splice(0)) {
+      for (const turnId of turnIds) {
+        const steer = steering.get(turnId);
+        if (steer?.intoTurnId !== intoTurnId) continue;
+        steering.delete(turnId);
+        steer.request.outcome = result(intoTurnId, 'steered', 0, intoTurnId, turnId);
+        remember(turnId, steer.request.outcome);
       }
     }
-    try {
-      await turn.handle.result();
-    } catch (err: unknown) {
-      // A failed turn announced its failure on its own stream; the conversation goes on with the next one.
-      log.warn('a turn of the conversation failed', { turnId, err: String(err) });
+    if (running?.startError !== undefined) fail(running.startError);
+    if (running?.startResolved && !running.ended) {
+      running.startResolved = false;
+      deliverToRunning(running);
+    }
+    if (running?.ended) finishRunning(running);
+    // 2. Requests, in the order they arrived.
+    for (const request of inbox.splice(0)) {
+      if (request.kind === 'submit') submit(request);
+      else cancel(request);
+    }
+    // 3. Cancelled queued turns: marked dropped once their own announcement is out.
+    for (const [turnId, drop] of drops) {
+      if (drop.done) {
+        drops.delete(turnId);
+        drop.request.outcome = drop.error ?? 'dequeued';
+      } else if (!drop.issued && announcements.get(turnId)?.done !== false) {
+        drop.issued = true;
+        announcements.delete(turnId);
+        dropQueuedTurn({ turnId })
+          .catch((err: unknown) => {
+            drop.error = err instanceof Error ? err : new Error(String(err));
+          })
+          .then(() => {
+            drop.done = true;
+            wake();
+          }, fail);
+      }
+    }
+    // 4. The next turn, when nothing runs and its `queued` announcement (if any) is out.
+    const next = queue[0];
+    if (running === undefined && next && !due() && announcements.get(next.input.turnId)?.done !== false) {
+      queue.shift();
+      announcements.delete(next.input.turnId);
+      start(next);
     }
   }
+
+  function submit(request: SubmitRequest): void {
+    const turnId = request.turn.input.turnId;
+    const existing = known(turnId);
+    if (existing) {
+      request.outcome = existing;
+      return;
+    }
+    const refused = refusal(request.turn.policy);
+    if (refused) {
+      request.outcome = refused;
+      return;
+    }
+    const turn: QueuedTurn = { ...request.turn, seq: ++accepted, acceptedAt: Date.now() };
+    if (turn.policy === 'interrupt') {
+      // Every turn accepted before it is stopped: the running one now, waiting ones as they start (at once).
+      interruptThrough = turn.seq - 1;
+      if (running) deliverToRunning(running);
+    }
+    if (turn.policy === 'steer' && running && queue.length === 0) {
+      // Joining the running turn keeps the accepted order only if nothing waits between the two.
+      // The handler waits on this request: its outcome is set when the turn takes the message, or queues it.
+      request.turn = turn;
+      steering.set(turnId, { request, intoTurnId: running.input.turnId, signalled: false });
+      deliverToRunning(running);
+      return;
+    }
+    request.outcome = enqueue(turn);
+  }
+
+  function cancel(request: CancelRequest): void {
+    const index = queue.findIndex((q) => q.input.turnId === request.turnId);
+    if (index >= 0) {
+      queue.splice(index, 1);
+      drops.set(request.turnId, { request, issued: false, done: false });
+      return;
+    }
+    if (running?.input.turnId !== request.turnId) {
+      request.outcome = 'unknown';
+      return;
+    }
+    running.cancels.push(request);
+    deliverToRunning(running);
+  }
+
+  function enqueue(turn: QueuedTurn): SubmitTurnResult {
+    // In acceptance order: a steered message that fell back goes before turns accepted after it.
+    const at = queue.findIndex((q) => q.seq > turn.seq);
+    if (at < 0) queue.push(turn);
+    else queue.splice(at, 0, turn);
+    const position = queue.indexOf(turn) + 1;
+    const turnId = turn.input.turnId;
+    if (running === undefined && position === 1) return result(turnId, 'running', 0, null);
+    const ahead = busyWith();
+    const announcement: Announcement = { done: false };
+    announcements.set(turnId, announcement);
+    announceQueued({ turnId, position, runningTurnId: ahead })
+      .catch((err: unknown) => {
+        log.warn('could not announce a queued turn', { turnId, err: String(err) });
+      })
+      .then(() => {
+        announcement.done = true;
+        wake();
+      }, fail);
+    return result(turnId, 'queued', position, ahead);
+  }
+
+  /** Interrupts, steered messages and cancels for the running turn: sent once its child exists. */
+  function deliverToRunning(turn: RunningTurn): void {
+    const handle = turn.handle;
+    if (!handle) return;
+    if (turn.seq <= interruptThrough && !turn.interruptSent) {
+      turn.interruptSent = true;
+      handle.signal(cancelTurn, { interrupt: true, reason: 'a later turn interrupted it' }).catch(ignoreClosed);
+    }
+    for (const [steeredId, steer] of steering) {
+      if (steer.intoTurnId !== turn.input.turnId || steer.signalled) continue;
+      steer.signalled = true;
+      handle.signal(steerTurn, { turnId: steeredId, message: steer.request.turn.input.message }).catch(ignoreClosed);
+    }
+    for (const request of turn.cancels.splice(0)) {
+      handle.signal(cancelTurn, { reason: 'cancelled by the caller' }).catch(ignoreClosed);
+      request.outcome = 'running';
+    }
+  }
+
+  function finishRunning(turn: RunningTurn): void {
+    running = undefined;
+    const turnId = turn.input.turnId;
+    for (const request of turn.cancels.splice(0)) request.outcome = 'unknown';
+    // Messages steered into it that it had no boundary left to take become turns of their own, in order.
+    for (const [steeredId, steer] of steering) {
+      if (steer.intoTurnId !== turnId) continue;
+      steering.delete(steeredId);
+      steer.request.outcome = enqueue(steer.request.turn);
+    }
+    remember(turnId, result(turnId, 'running', 0, null));
+    startedThisRun += 1;
+  }
+
+  function start(next: QueuedTurn): void {
+    const turn: RunningTurn = { ...next, startResolved: false, ended: false, interruptSent: false, cancels: [] };
+    running = turn;
+    const turnId = next.input.turnId;
+    const interrupted = next.seq <= interruptThrough;
+    turn.interruptSent = interrupted;
+    startChild(chatTurn, {
+      workflowId: turnId,
+      args: [interrupted ? { ...next.input, interrupted: true } : next.input],
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      // An operator closing the conversation must not cut an answer short: the turn finishes on its own.
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      typedSearchAttributes: [
+        { key: keys.TenantId, value: tenantId },
+        { key: keys.ConversationId, value: conversationId },
+      ],
+      staticSummary: `turn #${next.seq} · ${next.policy} · ${tenantId} · ${conversationId}`,
+    }).then(
+      (handle) => {
+        turn.handle = handle;
+        turn.startResolved = true;
+        wake();
+        handle.result().then(
+          () => ended(turn),
+          (err: unknown) => {
+            // A failed turn announced its failure on its own stream; the conversation goes on with the next one.
+            log.warn('a turn of the conversation failed', { turnId, err: String(err) });
+            ended(turn);
+          },
+        );
+      },
+      (err: unknown) => {
+        // Started before (e.g. directly, not through the conversation): it is not run a second time.
+        if (err instanceof WorkflowExecutionAlreadyStartedError) ended(turn);
+        else turn.startError = err;
+        wake();
+      },
+    );
+  }
+
+  function ended(turn: RunningTurn): void {
+    turn.ended = true;
+    wake();
+  }
+}
+
+/**
+ * Resolves once the current activation has settled: every job applied and every promise reaction it caused run.
+ * A condition is checked as it is made and again after the microtasks of the activation have drained; this one
+ * holds only on that second check.
+ */
+function settled(): Promise<void> {
+  let checked = false;
+  return condition(() => {
+    if (checked) return true;
+    checked = true;
+    return false;
+  });
+}
+
+/** A bug in a watcher (they only record): rethrown, so it fails the workflow task loudly instead of hiding. */
+function fail(err: unknown): never {
+  throw err instanceof Error ? err : new Error(String(err));
 }
 
 /** A signal to a turn that has just closed: nothing to deliver any more (its end is handled by `runTurn`). */

@@ -53,6 +53,8 @@ export interface WorkerOpts {
   models?: string[];
   heartbeatIntervalMs?: number;
   llmFailureBudget?: number;
+  /** Workflows the worker keeps cached; 0 replays every task from its full history, as after a restart. */
+  maxCachedWorkflows?: number;
 }
 
 export const TEST_MODEL = 'scripted-model';
@@ -90,7 +92,13 @@ export async function turnHarness(): Promise<TurnHarness> {
         ...(opts.llmFailureBudget === undefined ? {} : { llmFailureBudget: opts.llmFailureBudget }),
       };
       try {
-        const worker = await createTurnWorker({ connection, taskQueue, deps, workflowBundle: workflowBundleCode });
+        const worker = await createTurnWorker({
+          connection,
+          taskQueue,
+          deps,
+          workflowBundle: workflowBundleCode,
+          ...(opts.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: opts.maxCachedWorkflows }),
+        });
         return await worker.runUntil(fn(worker));
       } finally {
         await connection.close();

@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { temporal } from '@temporalio/proto';
+import { Worker } from '@temporalio/worker';
+import { Rng } from '../../chaos/rng';
+import {
+  cancelInConversation,
+  listConversationTurns,
+  startOrderedTurn,
+  TurnConflictError,
+  type OrderedStart,
+} from '../../client';
+import { conversationWorkflowIdFor, DoubleTextingPolicy } from '../../common';
+import type { ScriptInput } from '../../scripted-llm';
+import { uniqueId } from '../support';
+import { answerByMessage, waitForFinished } from './conversation-harness';
+import { turnHarness, workflowBundle, type TurnHarness } from './harness';
+
+const { EventType } = temporal.api.enums.v1;
+type History = temporal.api.history.v1.IHistory;
+
+/** Conversations driven at once per case, and the messages each one gets. */
+const CONVERSATIONS = 6;
+const MESSAGES = { min: 3, max: 6 };
+const POLICIES = DoubleTextingPolicy.options;
+
+/**
+ * Determinism of the conversation workflow whatever the interleaving: random conversations (every double-texting
+ * policy, cancels, tool rounds, continue-as-new every two turns, idle runs closing between messages) run on a worker
+ * that either keeps workflows cached or replays every workflow task from its full history (what a worker does after
+ * a crash or restart, and where the jobs of one activation — an update beside a child's completion — arrive in
+ * another order than on a later replay). Every history then replays, and none holds a failed workflow task.
+ */
+describe('conversation replay across random interleavings', function () {
+  this.timeout(300_000);
+  let h: TurnHarness;
+  const scripts: Record<string, ScriptInput> = {};
+
+  before(async () => {
+    h = await turnHarness();
+    answerByMessage(h, scripts);
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  for (const [seed, cache] of [
+    [1, 0],
+    [2, undefined],
+  ] as const) {
+    const mode = cache === 0 ? 'no workflow cache (every task a full replay)' : 'the sticky cache';
+    it(`every history of ${CONVERSATIONS} random conversations replays, with ${mode}`, async () => {
+      const histories: { workflowId: string; history: History }[] = [];
+      await h.withWorker(
+        async () => {
+          const runs = await Promise.all(
+            Array.from({ length: CONVERSATIONS }, (_, c) => driveConversation(new Rng(seed, c))),
+          );
+          for (const run of runs) histories.push(...(await historiesOf(run)));
+        },
+        cache === undefined ? {} : { maxCachedWorkflows: cache },
+      );
+
+      const failedTasks = histories.flatMap(({ workflowId, history }) =>
+        (history.events ?? [])
+          .filter((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED)
+          .map((e) => `${workflowId}: ${e.workflowTaskFailedEventAttributes?.failure?.message ?? '?'}`),
+      );
+      assert.deepEqual(failedTasks, [], 'no workflow task failed while the conversations ran');
+      const conversationRuns = histories.filter((x) => x.workflowId.startsWith('conversation/')).length;
+      assert.ok(conversationRuns > CONVERSATIONS, `some conversations continued as new (${conversationRuns} runs)`);
+
+      const failures: string[] = [];
+      for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) {
+        if (result.error) failures.push(`${result.workflowId}: ${String(result.error)}`);
+      }
+      assert.deepEqual(failures, [], `all ${histories.length} histories replay`);
+    });
+  }
+
+  interface DrivenConversation {
+    conversationId: string;
+    turnIds: string[];
+  }
+
+  /** Sends random messages to a new conversation, cancels some, and waits until every turn of it has ended. */
+  async function driveConversation(rng: Rng): Promise<DrivenConversation> {
+    const conversationId = uniqueId('replay');
+    const started: OrderedStart[] = [];
+    const count = rng.int(MESSAGES.min, MESSAGES.max);
+    for (let k = 0; k < count; k++) {
+      const message = `${conversationId} message ${k}`;
+      scripts[message] = rng.chance(0.3)
+        ? { steps: [{ toolCalls: [{ name: 'calculate', arguments: { expression: `${k}+1` } }], delayMs: 5 }] }
+        : { steps: [{ text: `answer ${k} of ${conversationId}`, delayMs: rng.int(0, 20) }] };
+      await sleep(rng.int(0, 150));
+      const policy = rng.pick(POLICIES);
+      try {
+        started.push(
+          await startOrderedTurn(
+            { temporal: h.client, pool: h.env.pool },
+            { conversationId, requestId: `r${k}`, message, doubleTexting: policy },
+            // Continue as new every two turns; now and then close the run when idle between two messages.
+            { taskQueue: h.taskQueue, conversation: { maxTurnsPerRun: 2, idleMs: rng.chance(0.3) ? 100 : 600_000 } },
+          ),
+        );
+      } catch (err: unknown) {
+        if (!(err instanceof TurnConflictError)) throw err;
+      }
+      if (started.length > 0 && rng.chance(0.25)) {
+        await cancelInConversation(h.client, rng.pick(started).requestTurnId, 'random cancel');
+      }
+    }
+    for (const s of started) await waitForFinished(h, s.requestTurnId, 120_000);
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const turns = await listConversationTurns(h.client, 'default', conversationId);
+      if (turns.running === null && turns.queued.length === 0) break;
+      assert.ok(Date.now() < deadline, `conversation ${conversationId} never went idle`);
+      await sleep(100);
+    }
+    const turnIds = started.filter((s) => s.state !== 'steered').map((s) => s.requestTurnId);
+    return { conversationId, turnIds };
+  }
+
+  /** Every run of the conversation's workflow (continued as new, or begun again after an idle close) and its turns. */
+  async function historiesOf(run: DrivenConversation): Promise<{ workflowId: string; history: History }[]> {
+    const out: { workflowId: string; history: History }[] = [];
+    const workflowId = conversationWorkflowIdFor('default', run.conversationId);
+    for await (const execution of h.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
+      out.push({ workflowId, history: await h.client.workflow.getHandle(workflowId, execution.runId).fetchHistory() });
+    }
+    for (const turnId of run.turnIds) {
+      const exists = await h.client.workflow
+        .getHandle(turnId)
+        .describe()
+        .then(
+          () => true,
+          () => false,
+        );
+      // A turn cancelled while queued never ran: it has no workflow.
+      if (exists) out.push({ workflowId: turnId, history: await h.client.workflow.getHandle(turnId).fetchHistory() });
+    }
+    return out;
+  }
+});
