@@ -3,6 +3,7 @@ export { CatalogCache, catalogProblem, publishCatalog, readCatalog, type WorkerC
 export { TurnClient, TurnNeverRanError, type TurnClientOptions, type TurnOutcome } from './turn-client';
 export {
   startOrderedTurn,
+  DEFAULT_START_TIMEOUT_MS,
   listConversationTurns,
   cancelInConversation,
   OrderedTurnRequest,
@@ -10,6 +11,7 @@ export {
   type OrderedStart,
   type OrderedStartOptions,
 } from './ordered-start';
+export { TurnStartTimeoutError } from './errors';
 export { EventHub, type EventHubOptions, type LiveMessage } from './event-hub';
 export { turnEvents, type TurnEventsOptions } from './turn-events';
 export { checkCursor, CursorOutOfRangeError } from './cursors';

@@ -27,6 +27,7 @@ import {
   type SubmitTurnResult,
 } from '../workflows';
 import { claimQueuedTurn, releaseQueuedClaim } from './access';
+import { TurnStartTimeoutError } from './errors';
 import { InvalidTurnRequestError, type StartTurnDeps } from './start-turn';
 
 /** A turn request with its double-texting policy (what to do while another turn of the conversation runs). */
@@ -79,7 +80,18 @@ export interface OrderedStartOptions {
   defaultPolicy?: DoubleTextingPolicy;
   /** How a conversation's workflow runs when this start creates it (an idle one completes after `idleMs`). */
   conversation?: Pick<ConversationInput, 'idleMs' | 'maxTurnsPerRun'>;
+  /**
+   * How long the conversation may take to accept the turn (a worker must run its workflow task) before the start
+   * gives up with {@link TurnStartTimeoutError}. @default DEFAULT_START_TIMEOUT_MS (10 s)
+   */
+  startTimeoutMs?: number;
 }
+
+/**
+ * Default of {@link OrderedStartOptions.startTimeoutMs}: with a worker polling, a start is accepted in tens of
+ * milliseconds (seconds under load or while a worker restarts); without one it would wait for ever.
+ */
+export const DEFAULT_START_TIMEOUT_MS = 10_000;
 
 /**
  * Starts a turn in its conversation's order: the one start function behind `TurnClient.start` and the gateway.
@@ -89,6 +101,8 @@ export interface OrderedStartOptions {
  *
  * @throws InvalidTurnRequestError for an invalid request or one naming a model or tool no worker serves.
  * @throws TurnConflictError when the conversation refuses it (policy `reject` while busy, or a full queue).
+ * @throws TurnStartTimeoutError when no worker accepts it within `startTimeoutMs`; the same request retried later
+ *   attaches to it (the update id is the request id, and the claim stays).
  */
 export async function startOrderedTurn(
   deps: StartTurnDeps,
@@ -136,14 +150,22 @@ export async function startOrderedTurn(
     ],
     staticSummary: `conversation · ${tenantId} · ${conversationId}`,
   });
+  const timeoutMs = opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+  // An update waits until a worker runs the workflow task that accepts it: with none polling, for ever.
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(), timeoutMs);
   let accepted: SubmitTurnResult;
   try {
-    accepted = await deps.temporal.workflow.executeUpdateWithStart(submitTurn, {
-      args: [{ turn: input, policy: doubleTexting ?? opts.defaultPolicy ?? 'enqueue' }],
-      updateId: requestId,
-      startWorkflowOperation: start,
-    });
+    accepted = await deps.temporal.withAbortSignal(deadline.signal, () =>
+      deps.temporal.workflow.executeUpdateWithStart(submitTurn, {
+        args: [{ turn: input, policy: doubleTexting ?? opts.defaultPolicy ?? 'enqueue' }],
+        updateId: requestId,
+        startWorkflowOperation: start,
+      }),
+    );
   } catch (err: unknown) {
+    // The claim stays: the update may be admitted and run when a worker polls; a retry attaches to it.
+    if (deadline.signal.aborted) throw new TurnStartTimeoutError(claim.turnId, timeoutMs, { cause: err });
     const refusal = refusalOf(err);
     if (!refusal) throw err;
     await releaseQueuedClaim(deps.pool, claim.turnId);
@@ -153,6 +175,8 @@ export async function startOrderedTurn(
       typeof refusal.details?.[0] === 'string' ? refusal.details[0] : null,
       { cause: err },
     );
+  } finally {
+    clearTimeout(timer);
   }
   return { ...accepted, attached: false, handle: handleOf(accepted.turnId) };
 }

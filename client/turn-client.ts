@@ -28,6 +28,11 @@ export interface TurnClientOptions {
   taskQueue?: string;
   /** Double-texting policy of requests that name none. @default 'enqueue' */
   doubleTexting?: DoubleTextingPolicy;
+  /**
+   * How long {@link TurnClient.start} waits for the conversation to accept a turn (a worker must poll) before it
+   * throws `TurnStartTimeoutError`. @default DEFAULT_START_TIMEOUT_MS (10 s)
+   */
+  startTimeoutMs?: number;
 }
 
 /** Thrown by {@link TurnClient.result} for a turn cancelled while it waited: it never ran, so it has no answer. */
@@ -67,6 +72,8 @@ export class TurnClient {
    * the running turn's).
    * @throws InvalidTurnRequestError when the request is invalid or names a model or tool the workers do not serve.
    * @throws TurnConflictError when the conversation refuses the turn (`reject` while busy, or a full queue).
+   * @throws TurnStartTimeoutError when no worker accepts the turn within `startTimeoutMs`; retrying the same
+   *   request attaches to it.
    */
   async start(request: OrderedTurnRequest): Promise<Omit<OrderedStart, 'handle'>> {
     const { handle: _handle, ...started } = await startOrderedTurn(
@@ -75,6 +82,7 @@ export class TurnClient {
       {
         ...(this.opts.taskQueue ? { taskQueue: this.opts.taskQueue } : {}),
         ...(this.opts.doubleTexting ? { defaultPolicy: this.opts.doubleTexting } : {}),
+        ...(this.opts.startTimeoutMs !== undefined ? { startTimeoutMs: this.opts.startTimeoutMs } : {}),
       },
     );
     return started;

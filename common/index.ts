@@ -6,3 +6,4 @@ export * from './search-attributes';
 export * from './text';
 export * from './failures';
 export * from './keys';
+export * from './json-depth';

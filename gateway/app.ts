@@ -11,7 +11,7 @@ import { conversationRoutes } from './conversations';
 import { ApiError, type ApiErrorBody } from './errors';
 import { healthRoutes, type HealthCheck } from './health';
 import { DEFAULT_LIMITS, TenantLimits, type LimitOptions } from './limits';
-import { rejectOtherMethods } from './methods';
+import { headWithoutBody, rejectOtherMethods } from './methods';
 import { DEFAULT_BODY_LIMIT_BYTES } from './schemas';
 import type { TenantDirectory } from './tenants';
 import { turnRoutes } from './turns';
@@ -77,6 +77,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono {
   v1.route('/', chatRoutes(routeDeps));
 
   const app = new Hono();
+  app.use('*', headWithoutBody());
   const temporal = deps.temporal;
   const checks = deps.healthChecks ?? (temporal ? { temporal: () => temporal.workflowService.getSystemInfo({}) } : {});
   app.route('/', healthRoutes({ pool: deps.pool, checks, logger }));

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError, EnvBool, TemporalEnv, temporalEnvProblem } from '../config';
+import { DEFAULT_START_TIMEOUT_MS } from '../client';
 import { DoubleTextingPolicy } from '../common';
 import { DEFAULT_LIMITS } from './limits';
 import { DEFAULT_BODY_LIMIT_BYTES, MIN_BODY_LIMIT_BYTES } from './schemas';
@@ -29,6 +30,11 @@ export const GatewayEnv = TemporalEnv.extend({
   GATEWAY_MAX_OPEN_STREAMS: z.coerce.number().int().min(0).max(1_000_000).default(DEFAULT_LIMITS.maxOpenStreams),
   /** `Retry-After` of a 429 past those limits, in seconds. @default 5 */
   GATEWAY_RETRY_AFTER_SECONDS: z.coerce.number().int().min(1).max(3_600).default(DEFAULT_LIMITS.retryAfterSeconds),
+  /**
+   * How long a start waits for the conversation to accept the turn (a worker must poll) before answering 503 with
+   * `Retry-After`; the same request retried attaches to its turn. @default 10000
+   */
+  GATEWAY_START_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(DEFAULT_START_TIMEOUT_MS),
   /** A reader that takes no data for this long while the stream has some to send is disconnected; 0 = never. @default 30000 */
   GATEWAY_WRITE_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' }),

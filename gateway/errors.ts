@@ -52,3 +52,14 @@ export class ApiError extends Error {
 export function notFound(what: string): ApiError {
   return new ApiError(404, 'not_found', `${what} not found`);
 }
+
+/**
+ * The 503 of a start no worker accepted within the start deadline: nothing is lost (the request is stored and may
+ * still run), and the same request retried after `Retry-After` attaches to its turn.
+ */
+export function startNotAccepted(message: string, retryAfterSeconds: number, cause: unknown): ApiError {
+  return new ApiError(503, 'unavailable', message, {
+    cause,
+    headers: { 'Retry-After': String(retryAfterSeconds) },
+  });
+}

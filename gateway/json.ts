@@ -2,13 +2,17 @@
  * Strict reading of JSON request bodies: RFC 8259 text (UTF-8, no duplicate member names) whose strings are
  * well-formed Unicode that Postgres can store. `JSON.parse` alone decodes invalid UTF-8 and lone `\ud800` escapes
  * to U+FFFD or unpaired surrogates and keeps the last of duplicate keys; a caller would get a 200 for text that is
- * not what they sent.
+ * not what they sent. Nesting is limited to {@link MAX_JSON_DEPTH} levels, measured before anything walks the value:
+ * the checks here, zod and `JSON.stringify` recurse, and 10,000 levels (20 KB) would overflow the stack.
  */
+
+import { describeTooDeep, jsonDepth, MAX_JSON_DEPTH } from '../common';
 
 /** Why a body is not acceptable JSON; `path` names the member (`message`, `persistence.minChars`, `tools[1]`). */
 export type JsonProblem =
   | { kind: 'invalid_utf8' }
   | { kind: 'syntax'; detail: string }
+  | { kind: 'too_deep'; limit: number }
   | { kind: 'duplicate_key'; key: string; path: string }
   | { kind: 'lone_surrogate'; path: string }
   | { kind: 'nul'; path: string };
@@ -33,6 +37,10 @@ export function parseStrictJson(bytes: Uint8Array): StrictJson {
 
 /** Parses `text` as strict JSON (see {@link parseStrictJson}). */
 export function parseStrictJsonText(text: string): StrictJson {
+  // Before any walk (JSON.parse itself is iterative; everything after it is not).
+  if (jsonDepth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
+    return { ok: false, problem: { kind: 'too_deep', limit: MAX_JSON_DEPTH } };
+  }
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -146,6 +154,8 @@ export function describeJsonProblem(problem: JsonProblem): string {
       return 'the request body is not valid UTF-8';
     case 'syntax':
       return `the request body is not valid JSON: ${problem.detail}`;
+    case 'too_deep':
+      return describeTooDeep('the request body', problem.limit);
     case 'duplicate_key':
       return `the request body is not valid JSON: key "${problem.key}" appears twice in ${where(problem.path)}`;
     case 'lone_surrogate':

@@ -54,6 +54,11 @@ export class TenantLimits {
     private readonly opts: LimitOptions,
   ) {}
 
+  /** `Retry-After` of this gateway's refusals, in seconds (also a start no worker accepted in time: 503). */
+  get retryAfterSeconds(): number {
+    return this.opts.retryAfterSeconds;
+  }
+
   /** Streams `tenant` holds open on this process. */
   openStreams(tenant: string): number {
     return this.streams.get(tenant) ?? 0;

@@ -53,6 +53,7 @@ async function main(): Promise<void> {
       databaseUrl: config.DATABASE_URL,
       taskQueue: config.TURNFLOW_TASK_QUEUE,
       doubleTexting: config.TURNFLOW_DOUBLE_TEXTING,
+      startTimeoutMs: config.GATEWAY_START_TIMEOUT_MS,
     });
     const app = createGatewayApp({
       turns,

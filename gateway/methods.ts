@@ -1,4 +1,4 @@
-import type { Hono } from 'hono';
+import type { Hono, MiddlewareHandler } from 'hono';
 import { ApiError } from './errors';
 
 /** Every route of the gateway with the methods it answers (HEAD is answered wherever GET is). */
@@ -29,4 +29,20 @@ export function rejectOtherMethods(app: Hono): void {
       });
     });
   }
+}
+
+/**
+ * Makes sure no `HEAD` leaves a body running. Hono answers `HEAD` with the `GET` handler and drops its body without
+ * cancelling it, so a streaming handler that forgot to check the method would keep its stream (a subscription, a
+ * workflow watch, a stream slot) open with no reader until a write timed out. The event-stream routes answer
+ * `HEAD` before opening anything; this cancels any other body, which ends a stream's callback at once.
+ */
+export function headWithoutBody(): MiddlewareHandler {
+  return async (c, next) => {
+    await next();
+    if (c.req.method !== 'HEAD' || c.res.body === null) return;
+    const { status, headers } = c.res;
+    await c.res.body.cancel().catch(() => undefined);
+    c.res = new Response(null, { status, headers });
+  };
 }

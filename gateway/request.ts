@@ -18,7 +18,8 @@ export function validate<S extends z.ZodType>(schema: S, value: unknown, what: s
  * Reads a JSON request body strictly (see {@link parseStrictJson}) and validates it. `optional` accepts an absent
  * or empty body as `{}`.
  * @throws ApiError 415 for a body that is not `application/json` (UTF-8), 400 `invalid_json` for bytes that are
- *   not UTF-8 or not JSON or repeat a key, 400 `bad_request` for lone surrogates, NUL or a schema violation.
+ *   not UTF-8 or not JSON or repeat a key, 400 `bad_request` for lone surrogates, NUL, nesting deeper than
+ *   `MAX_JSON_DEPTH` (64) or a schema violation.
  */
 export async function jsonBody<S extends z.ZodType>(
   c: Context,
@@ -42,7 +43,7 @@ export async function jsonBody<S extends z.ZodType>(
   const parsed = parseStrictJson(bytes);
   if (!parsed.ok) {
     const kind = parsed.problem.kind;
-    const type = kind === 'lone_surrogate' || kind === 'nul' ? 'bad_request' : 'invalid_json';
+    const type = kind === 'lone_surrogate' || kind === 'nul' || kind === 'too_deep' ? 'bad_request' : 'invalid_json';
     throw new ApiError(400, type, describeJsonProblem(parsed.problem));
   }
   return validate(schema, parsed.value, 'request body');

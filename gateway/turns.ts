@@ -4,9 +4,15 @@ import { Hono, type Context } from 'hono';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { parseTurnId, turnIdFor } from '../common';
-import { InvalidTurnRequestError, tenantSeesTurn, TurnConflictError, type TurnClient } from '../client';
+import {
+  InvalidTurnRequestError,
+  tenantSeesTurn,
+  TurnConflictError,
+  TurnStartTimeoutError,
+  type TurnClient,
+} from '../client';
 import type { AppEnv } from './auth';
-import { ApiError, notFound } from './errors';
+import { ApiError, notFound, startNotAccepted } from './errors';
 import type { TenantLimits } from './limits';
 import { jsonBody, limitBody, validate } from './request';
 import { requestedCursor, resumePoint } from './cursor';
@@ -56,6 +62,7 @@ export function turnRoutes(deps: TurnRoutesDeps): Hono<AppEnv> {
     } catch (err: unknown) {
       release();
       if (err instanceof InvalidTurnRequestError) throw new ApiError(400, 'bad_request', err.message, { cause: err });
+      if (err instanceof TurnStartTimeoutError) throw startNotAccepted(err.message, deps.limits.retryAfterSeconds, err);
       if (err instanceof TurnConflictError) {
         throw new ApiError(409, 'conflict', err.message, {
           cause: err,

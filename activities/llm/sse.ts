@@ -1,6 +1,8 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { APIError } from 'openai';
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
+import { describeTooDeep, isTooDeep } from '../../common';
+import { MalformedChunkError } from './errors';
 
 /**
  * The chunks of one streamed chat completion, read from the raw HTTP response. Unlike openai-node's
@@ -28,7 +30,7 @@ export async function openChatChunkStream(request: RawResponseSource): Promise<C
 /**
  * Parses an SSE response body into chat completion chunks, like openai-node's `Stream.fromSSEResponse`
  * (same error semantics: a payload with an `error` key throws a status-less `APIError`; a payload that is
- * not JSON throws `SyntaxError`), and records whether `data: [DONE]` arrived. Errors reading the body (a
+ * not JSON throws `SyntaxError`; one nested past `MAX_JSON_DEPTH` throws `MalformedChunkError`), and records whether `data: [DONE]` arrived. Errors reading the body (a
  * dropped connection, an abort of the request's signal) propagate unchanged. Leaving the iteration early
  * cancels the body, which closes the connection.
  */
@@ -56,6 +58,8 @@ export function chatChunkStream(response: Response): ChatChunkStream {
             sawDone = true;
             return;
           }
+          // Before anything walks the payload: `APIError` stringifies an error payload, and that recurses.
+          if (isTooDeep(event.data)) throw new MalformedChunkError(describeTooDeep('the payload'));
           const data: unknown = JSON.parse(event.data);
           if (isRecord(data) && data['error']) {
             throw new APIError(undefined, data['error'], undefined, response.headers);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isTooDeep, MAX_JSON_DEPTH } from '../../common';
 import type { Tool, ToolContext } from './define';
 import { RetryableToolError, ToolCallMismatchError, ToolTimeoutError } from './errors';
 import type { ToolErrorType, ToolOutcome } from './outcome';
@@ -42,6 +43,13 @@ export async function runToolCall(registry: ToolRegistry, call: ToolCall, ctx: T
   }
 
   const json = parseArguments(call.arguments);
+  if (!json.ok && json.tooDeep) {
+    return failure(
+      'invalid_arguments',
+      `Arguments for tool "${tool.name}" nest arrays and objects more than ${MAX_JSON_DEPTH} levels deep; at most ` +
+        `${MAX_JSON_DEPTH} are accepted. Send a flatter JSON object matching the tool parameters.`,
+    );
+  }
   if (!json.ok) {
     return failure(
       'invalid_json',
@@ -118,14 +126,22 @@ function executeWithin(
   });
 }
 
-type ParsedArguments = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly reason: string };
+type ParsedArguments =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly reason: string; readonly tooDeep?: true };
 
+/**
+ * The model's arguments as a value. Nesting past `MAX_JSON_DEPTH` is refused before anything walks it: zod (a
+ * `z.json()` or `z.lazy` parameter) and `JSON.stringify` recurse, and 10,000 levels overflow the stack.
+ */
 function parseArguments(raw: string): ParsedArguments {
   if (raw.trim() === '') return { ok: true, value: {} };
+  if (isTooDeep(raw)) return { ok: false, reason: 'nested too deeply', tooDeep: true };
   try {
     const value: unknown = JSON.parse(raw);
     // Some models double-encode: "{\"a\":1}". Unwrap once; anything else is left to the schema.
     if (typeof value === 'string' && value.trimStart().startsWith('{')) {
+      if (isTooDeep(value)) return { ok: false, reason: 'nested too deeply', tooDeep: true };
       try {
         return { ok: true, value: JSON.parse(value) as unknown };
       } catch {

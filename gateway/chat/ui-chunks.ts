@@ -1,5 +1,5 @@
 import type { FinishReason, UIMessageChunk } from 'ai';
-import type { TurnEvent, Usage } from '../../common';
+import { isTooDeep, type TurnEvent, type Usage } from '../../common';
 import type { TurnClosure } from '../outcome';
 
 /** What the `finish` part's `messageMetadata` carries: turnflow's own words for how the turn ended. */
@@ -151,8 +151,12 @@ export class UiChunkTranslator {
   }
 }
 
-/** A tool call's arguments or a tool's result: parsed when it is JSON, else the text as it is. */
+/**
+ * A tool call's arguments or a tool's result: parsed when it is JSON, else the text as it is. JSON nested past
+ * `MAX_JSON_DEPTH` stays text: the model wrote it, and writing the chunk (`JSON.stringify`) would overflow the stack.
+ */
 function parseJsonOrText(text: string): unknown {
+  if (isTooDeep(text)) return text;
   try {
     return JSON.parse(text) as unknown;
   } catch {

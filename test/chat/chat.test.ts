@@ -305,6 +305,24 @@ describe('chat endpoints: the AI SDK UI message stream', function () {
       const { error } = (await response.json()) as { error: { message: string } };
       assert.match(error.message, message, name);
     }
+    // 10,000 levels overflow any recursive walk (strict checks, zod, the AI SDK): refused before one.
+    const deep = `${'['.repeat(10_000)}${']'.repeat(10_000)}`;
+    const text = JSON.stringify(ok);
+    for (const [name, raw] of [
+      ['deep message metadata', text.replace('"role":"user"', `"role":"user","metadata":${deep}`)],
+      ['deep provider metadata', text.replace('"type":"text"', `"type":"text","providerMetadata":{"p":${deep}}`)],
+      ['a deep unknown key', text.replace(/}$/, `,"extra":${deep}}`)],
+    ] as const) {
+      assert.notEqual(raw, text, name);
+      const response = await g.request('/v1/chat', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: raw,
+      });
+      assert.equal(response.status, 400, name);
+      const { error } = (await response.json()) as { error: { message: string } };
+      assert.match(error.message, /nests arrays and objects more than 64 levels deep/, name);
+    }
     const badMessages = await g.request(`/v1/chat/${chatId}/messages?limit=0`);
     assert.equal(badMessages.status, 400);
     const unauthenticated = await g.request('/v1/chat', { method: 'POST', token: null });

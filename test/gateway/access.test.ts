@@ -297,6 +297,28 @@ describe('gateway: access control and bad input', function () {
         message: /must not be only whitespace[\s\S]*message/,
         send: () => post(body({ message: ' \n\t\u00a0\u3000 ' })),
       },
+      // 10,000 levels (about 20-50 KB) overflow any recursive walk: refused before one, naming the limit.
+      ...(
+        [
+          ['under an unknown key', (deep: string) => `{"requestId":"REQ","message":"hi","extra":${deep}}`],
+          ['as the message', (deep: string) => `{"requestId":"REQ","message":${deep}}`],
+          ['in persistence', (deep: string) => `{"requestId":"REQ","message":"hi","persistence":${deep}}`],
+        ] as const
+      ).flatMap(([where, wrap]) =>
+        (
+          [
+            ['arrays', '['.repeat(10_000) + ']'.repeat(10_000)],
+            ['objects', '{"a":'.repeat(10_000) + '1' + '}'.repeat(10_000)],
+          ] as const
+        ).map(([kind, deep]): Case => ({
+          group: 'body',
+          name: `10,000 nested ${kind} ${where}`,
+          status: 400,
+          type: 'bad_request',
+          message: /the request body nests arrays and objects more than 64 levels deep/,
+          send: () => post(raw(wrap(deep))),
+        })),
+      ),
       {
         group: 'body',
         name: 'empty message',

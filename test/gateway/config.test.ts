@@ -28,6 +28,17 @@ describe('gateway: config and tokens', () => {
     assert.equal(config.GATEWAY_RETRY_AFTER_SECONDS, 5);
     assert.equal(config.GATEWAY_WRITE_TIMEOUT_MS, 30_000);
     assert.equal(config.GATEWAY_KEEPALIVE_MS, 15_000);
+    assert.equal(config.GATEWAY_START_TIMEOUT_MS, 10_000);
+    const custom = loadGatewayConfig({
+      ...DB,
+      TURNFLOW_API_TOKENS: `acme:${hashToken('t')}`,
+      GATEWAY_START_TIMEOUT_MS: '2500',
+    });
+    assert.equal(custom.GATEWAY_START_TIMEOUT_MS, 2_500);
+    assert.throws(
+      () => loadGatewayConfig({ ...DB, TURNFLOW_API_TOKENS: `acme:${hashToken('t')}`, GATEWAY_START_TIMEOUT_MS: '0' }),
+      /GATEWAY_START_TIMEOUT_MS/,
+    );
     assert.equal(config.TURNFLOW_TASK_QUEUE, 'turnflow');
   });
 

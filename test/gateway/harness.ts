@@ -43,11 +43,23 @@ export interface GatewayHarness {
 }
 
 export async function gatewayHarness(
-  opts: { keepAliveMs?: number; poolMax?: number; writeTimeoutMs?: number; limits?: Partial<LimitOptions> } = {},
+  opts: {
+    keepAliveMs?: number;
+    poolMax?: number;
+    writeTimeoutMs?: number;
+    limits?: Partial<LimitOptions>;
+    startTimeoutMs?: number;
+  } = {},
 ): Promise<GatewayHarness> {
   const h = await turnHarness();
   const pool = new pg.Pool({ connectionString: h.env.databaseUrl, max: opts.poolMax ?? 20 });
-  const turns = new TurnClient({ temporal: h.client, pool, databaseUrl: h.env.databaseUrl, taskQueue: h.taskQueue });
+  const turns = new TurnClient({
+    temporal: h.client,
+    pool,
+    databaseUrl: h.env.databaseUrl,
+    taskQueue: h.taskQueue,
+    ...(opts.startTimeoutMs !== undefined ? { startTimeoutMs: opts.startTimeoutMs } : {}),
+  });
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {

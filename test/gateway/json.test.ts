@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { findDuplicateKey, parseStrictJson, parseStrictJsonText } from '../../gateway/json';
+import { describeJsonProblem, findDuplicateKey, parseStrictJson, parseStrictJsonText } from '../../gateway/json';
 
 describe('gateway: strict JSON bodies', () => {
   it('finds a repeated key at any depth, comparing names after unescaping', () => {
@@ -30,5 +30,30 @@ describe('gateway: strict JSON bodies', () => {
     // A pair written as two escapes is one well-formed character; a BOM is dropped.
     assert.deepEqual(parseStrictJsonText('{"m":"\\ud83d\\ude00"}'), { ok: true, value: { m: '😀' } });
     assert.deepEqual(parseStrictJson(new TextEncoder().encode('\ufeff{"m":1}')), { ok: true, value: { m: 1 } });
+  });
+
+  it('refuses 10,000 nested arrays or objects as too deep instead of overflowing the stack', () => {
+    const bodies = [
+      `{"message":"hi","x":${'['.repeat(10_000)}${']'.repeat(10_000)}}`,
+      `{"message":${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}}`,
+      // Past the limit and invalid as well: still refused without a walk.
+      `[${'['.repeat(10_000)}`,
+    ];
+    for (const body of bodies) {
+      const parsed = parseStrictJsonText(body);
+      assert.deepEqual(parsed, { ok: false, problem: { kind: 'too_deep', limit: 64 } });
+      assert.ok(!parsed.ok);
+      assert.equal(
+        describeJsonProblem(parsed.problem),
+        'the request body nests arrays and objects more than 64 levels deep; at most 64 are accepted',
+      );
+    }
+  });
+
+  it('accepts 64 levels, and brackets inside strings do not count', () => {
+    const deepest = `${'['.repeat(63)}"${'['.repeat(100)}\\\\"${']'.repeat(63)}`;
+    assert.equal(parseStrictJsonText(`{"a":${deepest}}`).ok, true);
+    assert.equal(parseStrictJsonText(`{"a":[${deepest}]}`).ok, false);
+    assert.equal(parseStrictJsonText(`{"a":"\\\\"}`).ok, true);
   });
 });

@@ -35,7 +35,7 @@ describe('gateway: every event stream ends', function () {
     await g.close();
   });
 
-  it("answers HEAD on a turn's events without opening a subscription", async () => {
+  it("answers 100 HEADs on a turn's events and its chat stream with GET's headers, opening no stream", async () => {
     g.h.llm.enqueue({ steps: [{ text: 'held' }, { waitFor: 'hold' }, { text: ' open' }] });
     await g.h.withWorker(async () => {
       const abort = new AbortController();
@@ -44,18 +44,52 @@ describe('gateway: every event stream ends', function () {
       await g.h.llm.gateReached('hold');
       abort.abort();
       await waitFor(() => g.turns.liveSubscriptions === 0);
-      const path = `/v1/turns/${encodeURIComponent(turnId)}/events`;
-      const heads = await Promise.all(Array.from({ length: 20 }, () => g.request(path, { method: 'HEAD' })));
-      for (const head of heads) {
-        assert.equal(head.status, 200);
-        assert.match(head.headers.get('content-type') ?? '', /^text\/event-stream/);
+      // Every stream of the gateway (SSE and chat) reads through TurnClient.events: count the ones opened.
+      let opened = 0;
+      const events = g.turns.events.bind(g.turns);
+      g.turns.events = (...args) => {
+        opened++;
+        return events(...args);
+      };
+      const listens = async () =>
+        (
+          await g.pool.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN%'`,
+          )
+        ).rows[0]!.n;
+      const listensBefore = await listens();
+      const paths = [`/v1/turns/${encodeURIComponent(turnId)}/events`, `/v1/chat/${g.h.conversationId}/stream`];
+      for (const path of paths) {
+        const heads = await Promise.all(Array.from({ length: 100 }, () => g.request(path, { method: 'HEAD' })));
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        assert.equal(opened, 0, `${path}: a HEAD opened a stream`);
+        assert.equal(g.turns.liveSubscriptions, 0, `${path}: a HEAD left a subscription`);
+        assert.equal(await listens(), listensBefore, `${path}: a HEAD opened a LISTEN connection`);
+        // GET's status and headers (the hop-by-hop ones aside), read without consuming its stream.
+        const get = await g.request(path);
+        const headersOf = (r: Response) =>
+          [...r.headers].filter(([name]) => !['date', 'connection', 'transfer-encoding', 'keep-alive'].includes(name));
+        for (const head of heads) {
+          assert.equal(head.status, get.status, path);
+          assert.deepEqual(headersOf(head), headersOf(get), path);
+        }
+        await get.body?.cancel();
+        await waitFor(() => g.turns.liveSubscriptions === 0);
+        opened = 0;
       }
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      assert.equal(g.turns.liveSubscriptions, 0, 'a HEAD leaves no subscription behind');
-      const foreign = await g.request(path, { method: 'HEAD', token: 'token-of-globex' });
+      const foreign = await g.request(paths[0]!, { method: 'HEAD', token: 'token-of-globex' });
       assert.equal(foreign.status, 404);
       g.h.llm.release('hold');
       await g.turns.result(turnId);
+      // An ended turn: HEAD still opens nothing, and answers GET's status (200 from the start: the stored stream).
+      for (const path of paths) {
+        const head = await g.request(path, { method: 'HEAD' });
+        assert.equal(opened, 0, path);
+        const get = await g.request(path);
+        assert.equal(head.status, get.status, path);
+        await get.body?.cancel();
+        opened = 0;
+      }
     });
   });
 

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import {
   ChatStreamError,
+  chatChunkStream,
   LlmFailureType,
+  MalformedChunkError,
   isAbort,
   openChatChunkStream,
   readChatStream,
@@ -125,6 +127,28 @@ describe('readChatStream over the real openai client', () => {
     assert.equal(err.kind, 'malformed');
     assert.ok(err.cause instanceof SyntaxError);
     assert.equal(toLlmFailure(err).type, LlmFailureType.malformedStream);
+  });
+
+  it('throws a ChatStreamError of kind malformed for a chunk nested 10,000 levels deep, without a stack overflow', async () => {
+    const deep = `${'['.repeat(10_000)}${']'.repeat(10_000)}`;
+    const first = { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm' };
+    for (const payload of [
+      `{"error":{"message":"x","details":${deep}}}`,
+      JSON.stringify({ ...first, choices: [{ index: 0, delta: { content: 'a' }, finish_reason: null }] }).replace(
+        /}$/,
+        `,"x_groq":${deep}}`,
+      ),
+    ]) {
+      const body =
+        `data: ${JSON.stringify({ ...first, choices: [{ index: 0, delta: { content: 'hi' } }] })}\n\n` +
+        `data: ${payload}\n\ndata: [DONE]\n\n`;
+      const err = await streamFailure(readChatStream(chatChunkStream(new Response(body))));
+      assert.equal(err.kind, 'malformed');
+      assert.ok(err.cause instanceof MalformedChunkError);
+      assert.match(err.cause.message, /nests arrays and objects more than 64 levels deep/);
+      assert.equal(err.partial.content, 'hi');
+      assert.equal(toLlmFailure(err).type, LlmFailureType.malformedStream);
+    }
   });
 
   it('reports an abort through the signal instead of returning a truncated message', async () => {

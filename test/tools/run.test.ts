@@ -73,6 +73,12 @@ describe('runToolCall', () => {
       execute: ({ name, times }) => Promise.resolve(`hello ${name}`.repeat(times)),
     }),
     defineTool({
+      name: 'store_json',
+      description: 'Takes any JSON value.',
+      parameters: z.object({ value: z.json() }),
+      execute: ({ value }) => Promise.resolve(typeof value),
+    }),
+    defineTool({
       name: 'explode',
       description: 'Always throws.',
       parameters: z.object({}),
@@ -222,6 +228,32 @@ describe('runToolCall', () => {
       assert.match(outcome.content, /expected object, received array/);
     });
 
+    it('answers arguments nested 10,000 levels deep with a readable error, not a stack overflow', async () => {
+      const arrays = `${'['.repeat(10_000)}${']'.repeat(10_000)}`;
+      const objects = `${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`;
+      const calls = [
+        call('store_json', `{"value":${arrays}}`),
+        call('store_json', `{"value":${objects}}`),
+        call('greet', `{"name":"Ada","extra":${arrays}}`),
+        // Double-encoded: the string holds the deep object.
+        call('store_json', JSON.stringify(`{"value":${arrays}}`)),
+      ];
+      for (const toolCall of calls) {
+        const outcome = await run(registry, toolCall);
+        assert.equal(outcome.errorType, 'invalid_arguments', toolCall.arguments.slice(0, 40));
+        assert.match(
+          outcome.content,
+          new RegExp(
+            `^Arguments for tool "${toolCall.name}" nest arrays and objects more than 64 levels deep; ` +
+              'at most 64 are accepted\\. Send a flatter JSON object matching the tool parameters\\.$',
+          ),
+        );
+      }
+      // 64 levels still reach the tool.
+      const ok = await run(registry, call('store_json', `{"value":${'['.repeat(63)}${']'.repeat(63)}}`));
+      assert.deepEqual(ok, { content: 'object', isError: false });
+    });
+
     it('does not run the tool when the arguments are invalid', async () => {
       await run(registry, call('record_ctx', '[]'));
       assert.equal(seen.length, 0);
@@ -233,7 +265,7 @@ describe('runToolCall', () => {
       const outcome = await run(registry, call('get_weather', '{}'));
       assert.deepEqual(outcome, {
         content:
-          'Unknown tool "get_weather". Available tools: get_current_time, calculate, record_ctx, greet, explode, explode_sync, hang.',
+          'Unknown tool "get_weather". Available tools: get_current_time, calculate, record_ctx, greet, store_json, explode, explode_sync, hang.',
         isError: true,
         errorType: 'unknown_tool',
       });
