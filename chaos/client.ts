@@ -50,6 +50,8 @@ export interface ClientOptions {
   tenant: string;
   /** Give up on the turn after this long. */
   deadlineMs: number;
+  /** Give up on a start that has not answered after this long (a stuck conversation must not hold the run). */
+  startDeadlineMs: number;
   /** Gives up at once. */
   signal?: AbortSignal;
   /**
@@ -94,7 +96,9 @@ export async function runClient(
   let backoff = 200;
   const headers = { authorization: `Bearer ${opts.token}` };
 
+  const startDeadline = Date.now() + opts.startDeadlineMs;
   while (outcome.terminal === undefined && Date.now() < deadline && !opts.signal?.aborted) {
+    if (!outcome.turnId && Date.now() > startDeadline) break;
     const receivedBefore = received;
     const abort = new AbortController();
     const giveUp = () => abort.abort();

@@ -186,7 +186,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     const randomKiller = (async () => {
       while (!stopping) {
         await sleep(rng.int(6_000, 12_000));
-        const up = workers.filter((w) => w.running);
+        // Only workers that have taken work: one still booting (slow on a loaded machine) is never killed again
+        // before it could do anything, or the run measures kill storms instead of recovery.
+        const up = workers.filter((w) => w.running && inflight.has(w.pid));
         if (stopping || up.length < WORKERS) continue;
         kill(rng.pick(up).pid, 'random');
       }
@@ -196,7 +198,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
       gatewayUrl: `http://127.0.0.1:${gatewayPort}`,
       token: TENANT_TOKEN,
       tenant: TENANT,
-      deadlineMs: 180_000,
+      deadlineMs: 120_000,
+      startDeadlineMs: 60_000,
       silenceMs: 5_000,
       ...(opts.signal ? { signal: opts.signal } : {}),
     };
