@@ -83,9 +83,12 @@ function report(s: ChaosSummary): void {
 
 function summaryLine(s: ChaosSummary): string {
   return (
-    `chaos: turns=${s.turns} completed=${s.completed} failed_expected=${s.failedExpected} kills=${s.kills} ` +
-    `faults=${s.faults} lost=${s.lost} duplicated=${s.duplicated} mismatched=${s.mismatched} ` +
-    `tool_reexec_after_result=${s.toolReexecAfterResult}`
+    `chaos: turns=${s.turns} completed=${s.completed} failed_expected=${s.failedExpected} ` +
+    `interrupted=${s.interrupted} steered=${s.steered} refused=${s.refused} kills=${s.kills} ` +
+    `turn_end_kills=${s.killsByPhase['turn-end']} faults=${s.faults} lost=${s.lost} duplicated=${s.duplicated} ` +
+    `mismatched=${s.mismatched} tool_reexec_after_result=${s.toolReexecAfterResult} ` +
+    `task_failures=${s.taskFailures.length} replay_failures=${s.replay.failures.length} ` +
+    `recovery_p50_ms=${s.recovery.p50} recovery_p90_ms=${s.recovery.p90} eager=${s.eager ? 1 : 0}`
   );
 }
 
