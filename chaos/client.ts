@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createParser } from 'eventsource-parser';
-import { AnswerAssembler, isTerminal, TurnEvent } from '../common';
+import { AnswerAssembler, isTerminal, turnIdFor, TurnEvent } from '../common';
 import type { TurnPlan } from './plan';
 
 /** What one chaos client saw of its turn. */
@@ -21,14 +21,37 @@ export interface ClientOutcome {
   resumes: number;
   /** When each text event arrived (epoch ms), to measure recovery after a kill. */
   textTimes: number[];
+  /** The request's own turn id (the stream it reads is `turnId`: another turn's when steered). */
+  requestTurnId: string;
+  /** What the start answered: its `Turn-State` (`running`, `queued`, `steered`), or `refused` with its HTTP status. */
+  state: string | undefined;
+  /** A refused start's HTTP status and `error.runningTurnId` (a `409` under `reject`). */
+  refused: { status: number; runningTurnId: string | undefined } | undefined;
+  /** The `done` event's `finishReason`. */
+  finishReason: string | null | undefined;
+  /** When the start was sent, answered and the terminal event arrived (epoch ms). */
+  sentAt: number | undefined;
+  endedAt: number | undefined;
+}
+
+/** Moments of a client's turn that the next message of its conversation may wait for. */
+export interface ClientProgress {
+  /** The start answered (or was refused). */
+  onAnswered?: () => void;
+  /** An event arrived; `received` events so far. */
+  onEvent?: (received: number) => void;
 }
 
 /** Options of {@link runClient}. */
 export interface ClientOptions {
   gatewayUrl: string;
   token: string;
+  /** The token's tenant (turn ids name it). */
+  tenant: string;
   /** Give up on the turn after this long. */
   deadlineMs: number;
+  /** Give up on a start that has not answered after this long (a stuck conversation must not hold the run). */
+  startDeadlineMs: number;
   /** Gives up at once. */
   signal?: AbortSignal;
   /**
@@ -43,8 +66,18 @@ export interface ClientOptions {
  * attaches instead of starting twice), reads its events, drops the connection where the plan says and resumes with
  * `Last-Event-ID`, and resumes too whenever a stream ends without the turn's `done` or `error`.
  */
-export async function runClient(plan: TurnPlan, opts: ClientOptions): Promise<ClientOutcome> {
+export async function runClient(
+  plan: TurnPlan,
+  opts: ClientOptions,
+  progress: ClientProgress = {},
+): Promise<ClientOutcome> {
   const outcome: ClientOutcome = {
+    requestTurnId: turnIdFor(opts.tenant, plan.conversationId, plan.requestId),
+    state: undefined,
+    refused: undefined,
+    finishReason: undefined,
+    sentAt: undefined,
+    endedAt: undefined,
     index: plan.index,
     turnId: undefined,
     text: '',
@@ -63,7 +96,9 @@ export async function runClient(plan: TurnPlan, opts: ClientOptions): Promise<Cl
   let backoff = 200;
   const headers = { authorization: `Bearer ${opts.token}` };
 
+  const startDeadline = Date.now() + opts.startDeadlineMs;
   while (outcome.terminal === undefined && Date.now() < deadline && !opts.signal?.aborted) {
+    if (!outcome.turnId && Date.now() > startDeadline) break;
     const receivedBefore = received;
     const abort = new AbortController();
     const giveUp = () => abort.abort();
@@ -73,6 +108,7 @@ export async function runClient(plan: TurnPlan, opts: ClientOptions): Promise<Cl
     const watchdog = setInterval(() => {
       if (Date.now() - heardAt > opts.silenceMs) abort.abort();
     }, opts.silenceMs / 4);
+    outcome.sentAt ??= Date.now();
     try {
       const response = outcome.turnId
         ? await fetch(`${opts.gatewayUrl}/v1/turns/${encodeURIComponent(outcome.turnId)}/events`, {
@@ -82,15 +118,35 @@ export async function runClient(plan: TurnPlan, opts: ClientOptions): Promise<Cl
         : await fetch(`${opts.gatewayUrl}/v1/conversations/${plan.conversationId}/turns`, {
             method: 'POST',
             headers: { ...headers, 'content-type': 'application/json' },
-            body: JSON.stringify({ requestId: 'r1', message: plan.message, tools: ['chaos_record'] }),
+            body: JSON.stringify({
+              requestId: plan.requestId,
+              message: plan.message,
+              tools: ['chaos_record'],
+              doubleTexting: plan.policy,
+              // Steered messages add their hops to the running turn's: room for a chain of them.
+              maxHops: 12,
+            }),
             signal: abort.signal,
           });
+      if (!outcome.turnId && (response.status === 409 || (response.status >= 400 && response.status < 429))) {
+        // A refusal is the start's answer (a `reject` while a turn runs): read it and stop.
+        const body = (await response.json().catch(() => ({}))) as { error?: { runningTurnId?: unknown } };
+        const running = body.error?.runningTurnId;
+        outcome.refused = { status: response.status, runningTurnId: typeof running === 'string' ? running : undefined };
+        outcome.state = 'refused';
+        progress.onAnswered?.();
+        break;
+      }
       if (!response.ok || !response.body) {
         await response.body?.cancel();
         throw new Error(`HTTP ${response.status}`);
       }
       const turnId = response.headers.get('turn-id');
-      if (turnId) outcome.turnId = decodeURIComponent(turnId);
+      if (turnId && !outcome.turnId) {
+        outcome.turnId = decodeURIComponent(turnId);
+        outcome.state = response.headers.get('turn-state') ?? undefined;
+        progress.onAnswered?.();
+      }
       const dropAt = drops[0];
       // Leaving the loop cancels the body (aborting the fetch after the body ended can leave the read pending).
       let hangUp = false;
@@ -114,12 +170,15 @@ export async function runClient(plan: TurnPlan, opts: ClientOptions): Promise<Cl
           if (event.type === 'text') outcome.textTimes.push(Date.now());
           if (isTerminal(event)) {
             outcome.terminal = event.type === 'done' ? 'done' : 'error';
+            outcome.endedAt = Date.now();
             if (event.type === 'error') outcome.errorType = event.errorType;
+            if (event.type === 'done') outcome.finishReason = event.finishReason;
             hangUp = true;
           } else if (dropAt !== undefined && received >= dropAt) {
             drops.shift();
             hangUp = true;
           }
+          progress.onEvent?.(received);
         },
       });
       const decoder = new TextDecoder();

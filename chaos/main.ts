@@ -1,6 +1,8 @@
-// `npm run chaos -- [--turns 100] [--seed 1] [--concurrency 8]`: turns through the real stack while workers are
-// killed, Postgres and Temporal restart and the model faults; exits 0 only when no turn was lost, duplicated or
-// altered. The last line is the summary.
+// `npm run chaos -- [--turns 100] [--seed 1] [--concurrency 8] [--eager] [--keep]`: turns (2-5 messages per
+// conversation, under every double-texting policy) through the real stack while workers are killed, Postgres and
+// Temporal restart and the model faults; exits 0 only when no turn was lost, duplicated or altered and no workflow
+// task failed. `--eager` runs the dev server with eager activity dispatch (off: a cluster's default). The last line
+// is the summary.
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { removeRunDir, runChaos, type ChaosSummary } from './run';
@@ -10,6 +12,7 @@ const Args = z.object({
   seed: z.coerce.number().int().min(0).default(1),
   concurrency: z.coerce.number().int().min(1).max(200).default(8),
   keep: z.boolean().default(false),
+  eager: z.boolean().default(false),
 });
 
 async function main(): Promise<number> {
@@ -19,6 +22,7 @@ async function main(): Promise<number> {
       seed: { type: 'string' },
       concurrency: { type: 'string' },
       keep: { type: 'boolean' },
+      eager: { type: 'boolean' },
     },
   });
   const args = Args.parse(values);
@@ -34,15 +38,19 @@ async function main(): Promise<number> {
   return ok ? 0 : 1;
 }
 
-/** The invariants: nothing lost, doubled or altered, every turn accounted for, every history replays. */
+/**
+ * The invariants: nothing lost, doubled or altered, every message accounted for, every history replays and none
+ * holds a failed workflow task.
+ */
 export function passed(s: ChaosSummary): boolean {
   return (
     s.lost === 0 &&
     s.duplicated === 0 &&
     s.mismatched === 0 &&
     s.toolReexecAfterResult === 0 &&
-    s.completed + s.failedExpected === s.turns &&
+    s.completed + s.failedExpected + s.interrupted + s.steered + s.refused === s.turns &&
     s.replay.failures.length === 0 &&
+    s.taskFailures.length === 0 &&
     s.gatewayEnds.length === 0 &&
     Object.values(s.unexpectedExits).every((n) => n === 0)
   );
@@ -52,6 +60,7 @@ function report(s: ChaosSummary): void {
   for (const problem of s.problems) console.log(`chaos: PROBLEM ${problem}`);
   for (const end of s.gatewayEnds) console.log(`chaos: PROBLEM the gateway announced an end: ${end}`);
   for (const failure of s.replay.failures) console.log(`chaos: PROBLEM replay ${failure}`);
+  for (const failure of s.taskFailures) console.log(`chaos: PROBLEM workflow task failed: ${failure}`);
   const phases = Object.entries(s.killsByPhase).map(([phase, n]) => `${phase}=${n}`);
   console.log(`chaos: kills by phase: ${phases.join(' ')}`);
   console.log(
@@ -67,14 +76,19 @@ function report(s: ChaosSummary): void {
   const exits = Object.entries(s.unexpectedExits).map(([name, n]) => `${name}=${n}`);
   console.log(`chaos: unexpected process exits: ${exits.join(' ')}`);
   console.log(`chaos: replayed ${s.replay.histories} histories, ${s.replay.failures.length} failed`);
+  console.log(`chaos: workflow task failures in histories: ${s.taskFailures.length}`);
+  console.log(`chaos: eager activity dispatch ${s.eager ? 'on' : 'off'}`);
   console.log(`chaos: wall time ${Math.round(s.wallMs / 1000)} s`);
 }
 
 function summaryLine(s: ChaosSummary): string {
   return (
-    `chaos: turns=${s.turns} completed=${s.completed} failed_expected=${s.failedExpected} kills=${s.kills} ` +
-    `faults=${s.faults} lost=${s.lost} duplicated=${s.duplicated} mismatched=${s.mismatched} ` +
-    `tool_reexec_after_result=${s.toolReexecAfterResult}`
+    `chaos: turns=${s.turns} completed=${s.completed} failed_expected=${s.failedExpected} ` +
+    `interrupted=${s.interrupted} steered=${s.steered} refused=${s.refused} kills=${s.kills} ` +
+    `turn_end_kills=${s.killsByPhase['turn-end']} faults=${s.faults} lost=${s.lost} duplicated=${s.duplicated} ` +
+    `mismatched=${s.mismatched} tool_reexec_after_result=${s.toolReexecAfterResult} ` +
+    `task_failures=${s.taskFailures.length} replay_failures=${s.replay.failures.length} ` +
+    `recovery_p50_ms=${s.recovery.p50} recovery_p90_ms=${s.recovery.p90} eager=${s.eager ? 1 : 0}`
   );
 }
 

@@ -31,11 +31,15 @@ export function chaosModel(served: Map<number, ServedRequest>): { responder: Res
   const attempts = new Map<string, number>();
   let faults = 0;
   const responder: Responder = (request: RecordedRequest): ScriptInput => {
-    const messages = request.body.messages;
-    const user = messages.find((m) => m.role === 'user');
+    // The model answers the conversation's latest user message (a steered one takes the turn over from there):
+    // its hop is the number of tool rounds after it.
+    const all = request.body.messages;
+    const last = all.findLastIndex((m) => m.role === 'user');
+    const user = all[last];
     const parsed = typeof user?.content === 'string' ? parseMessage(user.content) : undefined;
     if (!parsed) return { steps: [{ text: 'not a chaos turn' }] };
     const plan = planTurn(parsed.seed, parsed.index);
+    const messages = all.slice(last);
     const hop = messages.filter((m) => m.role === 'assistant' && (m.tool_calls?.length ?? 0) > 0).length;
     const key = `${parsed.index}:${hop}`;
     const attempt = (attempts.get(key) ?? 0) + 1;
@@ -43,7 +47,7 @@ export function chaosModel(served: Map<number, ServedRequest>): { responder: Res
     const fault = plan.expectFailure ? null : faultFor(parsed.seed, parsed.index, hop, attempt);
     served.set(request.index, { index: parsed.index, hop, attempt, fault });
 
-    const problem = contextProblem(plan, messages, hop);
+    const problem = earlierProblem(plan, all.slice(0, last)) ?? contextProblem(plan, messages, hop);
     if (problem) return { steps: [{ text: `CONTEXT MISMATCH: ${problem}` }] };
     if (plan.expectFailure) {
       return { httpError: { status: 400, message: 'chaos: this request is rejected on purpose' } };
@@ -83,6 +87,26 @@ function withFault(script: Exclude<ScriptInput, unknown[]>, fault: Fault | null,
     case 'malformed':
       return { ...script, malformedAfterChunks: after };
   }
+}
+
+/**
+ * Why the conversation before the latest user message cannot be this one's, or `undefined`: every earlier user
+ * message must be an earlier message of the same conversation, each once, in the order they were sent (which is the
+ * order they were accepted: a conversation's messages are sent one after another). What earlier turns answered is
+ * checked against Postgres by the checker.
+ */
+function earlierProblem(plan: TurnPlan, earlier: RecordedRequest['body']['messages']): string | undefined {
+  let previous = -1;
+  for (const message of earlier) {
+    if (message.role !== 'user') continue;
+    const parsed = typeof message.content === 'string' ? parseMessage(message.content) : undefined;
+    if (!parsed) return 'an earlier user message is not a chaos message';
+    const earlierPlan = planTurn(parsed.seed, parsed.index);
+    if (earlierPlan.conversationId !== plan.conversationId) return `message ${parsed.index} is another conversation's`;
+    if (parsed.index <= previous || parsed.index >= plan.index) return `message ${parsed.index} is out of order`;
+    previous = parsed.index;
+  }
+  return undefined;
 }
 
 /** Why the request's history is not what the plan says the model was shown, or `undefined` when it is. */

@@ -1,5 +1,23 @@
 import { Rng } from './rng';
 
+/** The double-texting policies a chaos message is sent with (README: "One conversation, one order"). */
+export const POLICIES = ['enqueue', 'reject', 'interrupt', 'steer'] as const;
+export type Policy = (typeof POLICIES)[number];
+
+/**
+ * When a conversation's message after its first is sent, relative to the message before it:
+ * - `answered`: as soon as the previous start answered (a burst: it queues, is refused, interrupts or steers);
+ * - `events`: once the previous turn's client has `count` events (mid-turn: mid-stream or mid-tool);
+ * - `end`: `delayMs` (0-200) after the previous turn's terminal event reached its client, after SIGKILLing the
+ *   worker that ran its last step (`kill: 'one'`) or every worker (`'both'`): the moment the conversation applies
+ *   the finished child while a fresh worker takes the new message's update.
+ * A previous message that was refused (409) counts as answered and ended.
+ */
+export type SendPlan =
+  | { after: 'answered' }
+  | { after: 'events'; count: number }
+  | { after: 'end'; delayMs: number; kill: 'none' | 'one' | 'both' };
+
 /**
  * What the chaos run's model does in a turn, decided by (seed, turn index) alone. The expected answer of every turn
  * is known from its plan, independently of the code under test.
@@ -7,6 +25,13 @@ import { Rng } from './rng';
 export interface TurnPlan {
   index: number;
   conversationId: string;
+  /** Its request id (`m<index>`), so its turn id is `turn/<tenant>/<conversationId>/m<index>`. */
+  requestId: string;
+  /** Its place in the conversation (0 = the first message, sent when nothing runs). */
+  position: number;
+  policy: Policy;
+  /** When it is sent (`null` for a conversation's first message: at once). */
+  send: SendPlan | null;
   /** The user's message; the scripted model reads the seed and the turn index back from it. */
   message: string;
   /** One entry per hop: tool hops first (with calls), then the final hop (no calls). */
@@ -31,7 +56,7 @@ export interface ToolCallPlan {
 }
 
 /** The moments a kill is aimed at. `random` kills come from a timer and hit whatever runs. */
-export const KILL_PHASES = ['stream', 'tool', 'tool-effect', 'completion', 'random'] as const;
+export const KILL_PHASES = ['stream', 'tool', 'tool-effect', 'completion', 'turn-end', 'random'] as const;
 export type KillPhase = (typeof KILL_PHASES)[number];
 
 export type KillPlan =
@@ -67,8 +92,28 @@ export function parseMessage(message: string): { seed: number; index: number } |
   return match ? { seed: Number(match[1]), index: Number(match[2]) } : undefined;
 }
 
-/** The plan of turn `index` of the run with `seed`. */
+/** Messages per conversation: each conversation has 2-5 (the run's last one may have fewer). */
+const CONVERSATION_SIZES = [2, 3, 4, 5] as const;
+
+/** Conversation `c` of the run with `seed` holds the messages `first .. first + size - 1`. */
+export function conversationOf(seed: number, index: number): { c: number; first: number; size: number } {
+  let first = 0;
+  for (let c = 0; ; c++) {
+    const size = new Rng(seed, c, 4).pick(CONVERSATION_SIZES);
+    if (index < first + size) return { c, first, size };
+    first += size;
+  }
+}
+
+/** The plan of message (turn) `index` of the run with `seed`. */
 export function planTurn(seed: number, index: number): TurnPlan {
+  const { c, first } = conversationOf(seed, index);
+  const position = index - first;
+  const conversationId = `chaos-${seed}-c${c}`;
+  const order = new Rng(seed, index, 5);
+  // Every policy in every run: cycled by message index, with a random shift per conversation.
+  const policy: Policy = position === 0 ? 'enqueue' : POLICIES[(index + c) % POLICIES.length]!;
+  const send = position === 0 ? null : planSend(order, policy);
   const rng = new Rng(seed, index, 1);
   const toolHops = rng.pick([0, 1, 1, 2]);
   const hops: HopPlan[] = [];
@@ -80,16 +125,46 @@ export function planTurn(seed: number, index: number): TurnPlan {
     hops.push({ text: sentence(rng, rng.int(3, 8)) + ' ', calls });
   }
   hops.push({ text: sentence(rng, rng.int(20, 60)) + '.', calls: [] });
-  const expectFailure = index % 20 === 7;
+  // A steered message joins another turn's answer: its own failure would fail that turn, so it never plans one.
+  const expectFailure = index % 20 === 7 && policy !== 'steer';
   return {
     index,
-    conversationId: `chaos-${seed}-${index}`,
+    conversationId,
+    requestId: `m${index}`,
+    position,
+    policy,
+    send,
     message: turnMessage(seed, index),
     hops,
     expectFailure,
     kill: expectFailure || !rng.chance(0.8) ? null : planKill(rng, index, toolHops),
     dropsAfterEvents: rng.chance(0.4) ? [rng.int(1, 30)] : [],
   };
+}
+
+/** The plans of a run's `turns` messages, grouped by conversation in message order. */
+export function planRun(seed: number, turns: number): TurnPlan[][] {
+  const conversations: TurnPlan[][] = [];
+  for (let index = 0; index < turns; index++) {
+    const plan = planTurn(seed, index);
+    if (plan.position === 0) conversations.push([]);
+    conversations.at(-1)!.push(plan);
+  }
+  return conversations;
+}
+
+function planSend(rng: Rng, policy: Policy): SendPlan {
+  // A steer or an interrupt means something only while a turn runs; an enqueue or a reject is tried every way.
+  const r = rng.next();
+  if (policy === 'steer' || policy === 'interrupt') {
+    if (r < 0.5) return { after: 'events', count: rng.int(1, 12) };
+    if (r < 0.75) return { after: 'answered' };
+  } else {
+    if (r < 0.25) return { after: 'events', count: rng.int(1, 12) };
+    if (r < 0.4) return { after: 'answered' };
+  }
+  const kill = rng.next();
+  return { after: 'end', delayMs: rng.int(0, 200), kill: kill < 0.5 ? 'one' : kill < 0.75 ? 'both' : 'none' };
 }
 
 /** The answer a completed turn must have: every hop's text, in order. */

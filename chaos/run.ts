@@ -3,12 +3,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import pg from 'pg';
 import { migrate } from '../db';
 import {
   createDatabase,
   databaseUrlFor,
+  DEV_SERVER_DYNAMIC_CONFIG,
+  EAGER_ACTIVITIES,
   freePort,
   PROJECT_ROOT,
   restartableDevServer,
@@ -19,10 +22,10 @@ import { hashToken } from '../gateway/tenants';
 import { startScriptedLlm, type ChunkSentInfo } from '../scripted-llm';
 import { WORKFLOWS_PATH } from '../worker/create-worker';
 import { checkInvariants, type Verdict } from './check';
-import { runClient, type ClientOutcome } from './client';
+import { runClient, type ClientOutcome, type ClientProgress } from './client';
 import { startControlServer, type ControlReport } from './control';
 import { chaosModel, type ServedRequest } from './model';
-import { KILL_PHASES, planTurn, type KillPhase, type TurnPlan } from './plan';
+import { KILL_PHASES, planRun, type KillPhase, type TurnPlan } from './plan';
 import { Rng } from './rng';
 import { Proc } from './proc';
 
@@ -32,8 +35,13 @@ export interface ChaosOptions {
   turns: number;
   /** @default 1 */
   seed: number;
-  /** Turns in flight at once. @default 8 */
+  /** Conversations in flight at once (each sends its 2-5 messages one after another). @default 8 */
   concurrency: number;
+  /**
+   * Run the dev server with eager activity dispatch (`system.enableActivityEagerExecution`), as the embedded stack
+   * does; off by default, as on a Temporal cluster's default config. @default false
+   */
+  eager?: boolean;
   /** Progress lines. */
   log: (line: string) => void;
   /** Aborting it ends the run early: every process it started is stopped and the run throws. */
@@ -51,6 +59,10 @@ export interface ChaosSummary extends Verdict {
   /** Processes of ours that exited without being killed by the supervisor. */
   unexpectedExits: Record<string, number>;
   replay: { histories: number; failures: string[] };
+  /** Every `WorkflowTaskFailed` event in any history of the run (workflow id, run, cause and message). */
+  taskFailures: string[];
+  /** Whether the dev server dispatched activities eagerly. */
+  eager: boolean;
   outages: string[];
   wallMs: number;
   /** Where the logs of every process are (kept when the run fails). */
@@ -59,7 +71,9 @@ export interface ChaosSummary extends Verdict {
 
 const TENANT_TOKEN = 'chaos-token';
 const WORKERS = 2;
-const WORKFLOW_ID = /chaos-\d+-(\d+)/;
+const TENANT = 'chaos';
+/** A turn id names its message: `turn/chaos/chaos-<seed>-c<conversation>/m<index>`. */
+const WORKFLOW_ID = /\/m(\d+)$/;
 
 interface Kill {
   at: number;
@@ -79,9 +93,14 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'turnflow-chaos-'));
   // The Postgres cluster inside it runs as the postgres OS user, which must be able to reach it.
   await chmod(dir, 0o755);
-  log(`chaos: seed ${opts.seed}, ${opts.turns} turns, ${opts.concurrency} at once; logs in ${dir}`);
+  const eager = opts.eager ?? false;
+  const conversations = planRun(opts.seed, opts.turns);
+  const plans: TurnPlan[] = conversations.flat();
+  log(
+    `chaos: seed ${opts.seed}, ${opts.turns} turns in ${conversations.length} conversations, ` +
+      `${opts.concurrency} conversations at once, eager activity dispatch ${eager ? 'on' : 'off'}; logs in ${dir}`,
+  );
   const cleanups: (() => Promise<void>)[] = [];
-  const plans: TurnPlan[] = Array.from({ length: opts.turns }, (_, i) => planTurn(opts.seed, i));
   const rng = new Rng(opts.seed, 99);
   let stopping = false;
   const onAbort = () => {
@@ -93,7 +112,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     // The stack: Postgres, Temporal, the model, the gateway and two workers, each of them ours to break.
     const [postgres, temporal, bundle] = await Promise.all([
       throwawayPostgres({ parent: dir }),
-      restartableDevServer({ parent: dir }),
+      restartableDevServer({
+        parent: dir,
+        dynamicConfig: DEV_SERVER_DYNAMIC_CONFIG.filter((v) => eager || !v.startsWith(EAGER_ACTIVITIES)),
+      }),
       bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') }),
     ]);
     cleanups.push(
@@ -120,7 +142,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
 
     // Who runs what, from the workers' reports: pid → activity key → turn index and activity.
     const inflight = new Map<number, Map<string, { index: number; activity: string }>>();
-    const fired = new Set<number>();
+    /** The worker that last started a step of turn `index`: the one a `turn-end` kill aims at. */
+    const lastWorker = new Map<number, number>();
+    const fired = new Set<number | string>();
     const killed = new Set<number>();
     const kills: Kill[] = [];
     const unexpectedExits: Record<string, number> = { worker: 0, gateway: 0 };
@@ -162,27 +186,26 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     const randomKiller = (async () => {
       while (!stopping) {
         await sleep(rng.int(6_000, 12_000));
-        const up = workers.filter((w) => w.running);
+        // Only workers that have taken work: one still booting (slow on a loaded machine) is never killed again
+        // before it could do anything, or the run measures kill storms instead of recovery.
+        const up = workers.filter((w) => w.running && inflight.has(w.pid));
         if (stopping || up.length < WORKERS) continue;
         kill(rng.pick(up).pid, 'random');
       }
     })();
     let next = 0;
+    const clientOpts = {
+      gatewayUrl: `http://127.0.0.1:${gatewayPort}`,
+      token: TENANT_TOKEN,
+      tenant: TENANT,
+      deadlineMs: 120_000,
+      startDeadlineMs: 60_000,
+      silenceMs: 5_000,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    };
     await Promise.all(
-      Array.from({ length: Math.min(opts.concurrency, opts.turns) }, async () => {
-        while (next < plans.length && !opts.signal?.aborted) {
-          const plan = plans[next++]!;
-          const outcome = await runClient(plan, {
-            gatewayUrl: `http://127.0.0.1:${gatewayPort}`,
-            token: TENANT_TOKEN,
-            deadlineMs: 300_000,
-            silenceMs: 5_000,
-            ...(opts.signal ? { signal: opts.signal } : {}),
-          });
-          outcomes[plan.index] = outcome;
-          log(`chaos: turn ${plan.index} ended (${outcome.terminal ?? 'no end'}, ${outcome.resumes} resumes)`);
-          onTurnDone();
-        }
+      Array.from({ length: Math.min(opts.concurrency, conversations.length) }, async () => {
+        while (next < conversations.length && !opts.signal?.aborted) await runConversation(conversations[next++]!);
       }),
     );
     await outage;
@@ -192,7 +215,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     log(`chaos: all ${opts.turns} turns ended after ${Math.round((Date.now() - started) / 1000)} s; checking`);
 
     const verdict = await checkInvariants(pool, plans, outcomes);
-    const replay = await replayHistories(temporal.address, bundlePath, outcomes);
+    const { taskFailures, ...replay } = await replayHistories(temporal.address, bundlePath);
     const killsByPhase = Object.fromEntries(KILL_PHASES.map((p) => [p, kills.filter((k) => k.phase === p).length]));
     return {
       ...verdict,
@@ -203,10 +226,52 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
       recovery: recoveryTimes(kills, outcomes),
       unexpectedExits: { ...unexpectedExits },
       replay,
+      taskFailures,
+      eager,
       outages,
       wallMs: Date.now() - started,
       dir,
     };
+
+    /**
+     * Sends a conversation's messages one after another, each when its plan says (see `SendPlan`), while the earlier
+     * ones' clients still read their streams: so they are accepted in plan order.
+     */
+    async function runConversation(messages: TurnPlan[]): Promise<void> {
+      const clients: Promise<void>[] = [];
+      let previous: Progress | undefined;
+      for (const plan of messages) {
+        if (opts.signal?.aborted) break;
+        if (previous && plan.send) await sendWhen(previous, plan);
+        const progress = new Progress();
+        clients.push(
+          runClient(plan, clientOpts, progress.hooks).then((outcome) => {
+            outcomes[plan.index] = outcome;
+            progress.end(outcome);
+            log(
+              `chaos: turn ${plan.index} (${plan.conversationId} ${plan.policy} ${outcome.state ?? 'unanswered'}) ` +
+                `ended (${outcome.terminal ?? 'no end'}, ${outcome.resumes} resumes)`,
+            );
+            onTurnDone();
+          }),
+        );
+        previous = progress;
+      }
+      await Promise.all(clients);
+    }
+
+    async function sendWhen(previous: Progress, plan: TurnPlan): Promise<void> {
+      const send = plan.send!;
+      if (send.after === 'answered') return previous.answered;
+      if (send.after === 'events') return previous.events(send.count);
+      const outcome = await previous.ended;
+      if (send.kill !== 'none' && outcome.terminal !== undefined && aim(`turn-end:${plan.index}`)) {
+        // The worker that ran the previous turn's last step (the conversation may be cached there), or all of them.
+        const ran = lastWorker.get(indexOf(outcome.turnId ?? '') ?? -1);
+        for (const w of workers) if (w.running && (send.kill === 'both' || w.pid === ran)) kill(w.pid, 'turn-end');
+      }
+      await sleep(send.delayMs);
+    }
 
     function startGateway(): Proc {
       const proc = new Proc(
@@ -264,6 +329,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
         const key = `${report.activity}:${report.turnId}:${report.hop}:${report.attempt}`;
         if (report.kind === 'activity-end') running.delete(key);
         else {
+          lastWorker.set(index, report.pid);
           running.set(key, { index, activity: report.activity });
           if (plan?.kill?.phase === 'completion' && report.activity === 'completeTurn' && aim(index)) {
             setTimeout(() => kill(report.pid, 'completion'), plan.kill.delayMs);
@@ -298,8 +364,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
       }
     }
 
-    /** Claims turn `index`'s one planned kill. */
-    function aim(index: number): boolean {
+    /** Claims turn `index`'s one planned kill (or the one named `index`). */
+    function aim(index: number | string): boolean {
       if (fired.has(index) || stopping) return false;
       fired.add(index);
       return true;
@@ -340,29 +406,78 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
   }
 }
 
-/** Replays every turn's history against the workflow bundle: a determinism guard over everything the run did. */
+/**
+ * Replays every history of the run against the workflow bundle (every workflow, every run: conversations, their
+ * continued-as-new runs and their turns), a determinism guard over everything the run did, and reports every
+ * `WorkflowTaskFailed` event any history holds: a workflow task that failed is a bug whatever the replay says.
+ */
 async function replayHistories(
   address: string,
   bundlePath: string,
-  outcomes: ClientOutcome[],
-): Promise<{ histories: number; failures: string[] }> {
+): Promise<{ histories: number; failures: string[]; taskFailures: string[] }> {
   const connection = await Connection.connect({ address });
   try {
     const client = new Client({ connection });
-    const ids = outcomes.map((o) => o.turnId).filter((id): id is string => id !== undefined);
-    const histories = await Promise.all(
-      ids.map(async (workflowId) => ({
-        workflowId,
-        history: await client.workflow.getHandle(workflowId).fetchHistory(),
-      })),
-    );
+    const histories: { workflowId: string; history: temporal.api.history.v1.IHistory }[] = [];
+    const taskFailures: string[] = [];
+    for await (const execution of client.workflow.list()) {
+      const { workflowId, runId } = execution;
+      const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+      histories.push({ workflowId, history });
+      for (const event of history.events ?? []) {
+        const failed = event.workflowTaskFailedEventAttributes;
+        if (!failed) continue;
+        const cause = temporal.api.enums.v1.WorkflowTaskFailedCause[failed.cause ?? 0] ?? String(failed.cause);
+        taskFailures.push(
+          `${workflowId} (run ${runId}) event ${String(event.eventId)}: ${cause}: ${failed.failure?.message ?? ''}`,
+        );
+      }
+    }
     const failures: string[] = [];
     for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: bundlePath } }, histories)) {
       if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
     }
-    return { histories: histories.length, failures };
+    return { histories: histories.length, failures, taskFailures };
   } finally {
     await connection.close();
+  }
+}
+
+/** What the next message of a conversation may wait for in the one before it. */
+class Progress {
+  readonly answered: Promise<void>;
+  readonly ended: Promise<ClientOutcome>;
+  readonly hooks: ClientProgress;
+  private received = 0;
+  private readonly waiting: { count: number; resolve: () => void }[] = [];
+  private resolveEnded!: (outcome: ClientOutcome) => void;
+
+  constructor() {
+    let answer!: () => void;
+    this.answered = new Promise<void>((resolve) => (answer = resolve));
+    this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
+    this.hooks = {
+      onAnswered: answer,
+      onEvent: (received) => {
+        this.received = received;
+        for (const w of this.waiting.filter((w) => w.count <= received)) w.resolve();
+      },
+    };
+    // A start that never answered, or a turn that ended, lets the next message go.
+    void this.ended.then(() => {
+      answer();
+      for (const w of this.waiting) w.resolve();
+    });
+  }
+
+  /** Resolves once `count` events arrived or the turn ended. */
+  events(count: number): Promise<void> {
+    if (this.received >= count) return Promise.resolve();
+    return new Promise((resolve) => this.waiting.push({ count, resolve }));
+  }
+
+  end(outcome: ClientOutcome): void {
+    this.resolveEnded(outcome);
   }
 }
 

@@ -26,7 +26,12 @@ export interface RestartableDevServer {
  * `temporal.log`. `extraArgs` are appended to the command line (the bench passes `--dynamic-config-value …` there).
  */
 export async function restartableDevServer(
-  opts: { parent?: string; extraArgs?: readonly string[] } = {},
+  opts: {
+    parent?: string;
+    extraArgs?: readonly string[];
+    /** Dynamic config values (`key=value`) instead of `DEV_SERVER_DYNAMIC_CONFIG`. */
+    dynamicConfig?: readonly string[];
+  } = {},
 ): Promise<RestartableDevServer> {
   const cli = await resolveTemporalCli();
   const parent = opts.parent ?? os.tmpdir();
@@ -50,7 +55,7 @@ export async function restartableDevServer(
     '--log-level',
     'error',
     ...searchAttributeCliArgs(),
-    ...devServerDynamicConfigArgs(),
+    ...devServerDynamicConfigArgs(opts.dynamicConfig),
     ...(opts.extraArgs ?? []),
   ];
   let child: ChildProcess | undefined;

@@ -27,6 +27,7 @@ export {
   TemporalCliError,
   devServerDynamicConfigArgs,
   DEV_SERVER_DYNAMIC_CONFIG,
+  EAGER_ACTIVITIES,
 } from './temporal-cli';
 export type { ResolveTemporalCliOptions } from './temporal-cli';
 export { Supervisor } from './supervisor';

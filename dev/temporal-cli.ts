@@ -160,7 +160,10 @@ export const DEV_SERVER_DYNAMIC_CONFIG: readonly string[] = [
   'matching.numTaskqueueWritePartitions=1',
 ];
 
-/** {@link DEV_SERVER_DYNAMIC_CONFIG} as `temporal server start-dev` arguments. */
-export function devServerDynamicConfigArgs(): string[] {
-  return DEV_SERVER_DYNAMIC_CONFIG.flatMap((value) => ['--dynamic-config-value', value]);
+/** The key of eager activity dispatch in {@link DEV_SERVER_DYNAMIC_CONFIG} (the chaos run can leave it out). */
+export const EAGER_ACTIVITIES = 'system.enableActivityEagerExecution';
+
+/** {@link DEV_SERVER_DYNAMIC_CONFIG} (or `values`) as `temporal server start-dev` arguments. */
+export function devServerDynamicConfigArgs(values: readonly string[] = DEV_SERVER_DYNAMIC_CONFIG): string[] {
+  return values.flatMap((value) => ['--dynamic-config-value', value]);
 }

@@ -52,6 +52,10 @@ export async function createTurnWorker(opts: TurnWorkerOptions): Promise<Worker>
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? DEFAULT_MAX_CONCURRENT_ACTIVITIES,
     workflowTaskPollerBehavior: { type: 'autoscaling' },
     activityTaskPollerBehavior: { type: 'autoscaling' },
+    // A workflow task waits this long on a lost worker's sticky queue before any worker may take it (SDK default
+    // 10 s): part of the recovery after a kill (docs/chaos.md). A worker too busy to take its own sticky task in
+    // time loses it to the shared queue, where it is replayed from its history (O(hops)).
+    stickyQueueScheduleToStartTimeout: '2 seconds',
     maxHeartbeatThrottleInterval: '1 second',
     defaultHeartbeatThrottleInterval: '1 second',
     ...(opts.interceptors ? { interceptors: opts.interceptors } : {}),

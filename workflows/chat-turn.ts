@@ -65,13 +65,19 @@ const turnIo = {
  * a lost worker (heartbeat timeout) costs a retry, bounded only by the schedule-to-close deadline, while the
  * activity itself counts provider failures per hop and ends the hop with `llm.retries_exhausted` past its
  * budget.
+ *
+ * Recovery after a lost worker (issue 16: from a SIGKILL to the next delta) is the heartbeat timeout plus the
+ * retry interval: 3 s allows two missed one-second heartbeats (a worker whose event loop stalls longer on a loaded
+ * machine gets a spurious timeout: its attempt is abandoned and retried elsewhere, the stream `reset`, tokens paid
+ * twice); the first retry after 200 ms, growing to 5 s, so a provider failing with 5xx is asked again sooner (the
+ * activity's failure budget still bounds it; a 429's `Retry-After` still sets its own delay).
  */
 const llmCall = {
   startToCloseTimeout: '10 minutes',
   scheduleToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '5 seconds',
+  heartbeatTimeout: '3 seconds',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds' },
+  retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '5 seconds' },
 } as const satisfies ActivityOptions;
 
 /**
@@ -131,12 +137,16 @@ function turnSteps(current: boolean): TurnSteps {
   };
 }
 
-/** Activity options of one tool call, from the tool's policy (its timeout plus room to store the result). */
+/**
+ * Activity options of one tool call, from the tool's policy (its timeout plus room to store the result). The tool
+ * activity heartbeats every second while the tool runs: 3 s without one retries it on another worker (a tool whose
+ * synchronous code blocks the event loop that long is retried spuriously; its idempotency key holds).
+ */
 function toolCall(name: string, policy: PrepareTurnResult['tools'][number]['policy']): ActivityOptions {
   return {
     summary: `tool · ${name}`,
     startToCloseTimeout: policy.timeoutMs + 10_000,
-    heartbeatTimeout: '10 seconds',
+    heartbeatTimeout: '3 seconds',
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: policy.retry,
   };
