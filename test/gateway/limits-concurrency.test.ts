@@ -31,12 +31,15 @@ describe('gateway: concurrent starts of one tenant under the running-turn limit'
   it('runs a start while an earlier start of the same tenant is still on its way to Temporal', async () => {
     const limits = new TenantLimits(pool, { maxRunningTurns: 10, maxOpenStreams: 0, retryAfterSeconds: 5 });
     const slow = gate();
+    const began = gate();
     const events: string[] = [];
     const first = limits.admitTurn('acme', 'turn/acme/c1/r1', async () => {
       events.push('first started');
+      began.open();
       await slow.opened;
       events.push('first done');
     });
+    await began.opened;
     const second = limits.admitTurn('acme', 'turn/acme/c2/r1', () => {
       events.push('second started');
       return Promise.resolve();
