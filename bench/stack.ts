@@ -134,8 +134,10 @@ export async function startStack(
       OPENAI_MODEL: MODEL_NAME,
       LOG_LEVEL: 'warn',
     };
-    const spawnNode = (name: string, script: string, env: NodeJS.ProcessEnv): Proc => {
-      const proc = new Proc(name, process.execPath, ['--import', 'tsx', script], {
+    // `BENCH_NODE_FLAGS` (space-separated, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) go to the worker and the gateway.
+    const nodeFlags = (process.env['BENCH_NODE_FLAGS'] ?? '').split(/\s+/).filter(Boolean);
+    const spawnNode = (name: string, script: string, env: NodeJS.ProcessEnv, flags: string[] = []): Proc => {
+      const proc = new Proc(name, process.execPath, [...flags, '--import', 'tsx', script], {
         cwd: PROJECT_ROOT,
         env: { ...common, ...env },
         logFile: path.join(dir, `${name}.log`),
@@ -146,18 +148,28 @@ export async function startStack(
     // The product's own entry points, configured only through their environment: whatever their code does, the
     // bench measures. One tenant runs every bench turn: the gateway's per-tenant limits are on (their code path is
     // measured) but set far above what any phase starts, so none is refused.
-    const worker = spawnNode('worker', 'worker/main.ts', {
-      TURNFLOW_TASK_QUEUE: TURNFLOW_QUEUE,
-      DATABASE_URL: withAppName(databaseUrl, APP_NAMES.worker),
-    });
-    const gateway = spawnNode('gateway', 'gateway/main.ts', {
-      TURNFLOW_TASK_QUEUE: TURNFLOW_QUEUE,
-      DATABASE_URL: withAppName(databaseUrl, APP_NAMES.gateway),
-      GATEWAY_PORT: String(gatewayPort),
-      TURNFLOW_API_TOKENS: `${TENANT}:${hashToken(TENANT_TOKEN)}`,
-      GATEWAY_MAX_RUNNING_TURNS: String(BENCH_GATEWAY_LIMIT),
-      GATEWAY_MAX_OPEN_STREAMS: String(BENCH_GATEWAY_LIMIT),
-    });
+    const worker = spawnNode(
+      'worker',
+      'worker/main.ts',
+      {
+        TURNFLOW_TASK_QUEUE: TURNFLOW_QUEUE,
+        DATABASE_URL: withAppName(databaseUrl, APP_NAMES.worker),
+      },
+      nodeFlags,
+    );
+    const gateway = spawnNode(
+      'gateway',
+      'gateway/main.ts',
+      {
+        TURNFLOW_TASK_QUEUE: TURNFLOW_QUEUE,
+        DATABASE_URL: withAppName(databaseUrl, APP_NAMES.gateway),
+        GATEWAY_PORT: String(gatewayPort),
+        TURNFLOW_API_TOKENS: `${TENANT}:${hashToken(TENANT_TOKEN)}`,
+        GATEWAY_MAX_RUNNING_TURNS: String(BENCH_GATEWAY_LIMIT),
+        GATEWAY_MAX_OPEN_STREAMS: String(BENCH_GATEWAY_LIMIT),
+      },
+      nodeFlags,
+    );
     if (comparisons) {
       spawnNode('direct', 'bench/direct-server.ts', { DIRECT_PORT: String(directPort) });
       spawnNode('workflow-streams-worker', 'bench/workflow-streams/src/worker.ts', {
