@@ -2,6 +2,9 @@
  * `npm run bench [-- --quick]`: turnflow, the direct floor and Temporal's workflow-streams side by side, on one
  * machine, against one scripted model with fixed pacing that timestamps every chunk it sends. Writes
  * bench/results.json, bench/chart.png and the generated section of BENCHMARKS.md, and prints the figures.
+ *
+ * `npm run bench -- --start-path`: only the start-path section (turnflow alone: `start_path_ms`,
+ * `temporal_actions_per_turn`, `burst_headers_ms`), in about a minute; writes bench/start-path.json (or `--out`).
  */
 import { execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -22,8 +25,9 @@ import {
   warmUp,
 } from './phases';
 import { cpuCount } from './proc';
-import { benchmarksSection, replaceSection, textTable } from './report';
-import { parseResults } from './results';
+import { benchmarksSection, replaceSection, startPathText, textTable } from './report';
+import { parseResults, StartPathResults } from './results';
+import { startPathPhases, type StartPathCounts } from './start-path';
 import { startStack, temporalFlags } from './stack';
 import { directSystem } from './systems/direct';
 import { gatewaySystem } from './systems/gateway';
@@ -33,6 +37,14 @@ import { workflowStreamsSystem } from './systems/workflow-streams';
 const RESULTS_FILE = path.join(PROJECT_ROOT, 'bench', 'results.json');
 const CHART_FILE = path.join(PROJECT_ROOT, 'bench', 'chart.png');
 const BENCHMARKS_FILE = path.join(PROJECT_ROOT, 'BENCHMARKS.md');
+const START_PATH_FILE = path.join(PROJECT_ROOT, 'bench', 'start-path.json');
+
+/** The start-path section's counts: in a full or quick run, and alone (`--start-path`, more c1 turns). */
+const START_PATH: Record<'full' | 'quick' | 'alone', StartPathCounts> = {
+  full: { turns: 10, actionTurns: 2, hops: 3, burst: 100 },
+  quick: { turns: 5, actionTurns: 1, hops: 3, burst: 100 },
+  alone: { turns: 10, actionTurns: 2, hops: 3, burst: 100 },
+};
 
 function commitOf(): string {
   try {
@@ -43,7 +55,14 @@ function commitOf(): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      'start-path': { type: 'boolean', default: false },
+      out: { type: 'string' },
+    },
+  });
+  if (values['start-path'] === true) return startPathOnly(values.out ?? START_PATH_FILE);
   const quick = values.quick === true;
   const counts = quick ? QUICK : FULL;
   const log = (line: string) => console.log(line);
@@ -73,6 +92,8 @@ async function main(): Promise<void> {
     };
     await warmUp(stack, systems, log);
     const streaming = await streamingPhases(stack, systems, counts, log);
+    log('bench: start path');
+    const startPath = await startPathPhases(stack, systems, START_PATH[quick ? 'quick' : 'full'], log);
     log('bench: tool hops');
     const hops = await hopPhase(stack, turnflow, counts, log);
     log('bench: history per turn');
@@ -106,6 +127,7 @@ async function main(): Promise<void> {
       ...rows,
       ...throughput,
       ...cpu,
+      ...startPath,
     });
     await writeFile(RESULTS_FILE, `${JSON.stringify(results, null, 2)}\n`);
     await writeFile(CHART_FILE, await chartPng(results));
@@ -114,6 +136,41 @@ async function main(): Promise<void> {
     await writeFile(BENCHMARKS_FILE, replaceSection(doc, benchmarksSection(results, command, 'bench/chart.png')));
     console.log(`\n${textTable(results)}\n`);
     console.log(`bench: wrote ${path.relative(PROJECT_ROOT, RESULTS_FILE)}, bench/chart.png, BENCHMARKS.md`);
+  } finally {
+    clearTimeout(watchdog);
+    await turnflow.close();
+    await stack.close();
+  }
+}
+
+/** `--start-path`: the stack without the comparison systems, a warm-up, then the start-path section only. */
+async function startPathOnly(out: string): Promise<void> {
+  const log = (line: string) => console.log(line);
+  const t0 = performance.now();
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // installed already
+  }
+  const stack = await startStack(log, { turnflowOnly: true });
+  const turnflow = turnflowSystem(stack);
+  const watchdog = setTimeout(() => {
+    console.error('bench: start path not done after 10 minutes; stopping');
+    void stack.close().finally(() => process.exit(1));
+  }, 10 * 60_000);
+  watchdog.unref();
+  try {
+    const systems = { turnflow, turnflow_gateway: gatewaySystem(stack) };
+    await warmUp(stack, systems, log);
+    const results = StartPathResults.parse(await startPathPhases(stack, systems, START_PATH.alone, log));
+    const meta = {
+      commit: commitOf(),
+      at: new Date().toISOString(),
+      wallSeconds: Math.round((performance.now() - t0) / 1000),
+    };
+    await writeFile(out, `${JSON.stringify({ meta, ...results }, null, 2)}\n`);
+    console.log(`\n${startPathText(results)}\n`);
+    console.log(`bench: wrote ${path.relative(PROJECT_ROOT, out)} (${meta.wallSeconds} s)`);
   } finally {
     clearTimeout(watchdog);
     await turnflow.close();

@@ -1,5 +1,6 @@
-import type { BenchResults } from './results';
-import { CONCURRENCY_KEYS, STREAM_SYSTEMS } from './results';
+import type { BenchResults, StartPathResults } from './results';
+import { CONCURRENCY_KEYS, START_PHASES, STREAM_SYSTEMS } from './results';
+import type { z } from 'zod';
 
 const pp = (v: { p50: number; p99: number }) => `${v.p50} / ${v.p99}`;
 
@@ -61,6 +62,16 @@ export function figureRows(r: BenchResults): string[][] {
     '—',
     '—',
   ]);
+  const a = r.temporal_actions_per_turn.turnflow;
+  rows.push([
+    'Temporal billable actions: 1-hop text turn / each extra tool hop',
+    `${a.text_turn} / ${a.per_extra_tool_hop}`,
+    '—',
+    '—',
+    '—',
+  ]);
+  const b = r.burst_headers_ms.turnflow_gateway;
+  rows.push([`${b.n} starts of one tenant at once: ms to headers p50 / p99`, '—', pp(b), '—', '—']);
   const s = r.turn_start_rate.turnflow;
   rows.push([
     `turn start rate, ${s.started} at once: turns/s (last reached the model at)`,
@@ -74,6 +85,47 @@ export function figureRows(r: BenchResults): string[][] {
 
 const HEADER = ['figure', ...STREAM_SYSTEMS];
 
+type StartPath = z.infer<typeof StartPathResults>;
+const START_HEADER = ['start phase, p50 ms', 'turnflow', 'turnflow_gateway'];
+
+/** `start_path_ms` as rows `[phase, turnflow, turnflow_gateway]`, then the actions and the burst. */
+export function startPathRows(r: StartPath): string[][] {
+  const cell = (v: number | null) => (v === null ? '—' : String(v));
+  const rows = START_PHASES.map((p) => [
+    p,
+    cell(r.start_path_ms.turnflow[p]),
+    cell(r.start_path_ms.turnflow_gateway[p]),
+  ]);
+  const a = r.temporal_actions_per_turn.turnflow;
+  const kinds = Object.entries(a.text_turn_by_kind)
+    .filter(([k, v]) => k !== 'total' && v > 0)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+  rows.push(['actions per 1-hop text turn (by kind)', `${a.text_turn} (${kinds})`, '—']);
+  rows.push(['actions per extra tool hop', String(a.per_extra_tool_hop), '—']);
+  const b = r.burst_headers_ms.turnflow_gateway;
+  rows.push([`burst of ${b.n}: headers p50 / p99 / max`, '—', `${b.p50} / ${b.p99} / ${b.max}`]);
+  return rows;
+}
+
+/** The start-path figures as a Markdown table. */
+export function startPathMarkdown(r: StartPath): string {
+  const lines = [START_HEADER, START_HEADER.map(() => '---'), ...startPathRows(r)].map(
+    (row) => `| ${row.join(' | ')} |`,
+  );
+  return lines.join('\n');
+}
+
+/** The start-path figures as plain text, for the terminal. */
+export function startPathText(r: StartPath): string {
+  return padded([START_HEADER, ...startPathRows(r)]);
+}
+
+function padded(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ')).join('\n');
+}
+
 /** A Markdown table of the figures. */
 export function markdownTable(r: BenchResults): string {
   const lines = [HEADER, HEADER.map(() => '---'), ...figureRows(r)].map((row) => `| ${row.join(' | ')} |`);
@@ -82,9 +134,7 @@ export function markdownTable(r: BenchResults): string {
 
 /** The figures side by side as plain text, for the terminal. */
 export function textTable(r: BenchResults): string {
-  const rows = [HEADER, ...figureRows(r)];
-  const widths = HEADER.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ')).join('\n');
+  return padded([HEADER, ...figureRows(r)]);
 }
 
 /** The generated section of BENCHMARKS.md (between the markers), from one run. */
@@ -99,6 +149,8 @@ export function benchmarksSection(r: BenchResults, command: string, chartFile: s
     m.note,
     '',
     markdownTable(r),
+    '',
+    startPathMarkdown(r),
     '',
     `![delta latency and TTFT overhead per system](${chartFile})`,
   ].join('\n');

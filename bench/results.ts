@@ -7,6 +7,38 @@ export type StreamSystem = (typeof STREAM_SYSTEMS)[number];
 /** Concurrency levels of `delta_latency_ms`. */
 export const CONCURRENCY_KEYS = ['c1', 'c50', 'c200'] as const;
 
+/**
+ * The phases of `start_path_ms`, in order along one turn's start: the caller's start → the model's request.
+ * Each is the p50 over the c1 turns of one system; `null` where the system does not show it.
+ */
+export const START_PHASES = [
+  /** TurnClient: start() → its update-with-start leaves the process (validation, catalog, claim). */
+  'caller_before_temporal',
+  /** The update-with-start's round trip at the caller (covers the next three). */
+  'update_with_start_round_trip',
+  /** Request left (gateway: POST sent) → the conversation's WorkflowExecutionStarted. */
+  'to_conversation_started',
+  /** Conversation started → its workflow task picked up by a worker. */
+  'conversation_task_queued',
+  /** That task in the worker: picked up → completed (update handled, child initiated). */
+  'conversation_task_worker',
+  /** Conversation's task completed → the turn's WorkflowExecutionStarted. */
+  'child_start',
+  /** Turn started → its first workflow task picked up. */
+  'turn_task_queued',
+  /** The turn's first workflow task in the worker, up to the completion that schedules the LLM activity. */
+  'turn_task_worker',
+  /** Of which: picked up → its local activities done (the SDK's marker times). */
+  'turn_task_local_activities',
+  /** LLM activity scheduled → started (eager dispatch: ~0). */
+  'activity_scheduled_to_started',
+  /** LLM activity started → its request reached the model (context load, writer open, request). */
+  'activity_start_to_request',
+  /** The caller's start → the model's request: the sum. */
+  'total_to_model_request',
+] as const;
+export type StartPhase = (typeof START_PHASES)[number];
+
 /** Token counts of `history_events`. */
 export const HISTORY_TOKEN_KEYS = ['t100', 't1000', 't10000'] as const;
 
@@ -31,6 +63,36 @@ const Cpu = z.strictObject({
   temporal: Ms,
   postgres: Ms,
   total: Ms,
+});
+
+/** p50 ms of each start phase of one system; `null` where that system does not show the phase. */
+const StartPathRow = z.strictObject(
+  Object.fromEntries(START_PHASES.map((p) => [p, z.number().nullable()])) as Record<
+    StartPhase,
+    z.ZodNullable<z.ZodNumber>
+  >,
+);
+export type StartPathRow = z.infer<typeof StartPathRow>;
+
+/** Temporal Cloud billable actions per turn, counted from histories plus the heartbeats the server received. */
+const ActionsPerTurn = z.strictObject({
+  /** The first turn of a new conversation, one LLM hop, no tools. */
+  text_turn: z.number().nonnegative(),
+  /** (a turn with N tool hops − a text turn) / N. */
+  per_extra_tool_hop: z.number(),
+  /** The text turn's actions by kind. */
+  text_turn_by_kind: z.record(z.string(), z.number()),
+});
+export type ActionsPerTurn = z.infer<typeof ActionsPerTurn>;
+
+/** The start-path section: also the whole of `bench/start-path.json` (`npm run bench -- --start-path`). */
+export const StartPathResults = z.strictObject({
+  start_path_ms: z.strictObject({ turnflow: StartPathRow, turnflow_gateway: StartPathRow }),
+  temporal_actions_per_turn: z.strictObject({ turnflow: ActionsPerTurn }),
+  /** Starts of one tenant sent at once through the gateway: POST → response headers. */
+  burst_headers_ms: z.strictObject({
+    turnflow_gateway: z.strictObject({ p50: Ms, p99: Ms, max: Ms, n: z.number().int().positive() }),
+  }),
 });
 
 /**
@@ -111,6 +173,7 @@ export const BenchResults = z.strictObject({
     }),
   }),
   gateway_post_to_model_ms: z.strictObject({ turnflow_gateway: Percentiles }),
+  ...StartPathResults.shape,
 });
 export type BenchResults = z.infer<typeof BenchResults>;
 

@@ -38,6 +38,8 @@ export const TENANT_TOKEN = 'bench-token';
 export const TURNFLOW_QUEUE = 'bench-turnflow';
 export const WORKFLOW_STREAMS_QUEUE = 'bench-workflow-streams';
 export const MODEL_NAME = 'bench-model';
+/** The gateway's running-turn and open-stream limits in the bench: on, and above anything a phase starts. */
+export const BENCH_GATEWAY_LIMIT = 5_000;
 /** `application_name` of each process's Postgres connections, so pg_stat_activity says whose they are. */
 export const APP_NAMES = { worker: 'turnflow-worker', gateway: 'turnflow-gateway', bench: 'turnflow-bench' } as const;
 
@@ -53,7 +55,10 @@ export interface BenchStack {
   temporal: Client;
   temporalAddress: string;
   gatewayUrl: string;
+  /** Absent when the stack was started without the comparison systems. */
   directUrl: string;
+  /** The dev server's Prometheus endpoint (its request counters: heartbeats that reached it). */
+  temporalMetricsUrl: string;
   pids: { worker: number; gateway: number; temporal: number; postgres: number };
   /** Stops every process it started and deletes its files. */
   close(): Promise<void>;
@@ -81,8 +86,15 @@ export async function ensureWorkflowStreamsInstalled(log: (line: string) => void
   await promisify(execFile)(npm, ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: WORKFLOW_STREAMS_DIR });
 }
 
-/** Starts the stack; `log` gets progress lines. */
-export async function startStack(log: (line: string) => void): Promise<BenchStack> {
+/**
+ * Starts the stack; `log` gets progress lines. With `turnflowOnly` the direct server and workflow_streams are not
+ * started (the start-path run measures turnflow alone).
+ */
+export async function startStack(
+  log: (line: string) => void,
+  opts: { turnflowOnly?: boolean } = {},
+): Promise<BenchStack> {
+  const comparisons = opts.turnflowOnly !== true;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'turnflow-bench-'));
   await chmod(dir, 0o755); // the Postgres cluster inside runs as the postgres OS user
   const cleanups: (() => Promise<unknown>)[] = [];
@@ -92,11 +104,12 @@ export async function startStack(log: (line: string) => void): Promise<BenchStac
   try {
     const flags = temporalFlags();
     log(`bench: stack in ${dir}${flags.length ? `; Temporal flags: ${flags.join(' ')}` : ''}`);
+    const metricsPort = await freePort();
     const [postgres, devServer, model] = await Promise.all([
       throwawayPostgres({ parent: dir }),
-      restartableDevServer({ parent: dir, extraArgs: flags }),
+      restartableDevServer({ parent: dir, extraArgs: [...flags, '--metrics-port', String(metricsPort)] }),
       BenchModel.start(),
-      ensureWorkflowStreamsInstalled(log),
+      comparisons ? ensureWorkflowStreamsInstalled(log) : undefined,
     ]).then(([p, t, m]) => [p, t, m] as [ThrowawayPostgres, RestartableDevServer, BenchModel]);
     cleanups.push(
       () => postgres.destroy(),
@@ -121,8 +134,10 @@ export async function startStack(log: (line: string) => void): Promise<BenchStac
       OPENAI_MODEL: MODEL_NAME,
       LOG_LEVEL: 'warn',
     };
-    const spawnNode = (name: string, script: string, env: NodeJS.ProcessEnv): Proc => {
-      const proc = new Proc(name, process.execPath, ['--import', 'tsx', script], {
+    // `BENCH_NODE_FLAGS` (space-separated, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) go to the worker and the gateway.
+    const nodeFlags = (process.env['BENCH_NODE_FLAGS'] ?? '').split(/\s+/).filter(Boolean);
+    const spawnNode = (name: string, script: string, env: NodeJS.ProcessEnv, flags: string[] = []): Proc => {
+      const proc = new Proc(name, process.execPath, [...flags, '--import', 'tsx', script], {
         cwd: PROJECT_ROOT,
         env: { ...common, ...env },
         logFile: path.join(dir, `${name}.log`),
@@ -131,26 +146,39 @@ export async function startStack(log: (line: string) => void): Promise<BenchStac
       return proc;
     };
     // The product's own entry points, configured only through their environment: whatever their code does, the
-    // bench measures. The gateway's per-tenant limits are off: one tenant runs every bench turn.
-    const worker = spawnNode('worker', 'worker/main.ts', {
-      TURNFLOW_TASK_QUEUE: TURNFLOW_QUEUE,
-      DATABASE_URL: withAppName(databaseUrl, APP_NAMES.worker),
-    });
-    const gateway = spawnNode('gateway', 'gateway/main.ts', {
-      TURNFLOW_TASK_QUEUE: TURNFLOW_QUEUE,
-      DATABASE_URL: withAppName(databaseUrl, APP_NAMES.gateway),
-      GATEWAY_PORT: String(gatewayPort),
-      TURNFLOW_API_TOKENS: `${TENANT}:${hashToken(TENANT_TOKEN)}`,
-      GATEWAY_MAX_RUNNING_TURNS: '0',
-      GATEWAY_MAX_OPEN_STREAMS: '0',
-    });
-    spawnNode('direct', 'bench/direct-server.ts', { DIRECT_PORT: String(directPort) });
-    spawnNode('workflow-streams-worker', 'bench/workflow-streams/src/worker.ts', {
-      TURNFLOW_TASK_QUEUE: WORKFLOW_STREAMS_QUEUE,
-    });
+    // bench measures. One tenant runs every bench turn: the gateway's per-tenant limits are on (their code path is
+    // measured) but set far above what any phase starts, so none is refused.
+    const worker = spawnNode(
+      'worker',
+      'worker/main.ts',
+      {
+        TURNFLOW_TASK_QUEUE: TURNFLOW_QUEUE,
+        DATABASE_URL: withAppName(databaseUrl, APP_NAMES.worker),
+      },
+      nodeFlags,
+    );
+    const gateway = spawnNode(
+      'gateway',
+      'gateway/main.ts',
+      {
+        TURNFLOW_TASK_QUEUE: TURNFLOW_QUEUE,
+        DATABASE_URL: withAppName(databaseUrl, APP_NAMES.gateway),
+        GATEWAY_PORT: String(gatewayPort),
+        TURNFLOW_API_TOKENS: `${TENANT}:${hashToken(TENANT_TOKEN)}`,
+        GATEWAY_MAX_RUNNING_TURNS: String(BENCH_GATEWAY_LIMIT),
+        GATEWAY_MAX_OPEN_STREAMS: String(BENCH_GATEWAY_LIMIT),
+      },
+      nodeFlags,
+    );
+    if (comparisons) {
+      spawnNode('direct', 'bench/direct-server.ts', { DIRECT_PORT: String(directPort) });
+      spawnNode('workflow-streams-worker', 'bench/workflow-streams/src/worker.ts', {
+        TURNFLOW_TASK_QUEUE: WORKFLOW_STREAMS_QUEUE,
+      });
+    }
     await Promise.all([
       waitForPort(gatewayPort, 'the gateway', 120_000),
-      waitForPort(directPort, 'the direct server', 60_000),
+      comparisons ? waitForPort(directPort, 'the direct server', 60_000) : undefined,
     ]);
 
     const temporalPort = devServer.address.split(':').at(-1)!;
@@ -168,6 +196,7 @@ export async function startStack(log: (line: string) => void): Promise<BenchStac
       temporalAddress: devServer.address,
       gatewayUrl: `http://127.0.0.1:${gatewayPort}`,
       directUrl: `http://127.0.0.1:${directPort}`,
+      temporalMetricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
       pids: { worker: worker.pid, gateway: gateway.pid, temporal: temporalPid, postgres: postmaster },
       close,
     };

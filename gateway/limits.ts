@@ -37,17 +37,27 @@ export async function runningTurnsOf(
   return { running: rows[0]?.running ?? 0, stored: new Set(rows[0]?.stored ?? []) };
 }
 
+/** A start this process admitted (or is admitting) whose turn row it has not yet seen stored. */
+interface PendingStart {
+  /** When it was admitted (epoch ms). */
+  at: number;
+  /** Admission order within the process: a start counts only the starts admitted before it. */
+  seq: number;
+}
+
 /**
  * Enforces {@link LimitOptions}. Running turns are counted from Postgres, so every gateway of a fleet (and every
- * TurnClient) sees the same count, plus the turns this process started whose rows are not stored yet; starts of one
- * tenant are serialised within a process, so a burst cannot all pass one stale count. Open streams are counted in
- * memory: a stream is a connection to this process, so that limit is per process (N gateways allow N times it).
+ * TurnClient) sees the same count, plus the turns this process admitted whose rows are not stored yet. Starts of one
+ * tenant run concurrently: each takes a numbered reservation before it counts, and counts the reservations made
+ * before its own, so a burst cannot all pass one stale count (the first `maxRunningTurns` pass, the rest are
+ * refused) while no start waits for another's round trip to Temporal. Open streams are counted in memory: a stream
+ * is a connection to this process, so that limit is per process (N gateways allow N times it).
  */
 export class TenantLimits {
   private readonly streams = new Map<string, number>();
-  /** Turns this process started and has not yet seen stored, by tenant: turn id → when started. */
-  private readonly pending = new Map<string, Map<string, number>>();
-  private readonly queues = new Map<string, Promise<unknown>>();
+  /** Starts this process admitted and has not yet seen stored, by tenant: turn id → reservation. */
+  private readonly pending = new Map<string, Map<string, PendingStart>>();
+  private seq = 0;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -86,39 +96,39 @@ export class TenantLimits {
 
   /**
    * Runs `start` for `turnId` if `tenant` may start another turn. A turn that exists already (a repeated request
-   * attaching to it) is never refused.
+   * attaching to it, or one this process is starting) is never refused.
    * @throws ApiError 429 when the tenant has {@link LimitOptions.maxRunningTurns} running turns.
    */
-  admitTurn<T>(tenant: string, turnId: string, start: () => Promise<T>): Promise<T> {
+  async admitTurn<T>(tenant: string, turnId: string, start: () => Promise<T>): Promise<T> {
     if (this.opts.maxRunningTurns <= 0) return start();
-    const run = async () => {
-      const pending = this.pendingOf(tenant);
-      const { running, stored } = await runningTurnsOf(this.pool, tenant, [...pending.keys(), turnId]);
-      for (const id of stored) pending.delete(id);
-      const attaching = stored.has(turnId) || pending.has(turnId);
-      const count = running + pending.size;
+    const pending = this.pendingOf(tenant);
+    if (pending.has(turnId)) return start();
+    // Taken before the first await: every start admitted after this one counts it.
+    const mine: PendingStart = { at: Date.now(), seq: ++this.seq };
+    pending.set(turnId, mine);
+    try {
+      const { running, stored } = await runningTurnsOf(this.pool, tenant, [...pending.keys()]);
+      for (const id of stored) if (id !== turnId) pending.delete(id);
+      const attaching = stored.has(turnId);
+      const ahead = [...pending.values()].filter((p) => p.seq < mine.seq).length;
+      const count = running + ahead;
       if (!attaching && count >= this.opts.maxRunningTurns) {
         throw this.tooMany(`tenant ${tenant} has ${count} running turns, the most allowed; retry when one ends`);
       }
       const result = await start();
-      if (!attaching) pending.set(turnId, Date.now());
+      if (attaching) pending.delete(turnId);
       return result;
-    };
-    // One start at a time per tenant in this process: each sees the count the previous one left.
-    const next = (this.queues.get(tenant) ?? Promise.resolve()).then(run, run);
-    const settled = next.catch(() => undefined);
-    this.queues.set(tenant, settled);
-    void settled.then(() => {
-      if (this.queues.get(tenant) === settled) this.queues.delete(tenant);
-    });
-    return next;
+    } catch (err: unknown) {
+      if (pending.get(turnId) === mine) pending.delete(turnId);
+      throw err;
+    }
   }
 
-  private pendingOf(tenant: string): Map<string, number> {
+  private pendingOf(tenant: string): Map<string, PendingStart> {
     let pending = this.pending.get(tenant);
-    if (!pending) this.pending.set(tenant, (pending = new Map<string, number>()));
+    if (!pending) this.pending.set(tenant, (pending = new Map<string, PendingStart>()));
     const expired = Date.now() - (this.opts.pendingMs ?? 60_000);
-    for (const [id, at] of pending) if (at < expired) pending.delete(id);
+    for (const [id, p] of pending) if (p.at < expired) pending.delete(id);
     return pending;
   }
 

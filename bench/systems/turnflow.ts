@@ -1,13 +1,33 @@
+import { Client, type WorkflowClientInterceptor } from '@temporalio/client';
 import { TurnClient } from '../../client';
 import type { BenchStack } from '../stack';
+import { conversationWorkflowIdFor } from '../../common';
 import { TENANT, TURNFLOW_QUEUE } from '../stack';
 import { messageFor, tokensIn } from '../tokens';
 import { now, runAll, type System, type TurnRecord } from './types';
 
 /** turnflow through its public client: `TurnClient.start` and `TurnClient.events`, in the bench process. */
 export function turnflowSystem(stack: BenchStack): System & { close(): Promise<void> } {
+  // When each update-with-start left this process and when its answer came back, by conversation workflow id.
+  const sent = new Map<string, { sentAt: number; answeredAt?: number }>();
+  const probe: WorkflowClientInterceptor = {
+    async startUpdateWithStart(input, next) {
+      const mark: { sentAt: number; answeredAt?: number } = { sentAt: now() };
+      sent.set(input.workflowStartOptions.workflowId, mark);
+      try {
+        return await next(input);
+      } finally {
+        mark.answeredAt = now();
+      }
+    },
+  };
+  const temporal = new Client({
+    connection: stack.temporal.connection,
+    namespace: stack.temporal.options.namespace,
+    interceptors: { workflow: [probe] },
+  });
   const turns = new TurnClient({
-    temporal: stack.temporal,
+    temporal,
     pool: stack.pool,
     databaseUrl: stack.databaseUrl,
     taskQueue: TURNFLOW_QUEUE,
@@ -27,6 +47,9 @@ export function turnflowSystem(stack: BenchStack): System & { close(): Promise<v
           ...(opts.persistence ? { persistence: opts.persistence } : {}),
         });
         record.workflowId = turnId;
+        const mark = sent.get(conversationWorkflowIdFor(TENANT, key));
+        sent.delete(conversationWorkflowIdFor(TENANT, key));
+        if (mark) record.temporal = { sentAt: mark.sentAt, answeredAt: mark.answeredAt ?? NaN };
         for await (const event of turns.events(turnId)) {
           const at = now();
           if (event.type === 'text') {

@@ -8,6 +8,11 @@ export interface TurnRecord {
   firstDeltaAt?: number;
   /** When the caller saw the end of the turn. */
   endAt?: number;
+  /**
+   * The caller's one request to Temporal (TurnClient's update-with-start): when it left the process and when its
+   * answer came back. Absent where the caller cannot see it (the gateway's turns, the other systems).
+   */
+  temporal?: { sentAt: number; answeredAt: number };
   /** Each chunk token the caller received, with when. */
   received: [string, number][];
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { chartSvg } from '../../bench/chart';
 import { peakStreaming } from '../../bench/metrics';
 import { markdownTable, replaceSection, SECTION_END, SECTION_START } from '../../bench/report';
-import { BenchResults, parseResults } from '../../bench/results';
+import { BenchResults, parseResults, START_PHASES } from '../../bench/results';
 import { median, percentile, summarize } from '../../bench/stats';
 import { keyOfMessage, messageFor, tokensIn, turnText } from '../../bench/tokens';
 
@@ -55,7 +55,17 @@ function example(): BenchResults {
     cpu_ms_per_turn: { turnflow: { worker: 100, gateway: 35, temporal: 120, postgres: 40, total: 295 } },
     turn_start_rate: { turnflow: { turns_per_s: 6, started: 200, last_reached_model_s: 33 } },
     gateway_post_to_model_ms: { turnflow_gateway: pp(150, 200) },
+    start_path_ms: { turnflow: startRow(1), turnflow_gateway: { ...startRow(2), caller_before_temporal: null } },
+    temporal_actions_per_turn: {
+      turnflow: { text_turn: 11, per_extra_tool_hop: 6, text_turn_by_kind: { workflowStarts: 1, heartbeats: 2 } },
+    },
+    burst_headers_ms: { turnflow_gateway: { p50: 900, p99: 1900, max: 1950, n: 100 } },
   };
+}
+
+/** Every start phase at `ms`. */
+function startRow(ms: number) {
+  return Object.fromEntries(START_PHASES.map((p) => [p, ms])) as Record<(typeof START_PHASES)[number], number | null>;
 }
 
 describe('bench: pure parts', () => {
@@ -113,8 +123,9 @@ describe('bench: pure parts', () => {
       assert.throws(() => parseResults({ ...example(), extra: 1 }), /extra/);
     });
 
-    it('lists exactly the top-level keys of issue 9', () => {
+    it('lists exactly the top-level keys of issues 9 and 17', () => {
       assert.deepEqual(Object.keys(BenchResults.shape).sort(), [
+        'burst_headers_ms',
         'cpu_ms_per_turn',
         'db_rows_per_turn',
         'delta_latency_ms',
@@ -123,7 +134,9 @@ describe('bench: pure parts', () => {
         'hop_overhead_ms',
         'meta',
         'pg_connections',
+        'start_path_ms',
         'streams_at_once',
+        'temporal_actions_per_turn',
         'throughput',
         'ttft_overhead_ms',
         'turn_start_rate',
