@@ -9,8 +9,16 @@ import {
   type Usage,
 } from '../common';
 import type { ActivityDeps } from './deps';
-import { openChatChunkStream, readChatStream, toLlmFailure, type AssembledMessage } from './llm';
+import {
+  ChatStreamError,
+  openChatChunkStream,
+  readChatStream,
+  tokenCounts,
+  toLlmFailure,
+  type AssembledMessage,
+} from './llm';
 import { recordProviderFailure } from './repo/llm-failures';
+import { recordAttemptUsage, recordLostAttempts, type AttemptUsage } from './repo/usage';
 import { loadContext, saveHopMessage } from './repo/messages';
 import { sqlState, toStorageFailure } from './repo/storage-failure';
 import { StreamWriter } from './stream/writer';
@@ -84,6 +92,17 @@ export function createLlmActivity(deps: ActivityDeps) {
     const ticker = setInterval(tick, Math.min(heartbeatIntervalMs, Math.max(50, idleTimeoutMs / 4)));
 
     let partial = '';
+    /** Set once the provider began a response: from then on the attempt may be billed. */
+    let streamed = false;
+    const usageOf = (outcome: AttemptUsage['outcome'], usage: Record<string, unknown> | null): AttemptUsage => ({
+      turnId: input.turnId,
+      hop: input.hop,
+      attempt,
+      model: input.model,
+      outcome,
+      streamed,
+      tokens: tokenCounts(usage),
+    });
     // Model text Postgres cannot store (U+0000, lone surrogates) is replaced before it is shown, so the caller's
     // text and the stored text stay equal.
     const storable = new StorableTextStream();
@@ -93,9 +112,20 @@ export function createLlmActivity(deps: ActivityDeps) {
       chars += text.length;
       writer.text(text);
     };
+    // A stopped or failed attempt is recorded best-effort: when Postgres is away too, the next attempt records it
+    // as lost (a stop has no next attempt: its usage is then missing, which `/v1/usage` cannot tell apart).
+    const recordFailedAttempt = (u: AttemptUsage) =>
+      recordAttemptUsage(deps.pool, u).then(
+        () => undefined,
+        (err: unknown) =>
+          deps.logger.warn({ turnId: input.turnId, hop: input.hop, attempt, err }, 'usage not recorded'),
+      );
     try {
-      if (attempt > 1)
+      if (attempt > 1) {
         await writer.event({ type: 'reset', supersededAttempt: attempt - 1 }, eventKeys.reset(input.hop, attempt));
+        // Earlier attempts whose worker died before recording them are recorded as lost, never silently dropped.
+        await recordLostAttempts(deps.pool, { turnId: input.turnId, hop: input.hop, attempt, model: input.model });
+      }
       const signal = AbortSignal.any([ctx.cancellationSignal, idle.signal]);
       // Read from the raw response: openai-node's Stream hides whether `data: [DONE]` arrived.
       const stream = await openChatChunkStream(
@@ -110,6 +140,7 @@ export function createLlmActivity(deps: ActivityDeps) {
           { signal },
         ),
       );
+      streamed = true;
       const read = await readChatStream(stream, {
         signal,
         toolCallIdPrefix: `call_h${input.hop}_`,
@@ -120,6 +151,8 @@ export function createLlmActivity(deps: ActivityDeps) {
           show(storable.push(delta.text));
         },
       });
+      // Recorded the moment it is known, before anything else can fail: the provider billed this response.
+      await recordAttemptUsage(deps.pool, usageOf('ok', read.message.usage));
       show(storable.end());
       const message = read.message;
       for (const dropped of read.droppedToolCalls) {
@@ -160,7 +193,9 @@ export function createLlmActivity(deps: ActivityDeps) {
         cancelled: false,
       };
     } catch (err: unknown) {
+      const reported = err instanceof ChatStreamError ? err.partial.usage : null;
       if (cancellationDetails()?.cancelRequested) {
+        await recordFailedAttempt(usageOf('cancelled', reported));
         // Stop generating: keep what the user already saw as this hop's answer.
         const messageId = await saveHopMessage(deps.pool, {
           turnId: input.turnId,
@@ -176,6 +211,7 @@ export function createLlmActivity(deps: ActivityDeps) {
         return { messageId, toolCalls: [], finishReason: 'cancelled', usage: null, chars, cancelled: true };
       }
       await writer.close().catch(() => writer.abandon());
+      await recordFailedAttempt(usageOf('failed', reported));
       if (ctx.cancellationSignal.aborted) throw err;
       // A write Postgres refused is not the provider's fault (and retrying the same data cannot help).
       if (sqlState(err) !== undefined) throw toStorageFailure(err);

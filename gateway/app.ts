@@ -15,6 +15,7 @@ import { rejectOtherMethods } from './methods';
 import { DEFAULT_BODY_LIMIT_BYTES } from './schemas';
 import type { TenantDirectory } from './tenants';
 import { turnRoutes } from './turns';
+import { usageRoutes } from './usage';
 
 /** What {@link createGatewayApp} needs; the caller owns (and closes) every resource. */
 export interface GatewayDeps {
@@ -52,6 +53,7 @@ export interface GatewayDeps {
  * - `GET  /v1/conversations/:id/turns` lists the conversation's running and queued turns
  * - `POST /v1/chat`, `GET /v1/chat/:id/stream`, `POST /v1/chat/:id/stop`, `GET /v1/chat/:id/messages`: the same
  *   turns for the AI SDK's `useChat` (UI message stream protocol; gateway/chat/)
+ * - `GET  /v1/usage?from&to&groupBy` the tenant's tokens, LLM attempts, turns and tool calls in a time range
  * - `GET  /chat` a chat page on the AI SDK's client (web/), for trying it in a browser
  * - `GET  /healthz` reports whether Postgres (and the extra checks) answer
  *
@@ -75,6 +77,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono {
   v1.route('/', turnRoutes(routeDeps));
   v1.route('/', conversationRoutes(routeDeps));
   v1.route('/', chatRoutes(routeDeps));
+  v1.route('/', usageRoutes(routeDeps));
 
   const app = new Hono();
   const temporal = deps.temporal;
