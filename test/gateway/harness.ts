@@ -10,6 +10,7 @@ import { TurnClient } from '../../client';
 import { TurnEvent } from '../../common';
 import {
   createGatewayApp,
+  DailyTokenBudgets,
   DEFAULT_LIMITS,
   hashToken,
   startGatewayServer,
@@ -43,7 +44,14 @@ export interface GatewayHarness {
 }
 
 export async function gatewayHarness(
-  opts: { keepAliveMs?: number; poolMax?: number; writeTimeoutMs?: number; limits?: Partial<LimitOptions> } = {},
+  opts: {
+    keepAliveMs?: number;
+    poolMax?: number;
+    writeTimeoutMs?: number;
+    limits?: Partial<LimitOptions>;
+    /** `TURNFLOW_TENANT_DAILY_TOKENS`. */
+    dailyTokens?: string;
+  } = {},
 ): Promise<GatewayHarness> {
   const h = await turnHarness();
   const pool = new pg.Pool({ connectionString: h.env.databaseUrl, max: opts.poolMax ?? 20 });
@@ -66,6 +74,7 @@ export async function gatewayHarness(
     ...(opts.keepAliveMs !== undefined ? { keepAliveMs: opts.keepAliveMs } : {}),
     ...(opts.writeTimeoutMs !== undefined ? { writeTimeoutMs: opts.writeTimeoutMs } : {}),
     limits: { ...DEFAULT_LIMITS, ...opts.limits },
+    ...(opts.dailyTokens !== undefined ? { dailyTokens: DailyTokenBudgets.parse(opts.dailyTokens) } : {}),
     temporal: h.client,
     logger: pino({ level: 'debug' }, sink),
   });
