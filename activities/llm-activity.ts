@@ -18,7 +18,7 @@ import {
   type AssembledMessage,
 } from './llm';
 import { recordProviderFailure } from './repo/llm-failures';
-import { recordAttemptUsage, recordLostAttempts, type AttemptUsage } from './repo/usage';
+import { recordAttemptUsage, recordLostAttempts, turnTokens, type AttemptUsage } from './repo/usage';
 import { loadContext, saveHopMessage } from './repo/messages';
 import { sqlState, toStorageFailure } from './repo/storage-failure';
 import { StreamWriter } from './stream/writer';
@@ -37,6 +37,8 @@ export interface StreamCompletionInput {
   toolsMayRun?: boolean;
   persistence: PersistenceOptions;
   logInitialResponse: boolean;
+  /** The turn's token budget: reached, the hop ends the turn (`budget_exhausted`) instead of running tools. */
+  maxTokens?: number;
 }
 
 /** What the workflow needs from a hop: ids, names and counts, never the text. */
@@ -154,7 +156,9 @@ export function createLlmActivity(deps: ActivityDeps) {
       // Recorded the moment it is known, before anything else can fail: the provider billed this response.
       await recordAttemptUsage(deps.pool, usageOf('ok', read.message.usage));
       show(storable.end());
-      const message = read.message;
+      // Reached, the budget ends the turn here: the model's tool calls are neither announced nor run nor stored.
+      const exhausted = input.maxTokens !== undefined && (await turnTokens(deps.pool, input.turnId)) >= input.maxTokens;
+      const message = exhausted ? { ...read.message, toolCalls: [] } : read.message;
       for (const dropped of read.droppedToolCalls) {
         deps.logger.warn({ turnId: input.turnId, hop: input.hop, dropped }, 'dropped an incomplete tool call');
       }
@@ -187,7 +191,7 @@ export function createLlmActivity(deps: ActivityDeps) {
       return {
         messageId,
         toolCalls: message.toolCalls.map((c) => ({ id: c.id, name: c.function.name })),
-        finishReason: message.finishReason,
+        finishReason: exhausted ? 'budget_exhausted' : message.finishReason,
         usage: normaliseUsage(message.usage),
         chars,
         cancelled: false,

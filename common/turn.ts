@@ -40,6 +40,11 @@ export const StartTurnRequest = z.object({
   /** Tool rounds allowed before the turn stops with `tool_limit_reached`. @default 5 */
   maxHops: z.number().int().min(0).max(50).default(5),
   persistence: PersistenceOptions.default({ persistDeltas: true, intervalMs: 200, minChars: 1024 }),
+  /**
+   * Token budget of the turn: once its counted input + output tokens (every attempt) reach `maxTokens`, it stops
+   * at the next hop boundary with `finish_reason: budget_exhausted`, its answer so far kept. @default none
+   */
+  budget: z.strictObject({ maxTokens: z.number().int().min(1).max(1_000_000_000) }).optional(),
   /** Log the first LLM reply of the turn (the seed's `log_initial_response`). @default false */
   logInitialResponse: z.boolean().default(false),
 });

@@ -111,3 +111,12 @@ export async function turnUsage(db: Pool | PoolClient, turnId: string): Promise<
     responsesWithoutUsage: row.without,
   };
 }
+
+/** Input + output tokens counted for the turn so far, over every recorded attempt. */
+export async function turnTokens(db: Pool | PoolClient, turnId: string): Promise<number> {
+  const { rows } = await db.query<{ n: string }>(
+    `SELECT coalesce(sum(input_tokens + output_tokens), 0) AS n FROM llm_usage WHERE turn_id = $1`,
+    [turnId],
+  );
+  return Number(rows[0]?.n ?? 0);
+}

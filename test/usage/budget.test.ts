@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { DailyTokenBudgets, secondsUntilUtcMidnight } from '../../gateway';
+import { finalMessage } from '../turn/harness';
 import { gatewayHarness, readEvents, TOKENS, type GatewayHarness } from '../gateway/harness';
 
 describe('tenant daily token budget', function () {
@@ -26,6 +27,29 @@ describe('tenant daily token budget', function () {
     });
     afterEach(async () => {
       await g.close();
+    });
+
+    it('ends a turn whose tokens reach its own budget between hops: budget_exhausted, no tool announced or run', async () => {
+      g.h.llm.enqueue({
+        steps: [
+          { text: 'Let me compute. ' },
+          { toolCalls: [{ id: 'c1', name: 'calculate', arguments: '{"expression":"6*7"}' }] },
+        ],
+        usage: { prompt_tokens: 15, completion_tokens: 10 },
+      });
+      const events = await g.h.withWorker(async () =>
+        readEvents(await g.postTurn({ message: 'compute', budget: { maxTokens: 25 } }, { token: TOKENS.globex })),
+      );
+      const types = events.map((e) => e.turnEvent?.type);
+      assert.ok(!types.includes('tool_calls') && !types.includes('tool_result'), types.join(','));
+      const done = events.at(-1)?.turnEvent;
+      assert.ok(done?.type === 'done');
+      assert.equal(done.finishReason, 'budget_exhausted');
+      assert.equal(done.status, 'completed');
+      assert.equal(done.usage?.totalTokens, 25);
+      assert.equal(g.h.llm.requests.length, 1, 'no further hop');
+      const [final] = await finalMessage(g.h.env, done.turnId);
+      assert.equal(final?.content, 'Let me compute. ', 'the partial answer is kept');
     });
 
     it('answers 429 budget.exhausted with Retry-After until the UTC reset once the day’s tokens reach the budget', async () => {
