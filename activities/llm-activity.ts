@@ -9,8 +9,16 @@ import {
   type Usage,
 } from '../common';
 import type { ActivityDeps } from './deps';
-import { openChatChunkStream, readChatStream, toLlmFailure, type AssembledMessage } from './llm';
+import {
+  ChatStreamError,
+  openChatChunkStream,
+  readChatStream,
+  tokenCounts,
+  toLlmFailure,
+  type AssembledMessage,
+} from './llm';
 import { recordProviderFailure } from './repo/llm-failures';
+import { recordAttemptUsage, recordLostAttempts, turnTokens, type AttemptUsage } from './repo/usage';
 import { loadContext, saveHopMessage } from './repo/messages';
 import { sqlState, toStorageFailure } from './repo/storage-failure';
 import { StreamWriter } from './stream/writer';
@@ -29,6 +37,8 @@ export interface StreamCompletionInput {
   toolsMayRun?: boolean;
   persistence: PersistenceOptions;
   logInitialResponse: boolean;
+  /** The turn's token budget: reached, the hop ends the turn (`budget_exhausted`) instead of running tools. */
+  maxTokens?: number;
 }
 
 /** What the workflow needs from a hop: ids, names and counts, never the text. */
@@ -84,6 +94,17 @@ export function createLlmActivity(deps: ActivityDeps) {
     const ticker = setInterval(tick, Math.min(heartbeatIntervalMs, Math.max(50, idleTimeoutMs / 4)));
 
     let partial = '';
+    /** Set once the provider began a response: from then on the attempt may be billed. */
+    let streamed = false;
+    const usageOf = (outcome: AttemptUsage['outcome'], usage: Record<string, unknown> | null): AttemptUsage => ({
+      turnId: input.turnId,
+      hop: input.hop,
+      attempt,
+      model: input.model,
+      outcome,
+      streamed,
+      tokens: tokenCounts(usage),
+    });
     // Model text Postgres cannot store (U+0000, lone surrogates) is replaced before it is shown, so the caller's
     // text and the stored text stay equal.
     const storable = new StorableTextStream();
@@ -93,9 +114,20 @@ export function createLlmActivity(deps: ActivityDeps) {
       chars += text.length;
       writer.text(text);
     };
+    // A stopped or failed attempt is recorded best-effort: when Postgres is away too, the next attempt records it
+    // as lost (a stop has no next attempt: its usage is then missing, which `/v1/usage` cannot tell apart).
+    const recordFailedAttempt = (u: AttemptUsage) =>
+      recordAttemptUsage(deps.pool, u).then(
+        () => undefined,
+        (err: unknown) =>
+          deps.logger.warn({ turnId: input.turnId, hop: input.hop, attempt, err }, 'usage not recorded'),
+      );
     try {
-      if (attempt > 1)
+      if (attempt > 1) {
         await writer.event({ type: 'reset', supersededAttempt: attempt - 1 }, eventKeys.reset(input.hop, attempt));
+        // Earlier attempts whose worker died before recording them are recorded as lost, never silently dropped.
+        await recordLostAttempts(deps.pool, { turnId: input.turnId, hop: input.hop, attempt, model: input.model });
+      }
       const signal = AbortSignal.any([ctx.cancellationSignal, idle.signal]);
       // Read from the raw response: openai-node's Stream hides whether `data: [DONE]` arrived.
       const stream = await openChatChunkStream(
@@ -110,6 +142,7 @@ export function createLlmActivity(deps: ActivityDeps) {
           { signal },
         ),
       );
+      streamed = true;
       const read = await readChatStream(stream, {
         signal,
         toolCallIdPrefix: `call_h${input.hop}_`,
@@ -120,8 +153,12 @@ export function createLlmActivity(deps: ActivityDeps) {
           show(storable.push(delta.text));
         },
       });
+      // Recorded the moment it is known, before anything else can fail: the provider billed this response.
+      await recordAttemptUsage(deps.pool, usageOf('ok', read.message.usage));
       show(storable.end());
-      const message = read.message;
+      // Reached, the budget ends the turn here: the model's tool calls are neither announced nor run nor stored.
+      const exhausted = input.maxTokens !== undefined && (await turnTokens(deps.pool, input.turnId)) >= input.maxTokens;
+      const message = exhausted ? { ...read.message, toolCalls: [] } : read.message;
       for (const dropped of read.droppedToolCalls) {
         deps.logger.warn({ turnId: input.turnId, hop: input.hop, dropped }, 'dropped an incomplete tool call');
       }
@@ -154,13 +191,15 @@ export function createLlmActivity(deps: ActivityDeps) {
       return {
         messageId,
         toolCalls: message.toolCalls.map((c) => ({ id: c.id, name: c.function.name })),
-        finishReason: message.finishReason,
+        finishReason: exhausted ? 'budget_exhausted' : message.finishReason,
         usage: normaliseUsage(message.usage),
         chars,
         cancelled: false,
       };
     } catch (err: unknown) {
+      const reported = err instanceof ChatStreamError ? err.partial.usage : null;
       if (cancellationDetails()?.cancelRequested) {
+        await recordFailedAttempt(usageOf('cancelled', reported));
         // Stop generating: keep what the user already saw as this hop's answer.
         const messageId = await saveHopMessage(deps.pool, {
           turnId: input.turnId,
@@ -176,6 +215,7 @@ export function createLlmActivity(deps: ActivityDeps) {
         return { messageId, toolCalls: [], finishReason: 'cancelled', usage: null, chars, cancelled: true };
       }
       await writer.close().catch(() => writer.abandon());
+      await recordFailedAttempt(usageOf('failed', reported));
       if (ctx.cancellationSignal.aborted) throw err;
       // A write Postgres refused is not the provider's fault (and retrying the same data cannot help).
       if (sqlState(err) !== undefined) throw toStorageFailure(err);

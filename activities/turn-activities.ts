@@ -16,6 +16,7 @@ import type { ActivityDeps } from './deps';
 import { UnknownModelError } from './errors';
 import { hopMessages } from './repo/messages';
 import { storageStep } from './repo/storage-failure';
+import { turnUsage } from './repo/usage';
 import { ensureTurn, inTransaction, storedResult } from './repo/turns';
 import { compactTextEvents } from './stream/compact';
 import { StreamWriter } from './stream/writer';
@@ -101,7 +102,9 @@ export function createTurnActivities(deps: ActivityDeps) {
       const hops = await hopMessages(db, input.turnId);
       const warning = input.hopLimit !== null ? HOP_LIMIT_SEPARATOR + hopLimitWarning(input.hopLimit) : '';
       const content = hops.map((h) => h.content ?? '').join('') + warning;
-      const usage = sumUsage(hops.map((h) => h.usage));
+      // Every attempt the provider billed, retried ones included; a turn begun before usage was recorded per
+      // attempt has only its hops' last attempts to go by.
+      const usage = (await turnUsage(db, input.turnId)) ?? sumUsage(hops.map((h) => h.usage));
       await db.query(
         `INSERT INTO messages (tenant_id, conversation_id, turn_id, idem_key, kind, content, model, finish_reason, usage)
          SELECT tenant_id, conversation_id, id, $2, 'final', $3, model, $4, $5 FROM turns WHERE id = $1

@@ -34,3 +34,12 @@ export {
   type TurnClaim,
 } from './access';
 export { signalOnShutdown, waitFor, type WaitForOptions } from './wait-for';
+export {
+  usageReport,
+  MAX_USAGE_GROUPS,
+  TURN_OUTCOME_SQL,
+  type UsageGroup,
+  type UsageGroupBy,
+  type UsageReport,
+  type UsageTotals,
+} from './usage';

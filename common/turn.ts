@@ -40,6 +40,11 @@ export const StartTurnRequest = z.object({
   /** Tool rounds allowed before the turn stops with `tool_limit_reached`. @default 5 */
   maxHops: z.number().int().min(0).max(50).default(5),
   persistence: PersistenceOptions.default({ persistDeltas: true, intervalMs: 200, minChars: 1024 }),
+  /**
+   * Token budget of the turn: once its counted input + output tokens (every attempt) reach `maxTokens`, it stops
+   * at the next hop boundary with `finish_reason: budget_exhausted`, its answer so far kept. @default none
+   */
+  budget: z.strictObject({ maxTokens: z.number().int().min(1).max(1_000_000_000) }).optional(),
   /** Log the first LLM reply of the turn (the seed's `log_initial_response`). @default false */
   logInitialResponse: z.boolean().default(false),
 });
@@ -67,13 +72,36 @@ export type ChatTurnInput = z.infer<typeof ChatTurnInput>;
 /** Why a turn ended. Provider finish reasons (`stop`, `length`, `content_filter`, …) pass through. */
 export type TurnFinishReason = 'tool_limit_reached' | 'cancelled' | 'interrupted' | (string & {});
 
-/** Token usage summed over every hop of the turn (absent when the provider reported none). */
+/**
+ * The turn's own usage: every LLM attempt of every hop, retried attempts included (what the provider billed), as
+ * recorded once in the usage table; `null` when no attempt was recorded. The fields after `totalTokens` are absent
+ * on turns that finished before usage was recorded per attempt (their figures then cover each hop's last attempt).
+ */
 export const Usage = z.object({
+  /** Input tokens. */
   promptTokens: z.number().int().nonnegative(),
+  /** Output tokens (reasoning included, as providers count them). */
   completionTokens: z.number().int().nonnegative(),
+  /** `promptTokens + completionTokens`. */
   totalTokens: z.number().int().nonnegative(),
+  /** Of the input tokens, those the provider served from its prompt cache. */
+  cachedInputTokens: z.number().int().nonnegative().optional(),
+  /** Of the output tokens, those spent on reasoning. */
+  reasoningTokens: z.number().int().nonnegative().optional(),
+  /** LLM attempts made, retried and failed ones included. */
+  llmAttempts: z.number().int().nonnegative().optional(),
+  /** Attempts whose response carried no usage, or whose worker died before it could record it. */
+  responsesWithoutUsage: z.number().int().nonnegative().optional(),
 });
 export type Usage = z.infer<typeof Usage>;
+
+/** What one provider response reported, normalised across providers. */
+export interface TokenCounts {
+  inputTokens: number;
+  outputTokens: number;
+  cachedInputTokens: number;
+  reasoningTokens: number;
+}
 
 /** What the workflow returns: small, by design — the answer text lives in Postgres (message `messageId`). */
 export interface ChatTurnResult {

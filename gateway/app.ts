@@ -5,6 +5,7 @@ import type pg from 'pg';
 import pino, { type Logger } from 'pino';
 import type { TurnClient } from '../client';
 import { bearerAuth, type AppEnv } from './auth';
+import type { DailyTokenBudgets } from './budget';
 import { chatRoutes } from './chat';
 import { chatPageRoutes } from './chat-page';
 import { conversationRoutes } from './conversations';
@@ -15,6 +16,7 @@ import { headWithoutBody, rejectOtherMethods } from './methods';
 import { DEFAULT_BODY_LIMIT_BYTES } from './schemas';
 import type { TenantDirectory } from './tenants';
 import { turnRoutes } from './turns';
+import { usageRoutes } from './usage';
 
 /** What {@link createGatewayApp} needs; the caller owns (and closes) every resource. */
 export interface GatewayDeps {
@@ -38,6 +40,8 @@ export interface GatewayDeps {
   temporal?: Client;
   /** Extra `/healthz` checks by name. @default `{ temporal }` when {@link GatewayDeps.temporal} is given */
   healthChecks?: Record<string, HealthCheck>;
+  /** Daily token budgets per tenant (`TURNFLOW_TENANT_DAILY_TOKENS`). @default none */
+  dailyTokens?: DailyTokenBudgets;
   /** @default silent */
   logger?: Logger;
 }
@@ -52,6 +56,7 @@ export interface GatewayDeps {
  * - `GET  /v1/conversations/:id/turns` lists the conversation's running and queued turns
  * - `POST /v1/chat`, `GET /v1/chat/:id/stream`, `POST /v1/chat/:id/stop`, `GET /v1/chat/:id/messages`: the same
  *   turns for the AI SDK's `useChat` (UI message stream protocol; gateway/chat/)
+ * - `GET  /v1/usage?from&to&groupBy` the tenant's tokens, LLM attempts, turns and tool calls in a time range
  * - `GET  /chat` a chat page on the AI SDK's client (web/), for trying it in a browser
  * - `GET  /healthz` reports whether Postgres (and the extra checks) answer
  *
@@ -67,6 +72,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono {
     keepAliveMs: deps.keepAliveMs ?? 15_000,
     writeTimeoutMs: deps.writeTimeoutMs ?? 30_000,
     limits: new TenantLimits(deps.pool, deps.limits ?? DEFAULT_LIMITS),
+    dailyTokens: deps.dailyTokens,
     logger,
   };
 
@@ -75,6 +81,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono {
   v1.route('/', turnRoutes(routeDeps));
   v1.route('/', conversationRoutes(routeDeps));
   v1.route('/', chatRoutes(routeDeps));
+  v1.route('/', usageRoutes(routeDeps));
 
   const app = new Hono();
   app.use('*', headWithoutBody());

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ConfigError, EnvBool, TemporalEnv, temporalEnvProblem } from '../config';
 import { DEFAULT_START_TIMEOUT_MS } from '../client';
 import { DoubleTextingPolicy } from '../common';
+import { DailyTokenBudgets } from './budget';
 import { DEFAULT_LIMITS } from './limits';
 import { DEFAULT_BODY_LIMIT_BYTES, MIN_BODY_LIMIT_BYTES } from './schemas';
 import { ApiTokens, TenantDirectory } from './tenants';
@@ -46,6 +47,8 @@ export const GatewayEnv = TemporalEnv.extend({
   TURNFLOW_API_TOKENS: z.string().optional(),
   /** Set by the embedded dev stack (`npm start`): allows the dev token when no tokens are configured. */
   TURNFLOW_DEV: EnvBool.default(false),
+  /** Daily token budgets: a default, then `tenant:tokens` overrides (`200000,acme:1000000`); UTC days. @default none */
+  TURNFLOW_TENANT_DAILY_TOKENS: DailyTokenBudgets.optional(),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 export type GatewayEnv = z.infer<typeof GatewayEnv>;

@@ -7,6 +7,7 @@ export type ApiErrorType =
   | 'method_not_allowed'
   | 'conflict'
   | 'too_many_requests'
+  | 'budget.exhausted'
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'unavailable'

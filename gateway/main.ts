@@ -68,6 +68,7 @@ async function main(): Promise<void> {
         maxOpenStreams: config.GATEWAY_MAX_OPEN_STREAMS,
         retryAfterSeconds: config.GATEWAY_RETRY_AFTER_SECONDS,
       },
+      ...(config.TURNFLOW_TENANT_DAILY_TOKENS ? { dailyTokens: config.TURNFLOW_TENANT_DAILY_TOKENS } : {}),
       logger,
     });
     // Signals stop a started gateway gracefully; before that, they end the process as usual.

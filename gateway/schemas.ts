@@ -11,6 +11,7 @@ export const StartTurnBody = z.strictObject({
   model: StartTurnRequest.shape.model,
   tools: StartTurnRequest.shape.tools,
   maxHops: StartTurnRequest.shape.maxHops.unwrap().optional(),
+  budget: StartTurnRequest.shape.budget,
   persistence: z.strictObject(PersistenceOptions.shape).optional(),
   /** What to do while another turn of the conversation runs. @default the gateway's `TURNFLOW_DOUBLE_TEXTING` */
   doubleTexting: DoubleTextingPolicy.optional(),

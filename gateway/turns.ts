@@ -12,6 +12,7 @@ import {
   type TurnClient,
 } from '../client';
 import type { AppEnv } from './auth';
+import { checkDailyBudget, type DailyTokenBudgets } from './budget';
 import { ApiError, notFound, startNotAccepted } from './errors';
 import type { TenantLimits } from './limits';
 import { jsonBody, limitBody, validate } from './request';
@@ -28,6 +29,7 @@ export interface TurnRoutesDeps {
   keepAliveMs: number;
   writeTimeoutMs: number;
   limits: TenantLimits;
+  dailyTokens: DailyTokenBudgets | undefined;
   logger: Logger;
 }
 
@@ -50,6 +52,7 @@ export function turnRoutes(deps: TurnRoutesDeps): Hono<AppEnv> {
     const tenant = c.var.tenant;
     const conversationId = validate(ConversationId, c.req.param('id'), 'conversation id');
     const body = await jsonBody(c, StartTurnBody);
+    await checkDailyBudget(deps.pool, deps.dailyTokens, tenant, turnIdFor(tenant, conversationId, body.requestId));
     // No ownership check here: the conversation and the turn are keyed by the caller's tenant, so this can only
     // start or attach to the caller's own (client/access.ts).
     // The stream slot first: a turn must not be started for a caller who then cannot be given its stream.

@@ -50,6 +50,8 @@ export function usageChunk(env: CompletionEnvelope, usage: Usage): Record<string
       prompt_tokens: usage.prompt_tokens,
       completion_tokens: usage.completion_tokens,
       total_tokens: usage.total_tokens ?? usage.prompt_tokens + usage.completion_tokens,
+      ...(usage.prompt_tokens_details ? { prompt_tokens_details: usage.prompt_tokens_details } : {}),
+      ...(usage.completion_tokens_details ? { completion_tokens_details: usage.completion_tokens_details } : {}),
     },
   };
 }

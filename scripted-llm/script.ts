@@ -75,6 +75,9 @@ export const Usage = z.strictObject({
   prompt_tokens: z.number().int().min(0),
   completion_tokens: z.number().int().min(0),
   total_tokens: z.number().int().min(0).optional(),
+  /** OpenAI's breakdowns (`cached_tokens`, `reasoning_tokens`), sent as given. */
+  prompt_tokens_details: z.record(z.string(), z.number().int().min(0)).optional(),
+  completion_tokens_details: z.record(z.string(), z.number().int().min(0)).optional(),
 });
 /** Token usage reported in the final usage chunk. */
 export type Usage = z.infer<typeof Usage>;

@@ -239,6 +239,7 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
           toolsMayRun: hop < input.maxHops,
           persistence,
           logInitialResponse: input.logInitialResponse,
+          ...(input.budget ? { maxTokens: input.budget.maxTokens } : {}),
         },
       ]);
       finishReason = reply.finishReason;

@@ -20,3 +20,4 @@ export {
 export { retryAfterMs } from './retry-after';
 export { redact } from './redact';
 export type { AssembledMessage, DroppedToolCall, ReadResult, StreamDelta, ToolCall } from './types';
+export { tokenCounts } from './usage';

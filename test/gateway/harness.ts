@@ -10,6 +10,7 @@ import { TurnClient } from '../../client';
 import { TurnEvent } from '../../common';
 import {
   createGatewayApp,
+  DailyTokenBudgets,
   DEFAULT_LIMITS,
   hashToken,
   startGatewayServer,
@@ -49,6 +50,8 @@ export async function gatewayHarness(
     writeTimeoutMs?: number;
     limits?: Partial<LimitOptions>;
     startTimeoutMs?: number;
+    /** `TURNFLOW_TENANT_DAILY_TOKENS`. */
+    dailyTokens?: string;
   } = {},
 ): Promise<GatewayHarness> {
   const h = await turnHarness();
@@ -78,6 +81,7 @@ export async function gatewayHarness(
     ...(opts.keepAliveMs !== undefined ? { keepAliveMs: opts.keepAliveMs } : {}),
     ...(opts.writeTimeoutMs !== undefined ? { writeTimeoutMs: opts.writeTimeoutMs } : {}),
     limits: { ...DEFAULT_LIMITS, ...opts.limits },
+    ...(opts.dailyTokens !== undefined ? { dailyTokens: DailyTokenBudgets.parse(opts.dailyTokens) } : {}),
     temporal: h.client,
     logger: pino({ level: 'debug' }, sink),
   });

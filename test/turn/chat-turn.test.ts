@@ -26,7 +26,15 @@ describe('chatTurn', function () {
     assert.equal(result.finishReason, 'stop');
     assert.equal(result.hops, 0);
     assert.equal(result.model, TEST_MODEL);
-    assert.deepEqual(result.usage, { promptTokens: 7, completionTokens: 6, totalTokens: 13 });
+    assert.deepEqual(result.usage, {
+      promptTokens: 7,
+      completionTokens: 6,
+      totalTokens: 13,
+      cachedInputTokens: 0,
+      reasoningTokens: 0,
+      llmAttempts: 1,
+      responsesWithoutUsage: 0,
+    });
     const [final] = await finalMessage(h.env, turn.turnId);
     assert.equal(final?.content, 'Hello there, how can I help?');
     assert.equal(final?.id, result.messageId);

@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { DailyTokenBudgets, secondsUntilUtcMidnight } from '../../gateway';
+import { finalMessage } from '../turn/harness';
+import { gatewayHarness, readEvents, TOKENS, type GatewayHarness } from '../gateway/harness';
+
+describe('tenant daily token budget', function () {
+  this.timeout(180_000);
+
+  it('parses a default and per-tenant overrides, and refuses anything else', () => {
+    const budgets = DailyTokenBudgets.parse('200000, acme:1000000');
+    assert.equal(budgets.default, 200_000);
+    assert.deepEqual([...budgets.tenants], [['acme', 1_000_000]]);
+    assert.equal(DailyTokenBudgets.parse('acme:5').default, null);
+    for (const bad of ['lots', 'acme:', 'acme:-1', 'a b:3'])
+      assert.equal(DailyTokenBudgets.safeParse(bad).success, false, bad);
+  });
+
+  it('counts seconds to the next UTC midnight', () => {
+    assert.equal(secondsUntilUtcMidnight(new Date('2026-12-03T23:59:00Z')), 60);
+    assert.equal(secondsUntilUtcMidnight(new Date('2026-12-03T00:00:00Z')), 86_400);
+  });
+
+  describe('through the gateway', () => {
+    let g: GatewayHarness;
+    beforeEach(async () => {
+      g = await gatewayHarness({ dailyTokens: 'acme:40' });
+    });
+    afterEach(async () => {
+      await g.close();
+    });
+
+    it('ends a turn whose tokens reach its own budget between hops: budget_exhausted, no tool announced or run', async () => {
+      g.h.llm.enqueue({
+        steps: [
+          { text: 'Let me compute. ' },
+          { toolCalls: [{ id: 'c1', name: 'calculate', arguments: '{"expression":"6*7"}' }] },
+        ],
+        usage: { prompt_tokens: 15, completion_tokens: 10 },
+      });
+      const events = await g.h.withWorker(async () =>
+        readEvents(await g.postTurn({ message: 'compute', budget: { maxTokens: 25 } }, { token: TOKENS.globex })),
+      );
+      const types = events.map((e) => e.turnEvent?.type);
+      assert.ok(!types.includes('tool_calls') && !types.includes('tool_result'), types.join(','));
+      const done = events.at(-1)?.turnEvent;
+      assert.ok(done?.type === 'done');
+      assert.equal(done.finishReason, 'budget_exhausted');
+      assert.equal(done.status, 'completed');
+      assert.equal(done.usage?.totalTokens, 25);
+      assert.equal(g.h.llm.requests.length, 1, 'no further hop');
+      const [final] = await finalMessage(g.h.env, done.turnId);
+      assert.equal(final?.content, 'Let me compute. ', 'the partial answer is kept');
+    });
+
+    it('answers 429 budget.exhausted with Retry-After until the UTC reset once the day’s tokens reach the budget', async () => {
+      g.h.llm.enqueue({ steps: [{ text: 'Costly.' }], usage: { prompt_tokens: 30, completion_tokens: 10 } });
+      const requestId = 'spend-it';
+      await g.h.withWorker(async () => {
+        const first = await g.postTurn({ requestId, message: 'spend' });
+        assert.equal(first.status, 200);
+        await readEvents(first);
+
+        const refused = await g.postTurn({ message: 'more' });
+        assert.equal(refused.status, 429);
+        const body = (await refused.json()) as { error: { type: string } };
+        assert.equal(body.error.type, 'budget.exhausted');
+        const retryAfter = Number(refused.headers.get('retry-after'));
+        const expected = secondsUntilUtcMidnight(new Date());
+        assert.ok(Math.abs(retryAfter - expected) <= 5, `Retry-After ${retryAfter} ≈ ${expected}`);
+
+        // The request that spent it still attaches to its own turn.
+        const again = await g.postTurn({ requestId, message: 'spend' });
+        assert.equal(again.status, 200);
+        await readEvents(again);
+      });
+      // Another tenant has no budget configured: nothing refuses it here (its request is only validated).
+      const other = await g.request(`/v1/conversations/${g.h.conversationId}/turns`, {
+        method: 'POST',
+        token: TOKENS.globex,
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
+      assert.equal(other.status, 400);
+    });
+  });
+});
