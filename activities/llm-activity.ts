@@ -9,7 +9,7 @@ import {
   type Usage,
 } from '../common';
 import type { ActivityDeps } from './deps';
-import { openChatChunkStream, readChatStream, toLlmFailure, type AssembledMessage } from './llm';
+import { openChatChunkStream, providerErrorOf, readChatStream, toLlmFailure, type AssembledMessage } from './llm';
 import { recordProviderFailure } from './repo/llm-failures';
 import { loadContext, saveHopMessage } from './repo/messages';
 import { sqlState, toStorageFailure } from './repo/storage-failure';
@@ -182,6 +182,11 @@ export function createLlmActivity(deps: ActivityDeps) {
       const failure = idle.signal.aborted
         ? ApplicationFailure.retryable(`the model sent nothing for ${idleTimeoutMs} ms`, 'llm.stalled')
         : toLlmFailure(err);
+      // The provider's own words go to the worker's log only; the failure Temporal records holds none of them.
+      const original = providerErrorOf(failure);
+      if (original) {
+        deps.logger.warn({ turnId: input.turnId, hop: input.hop, type: failure.type, err: original }, 'LLM call failed');
+      }
       throw await withinFailureBudget(deps, input, attempt, failure);
     } finally {
       clearInterval(ticker);

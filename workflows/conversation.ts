@@ -219,7 +219,7 @@ export async function conversation(input: ConversationInput): Promise<void> {
         const steer: Steering = { turn: queued, intoTurnId: running.input.turnId };
         steering.set(turn.turnId, steer);
         // Before its child exists, `runTurn` delivers it (the turn takes each steered request once).
-        running.handle?.signal(steerTurn, { turnId: turn.turnId, message: turn.message }).catch(ignoreClosed);
+        running.handle?.signal(steerTurn, { turnId: turn.turnId }).catch(ignoreClosed);
         await condition(() => steer.outcome !== undefined);
         steering.delete(turn.turnId);
         remember(turn.turnId, steer.outcome!);
@@ -363,9 +363,7 @@ export async function conversation(input: ConversationInput): Promise<void> {
     // Steered messages that arrived before the child existed.
     for (const [steeredId, steer] of steering) {
       if (steer.intoTurnId === turnId && steer.outcome === undefined) {
-        await turn.handle
-          .signal(steerTurn, { turnId: steeredId, message: steer.turn.input.message })
-          .catch(ignoreClosed);
+        await turn.handle.signal(steerTurn, { turnId: steeredId }).catch(ignoreClosed);
       }
     }
     try {
