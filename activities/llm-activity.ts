@@ -185,7 +185,10 @@ export function createLlmActivity(deps: ActivityDeps) {
       // The provider's own words go to the worker's log only; the failure Temporal records holds none of them.
       const original = providerErrorOf(failure);
       if (original) {
-        deps.logger.warn({ turnId: input.turnId, hop: input.hop, type: failure.type, err: original }, 'LLM call failed');
+        deps.logger.warn(
+          { turnId: input.turnId, hop: input.hop, type: failure.type, err: original },
+          'LLM call failed',
+        );
       }
       throw await withinFailureBudget(deps, input, attempt, failure);
     } finally {

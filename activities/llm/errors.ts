@@ -331,7 +331,6 @@ function errorMessage(err: unknown): string {
   return typeof err === 'string' ? err : (JSON.stringify(err) ?? String(err));
 }
 
-
 function stringOrNull(value: unknown): string | null {
   return typeof value === 'string' ? value : typeof value === 'number' ? String(value) : null;
 }

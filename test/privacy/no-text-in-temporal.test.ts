@@ -208,7 +208,10 @@ describe('no user, model or tool text in Temporal', function () {
       `SELECT id FROM turns WHERE tenant_id = 'default' AND conversation_id = ANY($1)`,
       [conversations],
     );
-    const workflowIds = [...rows.map((r) => r.id), ...conversations.map((c) => conversationWorkflowIdFor('default', c))];
+    const workflowIds = [
+      ...rows.map((r) => r.id),
+      ...conversations.map((c) => conversationWorkflowIdFor('default', c)),
+    ];
     let histories = 0;
     for (const workflowId of workflowIds) {
       for (const bytes of await everyRunOf(h.client, workflowId)) {
@@ -243,7 +246,10 @@ async function everyRunOf(client: Client, workflowId: string): Promise<Buffer[]>
   for (;;) {
     let described: temporal.api.workflowservice.v1.DescribeWorkflowExecutionResponse;
     try {
-      described = await service.describeWorkflowExecution({ namespace, execution: { workflowId, runId: runId ?? null } });
+      described = await service.describeWorkflowExecution({
+        namespace,
+        execution: { workflowId, runId: runId ?? null },
+      });
     } catch (err: unknown) {
       if (runId === undefined && (err as { code?: number }).code === 5) return out;
       throw err;
