@@ -23,8 +23,11 @@ export interface DropQueuedTurnInput {
 export interface StoreSteersInput {
   turnId: string;
   hop: number;
-  /** Each steered request's own (claimed) turn id and its message. */
-  steers: { turnId: string; message: string }[];
+  /**
+   * Each steered request's own (claimed) turn id; its message is read from that turn's row, where the claim stored
+   * it (`message` only in signals sent before messages stayed out of Temporal).
+   */
+  steers: { turnId: string; message?: string | undefined }[];
 }
 
 const DEFAULT_PERSISTENCE = PersistenceOptions.parse({});
@@ -43,14 +46,15 @@ export function createConversationActivities(deps: ActivityDeps) {
   }
 
   /**
-   * A queued turn cancelled before it started: marked cancelled without ever running (no message stored, so no
-   * later turn sees it), and its readers told with a terminal `error` event.
+   * A queued turn cancelled before it started: marked cancelled without ever running (its message, stored with the
+   * claim, is dropped, so no later turn sees it), and its readers told with a terminal `error` event.
    */
   async function dropQueuedTurn(input: DropQueuedTurnInput): Promise<void> {
     const errorType = 'turn.cancelled_while_queued';
     await storageStep(async () => {
       await deps.pool.query(
-        `UPDATE turns SET status = 'cancelled', finish_reason = 'cancelled', completed_at = now(), error = $2::jsonb
+        `UPDATE turns SET status = 'cancelled', finish_reason = 'cancelled', completed_at = now(), error = $2::jsonb,
+                          message = NULL
          WHERE id = $1 AND status = 'queued'`,
         [input.turnId, JSON.stringify({ type: errorType, message: publicFailureMessage(errorType) })],
       );
@@ -68,9 +72,11 @@ export function createConversationActivities(deps: ActivityDeps) {
         for (const steer of input.steers) {
           const { rowCount } = await db.query(
             `INSERT INTO messages (tenant_id, conversation_id, turn_id, idem_key, kind, hop, content)
-             SELECT tenant_id, conversation_id, id, $2, 'steer', $3, $4 FROM turns WHERE id = $1
+             SELECT t.tenant_id, t.conversation_id, t.id, $2, 'steer', $3, COALESCE(s.message, $4)
+             FROM turns t JOIN turns s ON s.id = $5 AND s.tenant_id = t.tenant_id
+             WHERE t.id = $1 AND COALESCE(s.message, $4) IS NOT NULL
              ON CONFLICT (idem_key) DO NOTHING`,
-            [input.turnId, `${input.turnId}:steer:${steer.turnId}`, input.hop, steer.message],
+            [input.turnId, `${input.turnId}:steer:${steer.turnId}`, input.hop, steer.message ?? null, steer.turnId],
           );
           if (rowCount === 0) {
             const stored = await db.query(`SELECT 1 FROM messages WHERE idem_key = $1`, [
@@ -80,10 +86,11 @@ export function createConversationActivities(deps: ActivityDeps) {
               throw ApplicationFailure.nonRetryable(`turn ${input.turnId} is not stored`, 'turn.not_stored');
             }
           }
-          await db.query(`UPDATE turns SET status = 'steered', steered_into = $2 WHERE id = $1 AND status = 'queued'`, [
-            steer.turnId,
-            input.turnId,
-          ]);
+          // The message now lives in the turn it joined: the claim's copy is cleared.
+          await db.query(
+            `UPDATE turns SET status = 'steered', steered_into = $2, message = NULL WHERE id = $1 AND status = 'queued'`,
+            [steer.turnId, input.turnId],
+          );
         }
       }),
     );

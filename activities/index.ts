@@ -13,7 +13,7 @@ export type {
   ResolveStoppedToolCallsInput,
   StoreToolFailureInput,
 } from './tool-activities';
-export type { PrepareTurnResult, CompleteTurnInput, FailTurnInput } from './turn-activities';
+export type { PrepareTurnInput, PrepareTurnResult, CompleteTurnInput, FailTurnInput } from './turn-activities';
 export type { AnnounceQueuedInput, DropQueuedTurnInput, StoreSteersInput } from './conversation-activities';
 
 /**

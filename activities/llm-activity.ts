@@ -12,6 +12,7 @@ import type { ActivityDeps } from './deps';
 import {
   ChatStreamError,
   openChatChunkStream,
+  providerErrorOf,
   readChatStream,
   tokenCounts,
   toLlmFailure,
@@ -222,6 +223,14 @@ export function createLlmActivity(deps: ActivityDeps) {
       const failure = idle.signal.aborted
         ? ApplicationFailure.retryable(`the model sent nothing for ${idleTimeoutMs} ms`, 'llm.stalled')
         : toLlmFailure(err);
+      // The provider's own words go to the worker's log only; the failure Temporal records holds none of them.
+      const original = providerErrorOf(failure);
+      if (original) {
+        deps.logger.warn(
+          { turnId: input.turnId, hop: input.hop, type: failure.type, err: original },
+          'LLM call failed',
+        );
+      }
       throw await withinFailureBudget(deps, input, attempt, failure);
     } finally {
       clearInterval(ticker);

@@ -97,6 +97,7 @@ export function createToolActivities(deps: ActivityDeps) {
       );
     } catch (err: unknown) {
       // Only a tool's RetryableToolError (retried) or a caller bug (not) escapes runToolCall.
+      deps.logger.warn({ turnId: input.turnId, hop: input.hop, toolCallId: input.toolCallId, err }, 'tool call failed');
       throw toToolFailure(err);
     } finally {
       clearInterval(beat);

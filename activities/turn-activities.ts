@@ -30,6 +30,12 @@ export interface PrepareTurnResult {
   existing: ChatTurnResult | null;
 }
 
+/** Input of `prepareTurn`: the turn's input (its message is read from the turn row, where the claim stored it). */
+export interface PrepareTurnInput extends ChatTurnInput {
+  /** Only for runs started before the message stayed out of Temporal: the message their input carried. */
+  legacyMessage?: string | undefined;
+}
+
 export interface CompleteTurnInput {
   turnId: string;
   status: 'completed' | 'cancelled';
@@ -56,7 +62,7 @@ export function createTurnActivities(deps: ActivityDeps) {
    * the turn before any LLM call, without retries; so does data Postgres cannot store. Failures name only what
    * the turn asked for; what the worker serves goes to the log.
    */
-  async function prepareTurn(input: ChatTurnInput): Promise<PrepareTurnResult> {
+  async function prepareTurn(input: PrepareTurnInput): Promise<PrepareTurnResult> {
     const model = input.model ?? deps.models.default;
     try {
       if (!deps.models.allowed.includes(model)) throw new UnknownModelError(model, deps.models.allowed);

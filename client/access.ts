@@ -17,6 +17,11 @@ export interface TurnClaim {
   conversationId: string;
   requestId: string;
   turnId: string;
+  /**
+   * The user's message, stored with the turn row in the same statement (it never enters Temporal: the turn's first
+   * activity reads it from here). A request claimed before keeps the message it was first stored with.
+   */
+  message: string;
 }
 
 /** Thrown when a turn id is stored under another tenant than the one starting it (a bug: ids embed the tenant). */
@@ -29,8 +34,8 @@ export class TurnOwnershipError extends Error {
 }
 
 /**
- * Stores the conversation (if new) and the turn (if new) under the tenant, in one statement, before its workflow
- * is started: from then on the turn is visible to its owner, and to nobody else. Returns the id the request's
+ * Stores the conversation (if new) and the turn (if new, with its user message) under the tenant, in one statement,
+ * before its workflow is started: from then on the turn is visible to its owner, and to nobody else. Returns the id the request's
  * turn is stored under: `claim.turnId`, or the old-style id of a turn stored for the same request before turn
  * ids carried the tenant (so a request never gets a second turn across that change).
  * @throws TurnOwnershipError when the turn id is already stored under another tenant.
@@ -40,13 +45,13 @@ export async function claimTurn(db: Db, claim: TurnClaim): Promise<string> {
     `WITH conversation AS (
        INSERT INTO conversations (tenant_id, id) VALUES ($1, $2) ON CONFLICT (tenant_id, id) DO NOTHING),
      turn AS (
-       INSERT INTO turns (id, tenant_id, conversation_id, request_id) VALUES ($4, $1, $2, $3)
+       INSERT INTO turns (id, tenant_id, conversation_id, request_id, message) VALUES ($4, $1, $2, $3, $5)
        ON CONFLICT DO NOTHING RETURNING id, tenant_id)
      SELECT id, tenant_id FROM turn
      UNION ALL
      SELECT id, tenant_id FROM turns
      WHERE id = $4 OR (tenant_id = $1 AND conversation_id = $2 AND request_id = $3)`,
-    [claim.tenantId, claim.conversationId, claim.requestId, claim.turnId],
+    [claim.tenantId, claim.conversationId, claim.requestId, claim.turnId, claim.message],
   );
   if (rows.some((r) => r.tenant_id !== claim.tenantId)) throw new TurnOwnershipError(claim.turnId);
   return rows[0]?.id ?? claim.turnId;
@@ -77,13 +82,14 @@ export async function claimQueuedTurn(db: Db, claim: TurnClaim): Promise<QueuedC
     `WITH conversation AS (
        INSERT INTO conversations (tenant_id, id) VALUES ($1, $2) ON CONFLICT (tenant_id, id) DO NOTHING),
      turn AS (
-       INSERT INTO turns (id, tenant_id, conversation_id, request_id, status) VALUES ($4, $1, $2, $3, 'queued')
+       INSERT INTO turns (id, tenant_id, conversation_id, request_id, status, message)
+       VALUES ($4, $1, $2, $3, 'queued', $5)
        ON CONFLICT DO NOTHING RETURNING id, tenant_id, status, steered_into)
      SELECT id, tenant_id, status, steered_into FROM turn
      UNION ALL
      SELECT id, tenant_id, status, steered_into FROM turns
      WHERE id = $4 OR (tenant_id = $1 AND conversation_id = $2 AND request_id = $3)`,
-    [claim.tenantId, claim.conversationId, claim.requestId, claim.turnId],
+    [claim.tenantId, claim.conversationId, claim.requestId, claim.turnId, claim.message],
   );
   if (rows.some((r) => r.tenant_id !== claim.tenantId)) throw new TurnOwnershipError(claim.turnId);
   const row = rows[0];

@@ -111,7 +111,7 @@ export async function startOrderedTurn(
 ): Promise<OrderedStart> {
   const parsed = OrderedTurnRequest.safeParse(request);
   if (!parsed.success) throw new InvalidTurnRequestError(z.prettifyError(parsed.error));
-  const { doubleTexting, ...turn } = parsed.data;
+  const { doubleTexting, message, ...turn } = parsed.data;
   const { tenantId, conversationId, requestId } = turn;
   const taskQueue = opts.taskQueue ?? TASK_QUEUE;
   const problem = await deps.catalog?.problem(taskQueue, turn);
@@ -122,6 +122,7 @@ export async function startOrderedTurn(
     conversationId,
     requestId,
     turnId: turnIdFor(tenantId, conversationId, requestId),
+    message,
   });
   const handleOf = (turnId: string) => deps.temporal.workflow.getHandle<typeof chatTurn>(turnId);
   if (claim.status !== 'queued') {
@@ -138,6 +139,7 @@ export async function startOrderedTurn(
     };
   }
 
+  // Ids, names and numbers only: the message is stored with the turn row, never sent to Temporal.
   const input: ChatTurnInput = { ...turn, turnId: claim.turnId };
   const start = new WithStartWorkflowOperation<typeof conversation>('conversation', {
     workflowId: conversationWorkflowIdFor(tenantId, conversationId),
@@ -208,12 +210,13 @@ export async function listConversationTurns(
 /**
  * Cancels a turn through its conversation: a queued turn is removed without running (`dequeued`), a running one
  * stops generating (`running`). `unknown` when the conversation does not hold it (e.g. a turn started directly,
- * or already finished): the caller then signals the turn itself.
+ * or already finished): the caller then signals the turn itself. `_reason` is not sent (no caller text enters
+ * Temporal); it stays in the signature for callers that pass one.
  */
 export async function cancelInConversation(
   temporal: Client,
   turnId: string,
-  reason?: string,
+  _reason?: string,
 ): Promise<'dequeued' | 'running' | 'unknown'> {
   const parts = parseTurnId(turnId);
   if (!parts?.tenantId) return 'unknown';
@@ -222,7 +225,8 @@ export async function cancelInConversation(
   );
   try {
     return await handle.executeUpdate(cancelConversationTurn, {
-      args: [reason === undefined ? { turnId } : { turnId, reason: reason.slice(0, 1_000) }],
+      // The turn's id only: a caller's reason is their text, and no caller text is sent to Temporal.
+      args: [{ turnId }],
     });
   } catch (err: unknown) {
     if (err instanceof WorkflowNotFoundError) return 'unknown';

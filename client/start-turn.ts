@@ -44,7 +44,8 @@ export async function startTurn(
 ): Promise<StartedTurn> {
   const parsed = StartTurnRequest.safeParse(request);
   if (!parsed.success) throw new InvalidTurnRequestError(z.prettifyError(parsed.error));
-  const { tenantId, conversationId, requestId } = parsed.data;
+  const { message, ...turn } = parsed.data;
+  const { tenantId, conversationId, requestId } = turn;
   const taskQueue = opts.taskQueue ?? TASK_QUEUE;
   const problem = await deps.catalog?.problem(taskQueue, parsed.data);
   if (problem !== undefined) throw new InvalidTurnRequestError(problem);
@@ -54,8 +55,10 @@ export async function startTurn(
     conversationId,
     requestId,
     turnId: turnIdFor(tenantId, conversationId, requestId),
+    message,
   });
-  const input: ChatTurnInput = { ...parsed.data, turnId };
+  // Ids, names and numbers only: the message is stored with the turn row, never sent to Temporal.
+  const input: ChatTurnInput = { ...turn, turnId };
   try {
     const handle = await deps.temporal.workflow.start<typeof chatTurn>('chatTurn', {
       workflowId: turnId,

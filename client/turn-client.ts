@@ -131,11 +131,12 @@ export class TurnClient {
   /**
    * Stops generating: the partial answer is kept with `finish_reason: cancelled`. A turn still waiting in its
    * conversation's queue is removed from it and never runs.
+   * `_reason` is for the caller's own log: a caller's text is never sent to Temporal (design invariant 12).
    * @throws WorkflowNotFoundError when the turn is neither queued nor running.
    */
-  async cancel(turnId: string, reason?: string): Promise<void> {
-    if ((await cancelInConversation(this.opts.temporal, turnId, reason)) !== 'unknown') return;
-    await this.handle(turnId).signal(cancelTurn, reason === undefined ? {} : { reason });
+  async cancel(turnId: string, _reason?: string): Promise<void> {
+    if ((await cancelInConversation(this.opts.temporal, turnId)) !== 'unknown') return;
+    await this.handle(turnId).signal(cancelTurn, {});
   }
 
   /** Where a running turn is. */

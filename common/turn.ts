@@ -58,8 +58,12 @@ export type StartTurnRequest = z.input<typeof StartTurnRequest>;
 export const DoubleTextingPolicy = z.enum(['enqueue', 'reject', 'interrupt', 'steer']);
 export type DoubleTextingPolicy = z.infer<typeof DoubleTextingPolicy>;
 
-/** The workflow's single input object: the validated request plus the derived turn id. */
-export const ChatTurnInput = StartTurnRequest.extend({
+/**
+ * The workflow's single input object: the validated request plus the derived turn id, without the user's message.
+ * No user text enters Temporal (design invariant 12): the message is stored with the turn row when the caller claims
+ * the turn, and the turn's first activity reads it from there.
+ */
+export const ChatTurnInput = StartTurnRequest.omit({ message: true }).extend({
   turnId: z.string().min(1),
   /**
    * Set by the conversation when a later turn interrupted this one before it began: the user message is stored

@@ -196,7 +196,9 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
 
   let prepared: PrepareTurnResult;
   try {
-    prepared = await prepareTurn(input);
+    // A run started before messages stayed out of Temporal carries its message in its input; none does now.
+    const legacy = (rawInput as { message?: unknown }).message;
+    prepared = await prepareTurn(typeof legacy === 'string' ? { ...input, legacyMessage: legacy } : input);
   } catch (err: unknown) {
     // Every way a turn ends is announced on its stream, a failed preparation too (older runs did not).
     if (patched('announce-prepare-failure') && !isCancellation(err)) {

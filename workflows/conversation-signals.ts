@@ -1,10 +1,14 @@
 import { defineSignal } from '@temporalio/workflow';
 
-/** Input of {@link steerTurn}: a message of another request, delivered into the running turn. */
+/**
+ * Input of {@link steerTurn}: another request's message, delivered into the running turn by its id only (the text is
+ * stored with that request's turn row and never enters Temporal).
+ */
 export interface SteerTurnInput {
-  /** The steered request's own (claimed) turn id; the message is stored once per steered request. */
+  /** The steered request's own (claimed) turn id; its message is stored into the running turn once. */
   turnId: string;
-  message: string;
+  /** @deprecated Only in signals sent before messages stayed out of Temporal; read as a fallback, never sent. */
+  message?: string;
 }
 
 /**

@@ -497,7 +497,7 @@ export async function conversation(input: ConversationInput): Promise<void> {
     for (const [steeredId, steer] of steering) {
       if (steer.intoTurnId !== turn.input.turnId || steer.signalled) continue;
       steer.signalled = true;
-      handle.signal(steerTurn, { turnId: steeredId, message: steer.request.turn.input.message }).catch(ignoreClosed);
+      handle.signal(steerTurn, { turnId: steeredId }).catch(ignoreClosed);
     }
     for (const request of turn.cancels.splice(0)) {
       handle.signal(cancelTurn, { reason: 'cancelled by the caller' }).catch(ignoreClosed);

@@ -125,7 +125,9 @@ export interface ToLlmFailureOptions {
  * Turns any error from calling or streaming the LLM into an `ApplicationFailure` with a dotted
  * `type` ({@link LlmFailureType}), `nonRetryable`, `nextRetryDelay` (from `retry-after-ms` /
  * `retry-after`, on retryable HTTP errors) and the original error as `cause`. Messages and
- * details never contain credentials (key-like strings are redacted; headers are not copied).
+ * details are ours: status, codes and counts, never the provider's text (it may quote the conversation, and the
+ * failure reaches Temporal's history) nor credentials; the original error is not the failure's `cause` (see
+ * {@link providerErrorOf} for logging it).
  *
  * Contract for cancellation: aborts are not failures. If {@link isAbort} holds for `err`, this
  * function throws `err` unchanged, so `throw toLlmFailure(err)` always propagates cancellation.
@@ -150,22 +152,22 @@ export function toLlmFailure(err: unknown, options: ToLlmFailureOptions = {}): A
         : err.kind === 'truncated'
           ? LlmFailureType.truncated
           : LlmFailureType.network;
-    return failure(type, false, `LLM stream failed (${err.kind}): ${err.message}`, cause, { ...partial });
+    return failure(type, false, `LLM stream failed (${err.kind})`, cause, { ...partial });
   }
   if (err instanceof APIError && err.status !== undefined) {
     return httpFailure(err as HttpApiError, options.now ?? Date.now);
   }
   if (err instanceof APIConnectionError) {
-    return failure(LlmFailureType.network, false, `LLM connection failed: ${errorMessage(err)}`, cause, {});
+    return failure(LlmFailureType.network, false, `LLM connection failed: ${systemMessage(err)}`, cause, {});
   }
   if (err instanceof ProviderStreamError || isInStreamApiError(err)) return streamFailure(err, cause, {});
   if (err instanceof SyntaxError || err instanceof MalformedChunkError) {
-    return failure(LlmFailureType.malformedStream, false, `LLM stream malformed: ${errorMessage(err)}`, cause, {});
+    return failure(LlmFailureType.malformedStream, false, 'LLM stream malformed', cause, {});
   }
   if (isNetworkError(err)) {
-    return failure(LlmFailureType.network, false, `LLM connection failed: ${errorMessage(err)}`, cause, {});
+    return failure(LlmFailureType.network, false, `LLM connection failed: ${systemMessage(err)}`, cause, {});
   }
-  return failure(LlmFailureType.unknown, false, `LLM call failed: ${errorMessage(err)}`, cause, {});
+  return failure(LlmFailureType.unknown, false, `LLM call failed (${cause.name.slice(0, 60)})`, cause, {});
 }
 
 const STATUS_TYPES: Readonly<Record<number, { type: LlmFailureType; retryable: boolean }>> = {
@@ -201,7 +203,7 @@ function httpFailure(err: HttpApiError, now: () => number): ApplicationFailure {
   return failure(
     rule.type,
     !retryable,
-    `LLM provider returned ${status}: ${info.message}`,
+    `LLM provider returned ${status}${info.code === null ? '' : ` (${info.code})`}`,
     err,
     {
       status,
@@ -217,7 +219,7 @@ function streamFailure(inner: unknown, cause: Error, extra: Record<string, unkno
   return failure(
     LlmFailureType.streamError,
     false,
-    `LLM provider sent an error in the stream: ${info.message}`,
+    `LLM provider sent an error in the stream${info.code === null ? '' : ` (${info.code})`}`,
     cause,
     {
       ...info,
@@ -226,6 +228,11 @@ function streamFailure(inner: unknown, cause: Error, extra: Record<string, unkno
   );
 }
 
+/**
+ * The failure itself: its message and details are ours (status, codes, counts), never the provider's text, which
+ * can quote the conversation and would reach Temporal's history (design invariant 12). The original error is kept
+ * out of the failure's `cause` chain for the same reason; {@link providerErrorOf} gives it to the worker's log.
+ */
 function failure(
   type: LlmFailureType,
   nonRetryable: boolean,
@@ -234,37 +241,56 @@ function failure(
   details: Record<string, unknown>,
   nextRetryDelay?: number,
 ): ApplicationFailure {
-  return ApplicationFailure.create({
+  const created = ApplicationFailure.create({
     type,
     nonRetryable,
-    message: redact(message),
-    cause,
+    message: redact(message).slice(0, MAX_MESSAGE_CHARS),
     details: [details],
     ...(nextRetryDelay === undefined ? {} : { nextRetryDelay }),
   });
+  originals.set(created, cause);
+  return created;
 }
 
-/** The provider's error message / code / type / param, redacted. */
+/** Longest failure message {@link toLlmFailure} produces. */
+const MAX_MESSAGE_CHARS = 300;
+
+const originals = new WeakMap<ApplicationFailure, Error>();
+
+/**
+ * The error a failure made by {@link toLlmFailure} came from (provider text included), for the worker's log only:
+ * it is not part of the failure Temporal records.
+ */
+export function providerErrorOf(failure: ApplicationFailure): Error | undefined {
+  return originals.get(failure);
+}
+
+/** A network error's own message (Node's or undici's, never the provider's), bounded. */
+function systemMessage(err: unknown): string {
+  return errorMessage(err).slice(0, 200);
+}
+
+/** The provider's error code / type / param (identifiers, bounded; never its message, which may quote text). */
 function providerInfo(err: unknown): {
-  message: string;
   code: string | null;
   type: string | null;
   param: string | null;
 } {
   if (err instanceof ProviderStreamError) {
-    return { message: redact(err.message), code: err.code, type: err.errorType, param: null };
+    return { code: bounded(err.code), type: bounded(err.errorType), param: null };
   }
   if (err instanceof APIError) {
-    const body: unknown = err.error;
-    const bodyMessage = isRecord(body) && typeof body['message'] === 'string' ? body['message'] : null;
     return {
-      message: redact(bodyMessage ?? err.message),
-      code: stringOrNull(err.code),
-      type: stringOrNull(err.type),
-      param: stringOrNull(err.param),
+      code: bounded(stringOrNull(err.code)),
+      type: bounded(stringOrNull(err.type)),
+      param: bounded(stringOrNull(err.param)),
     };
   }
-  return { message: redact(errorMessage(err)), code: null, type: null, param: null };
+  return { code: null, type: null, param: null };
+}
+
+function bounded(value: string | null): string | null {
+  return value === null ? null : redact(value).slice(0, 100);
 }
 
 // openai-node throws a status-less APIError for `data: {"error": …}` payloads inside a stream;
@@ -303,10 +329,6 @@ function errorMessage(err: unknown): string {
     return cause instanceof Error && err.message === 'terminated' ? `terminated (${cause.message})` : err.message;
   }
   return typeof err === 'string' ? err : (JSON.stringify(err) ?? String(err));
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function stringOrNull(value: unknown): string | null {

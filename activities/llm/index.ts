@@ -14,6 +14,7 @@ export {
   LlmFailureType,
   isAbort,
   toLlmFailure,
+  providerErrorOf,
   type ChatStreamErrorKind,
   type ToLlmFailureOptions,
 } from './errors';

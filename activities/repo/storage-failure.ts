@@ -34,11 +34,16 @@ export function toStorageFailure(err: unknown): ApplicationFailure {
   const cause = err instanceof Error ? err : new Error(String(err));
   const state = sqlState(err);
   const transient = state === undefined || TRANSIENT_CLASSES.has(state.slice(0, 2));
+  // Postgres quotes the data it refuses ("invalid input syntax …: <value>"), and the failure reaches Temporal's
+  // history: the message names the SQLSTATE only, and the error is not its `cause`. Errors without one are the
+  // driver's own (a refused connection, a pool timeout).
   return ApplicationFailure.create({
     type: transient ? StorageFailureType.unavailable : StorageFailureType.invalidData,
-    message: state === undefined ? cause.message : `${cause.message} (SQLSTATE ${state})`,
+    message:
+      state === undefined
+        ? `storage failed: ${cause.message.slice(0, 200)}`
+        : `storage failed (SQLSTATE ${state}, ${cause.name.slice(0, 60)})`,
     nonRetryable: !transient,
-    cause,
   });
 }
 

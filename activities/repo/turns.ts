@@ -1,3 +1,4 @@
+import { ApplicationFailure } from '@temporalio/common';
 import type { Pool, PoolClient } from 'pg';
 import { messageKeys, type ChatTurnInput, type ChatTurnResult, type Usage } from '../../common';
 
@@ -18,7 +19,10 @@ export interface TurnRow {
  * again after it finished (e.g. once Temporal's retention dropped the old run) is recognised instead of answered
  * twice.
  */
-export async function ensureTurn(pool: Pool, input: ChatTurnInput & { model: string }): Promise<TurnRow> {
+export async function ensureTurn(
+  pool: Pool,
+  input: ChatTurnInput & { model: string; legacyMessage?: string | undefined },
+): Promise<TurnRow> {
   return inTransaction(pool, async (db) => {
     await db.query(`INSERT INTO conversations (tenant_id, id) VALUES ($1, $2) ON CONFLICT (tenant_id, id) DO NOTHING`, [
       input.tenantId,
@@ -31,12 +35,21 @@ export async function ensureTurn(pool: Pool, input: ChatTurnInput & { model: str
     );
     // A turn that waited in its conversation's queue runs from now on.
     await db.query(`UPDATE turns SET status = 'running' WHERE id = $1 AND status = 'queued'`, [input.turnId]);
+    // The message was stored with the turn row at claim time (a run started before that carries it in its input):
+    // it moves into the conversation once, and the claim's copy is cleared.
     await db.query(
       `INSERT INTO messages (tenant_id, conversation_id, turn_id, idem_key, kind, content)
-       SELECT tenant_id, conversation_id, id, $2, 'user', $3 FROM turns WHERE id = $1
+       SELECT tenant_id, conversation_id, id, $2, 'user', COALESCE(message, $3) FROM turns
+       WHERE id = $1 AND COALESCE(message, $3) IS NOT NULL
        ON CONFLICT (idem_key) DO NOTHING`,
-      [input.turnId, messageKeys.user(input.turnId), input.message],
+      [input.turnId, messageKeys.user(input.turnId), input.legacyMessage ?? null],
     );
+    await db.query(`UPDATE turns SET message = NULL WHERE id = $1 AND message IS NOT NULL`, [input.turnId]);
+    const { rowCount } = await db.query(`SELECT 1 FROM messages WHERE idem_key = $1`, [messageKeys.user(input.turnId)]);
+    if (!rowCount) {
+      // Started without the claim that stores the message (not through startTurn / TurnClient): nothing to answer.
+      throw ApplicationFailure.nonRetryable(`turn ${input.turnId} has no stored user message`, 'turn.invalid_input');
+    }
     const turn = await getTurn(db, input.turnId);
     if (!turn) throw new Error(`turn ${input.turnId} vanished inside its own transaction`);
     return turn;

@@ -18,19 +18,19 @@ export const TOOL_FAILURE_TYPES = {
 export function toToolFailure(err: unknown): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
   const cause = err instanceof Error ? err : new Error(String(err));
+  // The tool's own text may quote its arguments or the systems it calls, and the failure reaches Temporal's
+  // history: the message is ours and the error is not its `cause` (the activity logs it).
   if (err instanceof RetryableToolError) {
     return ApplicationFailure.create({
       type: TOOL_FAILURE_TYPES.retryable,
-      message: err.message,
+      message: 'the tool failed transiently and asked to be retried',
       nonRetryable: false,
-      cause,
       ...(err.retryAfterMs === undefined ? {} : { nextRetryDelay: err.retryAfterMs }),
     });
   }
   return ApplicationFailure.create({
     type: TOOL_FAILURE_TYPES.internal,
-    message: cause.message,
+    message: `the tool call failed (${cause.name.slice(0, 60)})`,
     nonRetryable: true,
-    cause,
   });
 }

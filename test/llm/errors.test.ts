@@ -8,6 +8,7 @@ import {
   MalformedChunkError,
   ProviderStreamError,
   isAbort,
+  providerErrorOf,
   redact,
   toLlmFailure,
 } from '../../activities/llm';
@@ -44,17 +45,18 @@ describe('toLlmFailure', () => {
       [413, LlmFailureType.clientError, true],
     ];
     for (const [status, type, nonRetryable] of cases) {
-      it(`maps ${status} to ${nonRetryable ? 'non-retryable' : 'retryable'} ${type} with the original error as cause`, () => {
+      it(`maps ${status} to ${nonRetryable ? 'non-retryable' : 'retryable'} ${type}, keeping the provider's text out of the failure`, () => {
         const err = httpError(status, { 'x-request-id': 'req_1' }, 'provider says no');
         const failure = toLlmFailure(err);
         assert.ok(failure instanceof ApplicationFailure);
         assert.equal(failure.type, type);
         assert.equal(failure.nonRetryable, nonRetryable);
-        assert.equal(failure.cause, err);
-        assert.match(failure.message, new RegExp(`${status}.*provider says no`));
+        // The provider's message may quote the conversation: it stays out of what Temporal records.
+        assert.equal(failure.cause, undefined);
+        assert.equal(providerErrorOf(failure), err, 'the original is kept for the log');
+        assert.equal(failure.message, `LLM provider returned ${status} (some_code)`);
         assert.deepEqual(details(failure), {
           status,
-          message: 'provider says no',
           code: 'some_code',
           type: 'invalid_request_error',
           param: null,
@@ -111,8 +113,7 @@ describe('toLlmFailure', () => {
       );
       const failure = toLlmFailure(err);
       const text = `${failure.message} ${JSON.stringify(failure.details)}`;
-      assert.doesNotMatch(text, /abcdef123456|secretsecret/);
-      assert.match(failure.message, /sk-\*\*\*/);
+      assert.doesNotMatch(text, /abcdef123456|secretsecret|Incorrect API key/);
     });
   });
 
@@ -122,7 +123,7 @@ describe('toLlmFailure', () => {
         const failure = toLlmFailure(err);
         assert.equal(failure.type, LlmFailureType.network);
         assert.equal(failure.nonRetryable, false);
-        assert.equal(failure.cause, err);
+        assert.equal(providerErrorOf(failure), err);
       }
     });
 
@@ -143,7 +144,7 @@ describe('toLlmFailure', () => {
       }
     });
 
-    it('maps an in-stream error event (status-less APIError) to retryable llm.stream_error with the provider message and code', () => {
+    it('maps an in-stream error event (status-less APIError) to retryable llm.stream_error with the code, not the message', () => {
       const err = new APIError(
         undefined,
         { message: 'Tool call validation failed', code: 'tool_use_failed', type: 'invalid_request_error' },
@@ -153,9 +154,9 @@ describe('toLlmFailure', () => {
       const failure = toLlmFailure(err);
       assert.equal(failure.type, LlmFailureType.streamError);
       assert.equal(failure.nonRetryable, false);
-      assert.equal(failure.cause, err);
+      assert.equal(providerErrorOf(failure), err);
+      assert.doesNotMatch(failure.message, /validation failed/);
       assert.deepEqual(details(failure), {
-        message: 'Tool call validation failed',
         code: 'tool_use_failed',
         type: 'invalid_request_error',
         param: null,
@@ -175,7 +176,6 @@ describe('toLlmFailure', () => {
       assert.equal(provider.type, LlmFailureType.streamError);
       assert.equal(provider.nonRetryable, false);
       assert.deepEqual(details(provider), {
-        message: 'overloaded',
         code: 'busy',
         type: null,
         param: null,
@@ -187,14 +187,15 @@ describe('toLlmFailure', () => {
       assert.equal(network.type, LlmFailureType.network);
       const malformed = toLlmFailure(new ChatStreamError('malformed', partial, [], 3, new SyntaxError('x')));
       assert.equal(malformed.type, LlmFailureType.malformedStream);
-      assert.ok(malformed.cause instanceof ChatStreamError);
+      assert.ok(providerErrorOf(malformed) instanceof ChatStreamError);
     });
 
     it('maps anything else to retryable llm.unknown and wraps non-Error values', () => {
       const failure = toLlmFailure('weird');
       assert.equal(failure.type, LlmFailureType.unknown);
       assert.equal(failure.nonRetryable, false);
-      assert.ok(failure.cause instanceof Error);
+      assert.ok(providerErrorOf(failure) instanceof Error);
+      assert.doesNotMatch(failure.message, /weird/);
     });
 
     it('returns an ApplicationFailure unchanged', () => {

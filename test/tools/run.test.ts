@@ -379,14 +379,15 @@ describe('runToolCall', () => {
   });
 
   describe('toToolFailure', () => {
-    it('maps RetryableToolError to a retryable failure with the requested delay', () => {
-      const cause = new RetryableToolError('upstream 503', { retryAfterMs: 2_000 });
+    it("maps RetryableToolError to a retryable failure with the requested delay, without the tool's text", () => {
+      const cause = new RetryableToolError('upstream 503 for order A-1001', { retryAfterMs: 2_000 });
       const failure = toToolFailure(cause);
       assert.equal(failure.type, TOOL_FAILURE_TYPES.retryable);
       assert.equal(failure.nonRetryable, false);
       assert.equal(failure.nextRetryDelay, 2_000);
-      assert.equal(failure.message, 'upstream 503');
-      assert.equal(failure.cause, cause);
+      // The failure reaches Temporal's history: neither its message nor a cause carries the tool's words.
+      assert.equal(failure.message, 'the tool failed transiently and asked to be retried');
+      assert.equal(failure.cause, undefined);
     });
 
     it('maps anything else to a non-retryable internal failure and passes ApplicationFailure through', () => {
@@ -395,7 +396,7 @@ describe('runToolCall', () => {
       assert.equal(failure.nonRetryable, true);
       const own = ApplicationFailure.nonRetryable('x', 'custom');
       assert.equal(toToolFailure(own), own);
-      assert.equal(toToolFailure('weird').message, 'weird');
+      assert.equal(toToolFailure('weird').message, 'the tool call failed (Error)');
     });
   });
 });
