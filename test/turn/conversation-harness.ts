@@ -63,7 +63,8 @@ export function sendOrdered(
   return startOrderedTurn(
     { temporal: h.client, pool: h.env.pool },
     { conversationId: h.conversationId, requestId, message, doubleTexting: policy },
-    { taskQueue: h.taskQueue },
+    // A worker process just spawned (crash tests) may take longer than the default deadline to poll on a busy machine.
+    { taskQueue: h.taskQueue, startTimeoutMs: 60_000 },
   );
 }
 

@@ -3,7 +3,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startOrderedTurn } from '../../client';
 import { conversationWorkflowIdFor } from '../../common';
 import { uniqueId } from '../support';
-import { answerByMessage, answerTo, orderedContext, requestsFor, seenMessages, waitForFinished } from './conversation-harness';
+import {
+  answerByMessage,
+  answerTo,
+  orderedContext,
+  requestsFor,
+  seenMessages,
+  waitForFinished,
+} from './conversation-harness';
 import { turnHarness, type TurnHarness } from './harness';
 
 const IDLE_MS = 200;
@@ -67,11 +74,13 @@ describe('idle conversations', function () {
         const started = await startOrderedTurn(
           { temporal: h.client, pool: h.env.pool },
           { conversationId, requestId: `r${i}`, message },
-          { taskQueue: h.taskQueue, conversation: { idleMs: IDLE_MS } },
+          { taskQueue: h.taskQueue, startTimeoutMs: 60_000, conversation: { idleMs: IDLE_MS } },
         );
         await waitForFinished(h, started.turnId);
-        // Aim the next message at the moment the idle run closes: a little before, at, or after the deadline.
-        await sleep(IDLE_MS - 60 + ((i * 37) % 140));
+        // The next message right after the run closed, or aimed at the moment it closes (a little before or after).
+        if (i % 2 === 0)
+          await h.client.workflow.getHandle(conversationWorkflowIdFor('default', conversationId)).result();
+        else await sleep(IDLE_MS - 60 + ((i * 37) % 140));
       }
     });
     // Every message reached the model exactly once, in order, seeing every turn before it.
