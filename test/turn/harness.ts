@@ -53,6 +53,8 @@ export interface WorkerOpts {
   models?: string[];
   heartbeatIntervalMs?: number;
   llmFailureBudget?: number;
+  /** MCP servers whose tools the worker offers too. */
+  mcpServers?: Record<string, unknown>;
 }
 
 export const TEST_MODEL = 'scripted-model';
@@ -90,7 +92,13 @@ export async function turnHarness(): Promise<TurnHarness> {
         ...(opts.llmFailureBudget === undefined ? {} : { llmFailureBudget: opts.llmFailureBudget }),
       };
       try {
-        const worker = await createTurnWorker({ connection, taskQueue, deps, workflowBundle: workflowBundleCode });
+        const worker = await createTurnWorker({
+          connection,
+          taskQueue,
+          deps,
+          workflowBundle: workflowBundleCode,
+          ...(opts.mcpServers ? { mcpServers: opts.mcpServers } : {}),
+        });
         return await worker.runUntil(fn(worker));
       } finally {
         await connection.close();
