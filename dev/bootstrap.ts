@@ -2,10 +2,18 @@
 // exist. Silent when everything is already in place; one line per thing it installs or creates.
 import { APP_DATABASE, createDatabase, ensureLocalPostgres, noteBootstrapStart } from './postgres';
 import { resolveTemporalCli } from './temporal-cli';
+import { ensureMcpServerTime } from './mcp-time-server';
 
 async function main(): Promise<void> {
   const log = (line: string): void => console.log(`bootstrap: ${line}`);
-  const [, postgres] = await Promise.all([resolveTemporalCli({ log }), ensureLocalPostgres({ log })]);
+  const [, postgres] = await Promise.all([
+    resolveTemporalCli({ log }),
+    ensureLocalPostgres({ log }),
+    // Only the MCP tests need it (they say so and skip when it is missing): never a reason to stop here.
+    ensureMcpServerTime(log).catch((err: unknown) =>
+      log(`mcp-server-time not installed (the MCP time-server tests will skip): ${String(err)}`),
+    ),
+  ]);
   // `npm start` runs us as `prestart`: tell it whether the cluster is its to stop on Ctrl-C.
   await noteBootstrapStart(postgres.startedHere);
   if (!postgres.external && (await createDatabase(postgres.adminUrl, APP_DATABASE))) {

@@ -42,3 +42,4 @@ export {
 export { freePort, waitForPort } from './ports';
 export { throwawayPostgres, type ThrowawayPostgres } from './throwaway-postgres';
 export { restartableDevServer, type RestartableDevServer } from './dev-server';
+export { ensureMcpServerTime, MCP_SERVER_TIME_PYTHON, MCP_SERVER_TIME_VERSION } from './mcp-time-server';

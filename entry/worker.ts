@@ -24,5 +24,12 @@ export {
   type ToolRegistry,
   type ToolRetryOptions,
 } from '../activities/tools';
+export {
+  IDEMPOTENCY_META_KEY as MCP_IDEMPOTENCY_META_KEY,
+  McpConfigError,
+  McpServerStartError,
+  readMcpConfigFile,
+  type McpServersConfig,
+} from '../activities/tools/mcp';
 export { createPool, migrate, MIGRATIONS_DIR, type MigrateOptions } from '../db';
 export { ConfigError, TemporalEnv, temporalConnectionOptions, type TemporalConnectionOptions } from '../config';

@@ -38,6 +38,8 @@ export const WorkerConfig = TemporalEnv.extend({
   TURNFLOW_LLM_FAILURE_BUDGET: z.coerce.number().int().min(1).default(8),
   /** Activities (LLM streams, tools) this worker runs at once: streams wait on the network, not the CPU. */
   TURNFLOW_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(500),
+  /** A JSON file `{ "mcpServers": { … } }` naming MCP servers whose tools the worker offers. */
+  TURNFLOW_MCP_CONFIG: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 export type WorkerConfig = z.infer<typeof WorkerConfig>;

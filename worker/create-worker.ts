@@ -2,6 +2,7 @@ import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/w
 import { TASK_QUEUE } from '../common';
 import { workerActivities, type ActivityDeps } from '../activities';
 import { publishCatalog } from '../client/catalog';
+import { startMcpServers, withMcpTools, type McpServers, type McpServersConfig } from '../activities/tools/mcp';
 
 /** What {@link createTurnWorker} needs besides the activities' resources. */
 export interface TurnWorkerOptions {
@@ -26,6 +27,13 @@ export interface TurnWorkerOptions {
    * any worker does after a restart (tests use it to exercise that path on every task). @default the SDK's
    */
   maxCachedWorkflows?: number;
+  /**
+   * MCP servers whose tools the worker offers besides `deps.tools`, as `<server>__<tool>`: the `mcpServers` of
+   * the common `mcp.json` shape (`{ command, args?, env? }` or `{ url, headers? }`, plus `timeoutMs`,
+   * `maxAttempts`, `required`), with `${VAR}` read from `process.env`. They start before the worker is created,
+   * are shared by all its turns and close when its `run()` ends. None by default.
+   */
+  mcpServers?: McpServersConfig | Readonly<Record<string, unknown>>;
 }
 
 /** Default activity slots of a worker (see {@link TurnWorkerOptions.maxConcurrentActivityTaskExecutions}). */
@@ -42,6 +50,34 @@ export const WORKFLOWS_PATH = require.resolve('../workflows');
  * Pollers scale with the backlog, so a burst of starts reaches free slots at once instead of ten at a time.
  */
 export async function createTurnWorker(opts: TurnWorkerOptions): Promise<Worker> {
+  const mcp =
+    opts.mcpServers && Object.keys(opts.mcpServers).length > 0
+      ? await startMcpServers(opts.mcpServers, { logger: opts.deps.logger })
+      : undefined;
+  try {
+    const deps = mcp ? { ...opts.deps, tools: withMcpTools(opts.deps.tools, mcp.tools) } : opts.deps;
+    const worker = await createWorker({ ...opts, deps });
+    if (mcp) closeWithWorker(worker, mcp);
+    return worker;
+  } catch (err: unknown) {
+    await mcp?.close();
+    throw err;
+  }
+}
+
+/** Closes the MCP servers once the worker's `run()` (which `runUntil` calls too) has ended, however it ends. */
+function closeWithWorker(worker: Worker, mcp: McpServers): void {
+  const run = worker.run.bind(worker);
+  worker.run = async () => {
+    try {
+      await run();
+    } finally {
+      await mcp.close();
+    }
+  };
+}
+
+async function createWorker(opts: TurnWorkerOptions): Promise<Worker> {
   const taskQueue = opts.taskQueue ?? TASK_QUEUE;
   const worker = await Worker.create({
     connection: opts.connection,

@@ -8,6 +8,7 @@ import { signalOnShutdown, waitFor } from '../client';
 import { temporalConnectionOptions } from '../config';
 import { loadWorkerConfig } from './config';
 import { createTurnWorker, type TurnWorkerOptions } from './create-worker';
+import { readMcpConfigFile } from '../activities/tools/mcp';
 
 /** Options of {@link runWorkerProcess}. */
 export interface WorkerProcessOptions {
@@ -16,6 +17,11 @@ export interface WorkerProcessOptions {
   /** A prebuilt workflow bundle; default: bundle `workflows/` at start. */
   workflowBundle?: TurnWorkerOptions['workflowBundle'];
   interceptors?: TurnWorkerOptions['interceptors'];
+  /**
+   * MCP servers whose tools the worker offers (`mcpServers` of the common `mcp.json` shape), besides those of the
+   * file `TURNFLOW_MCP_CONFIG` names; an entry here replaces the file's entry of the same name.
+   */
+  mcpServers?: TurnWorkerOptions['mcpServers'];
 }
 
 /**
@@ -30,6 +36,10 @@ export async function runWorkerProcess(opts: WorkerProcessOptions = {}): Promise
   const all = createToolRegistry([...builtinTools(), ...(opts.tools ?? [])]);
   const tools = config.TURNFLOW_TOOLS ? all.subset(config.TURNFLOW_TOOLS) : all;
   const models = [config.OPENAI_MODEL, ...config.TURNFLOW_MODELS.filter((m) => m !== config.OPENAI_MODEL)];
+  const mcpServers = {
+    ...(config.TURNFLOW_MCP_CONFIG ? await readMcpConfigFile(config.TURNFLOW_MCP_CONFIG) : {}),
+    ...(opts.mcpServers ?? {}),
+  };
 
   // Postgres or Temporal not being there yet (a restart, a compose stack coming up) is waited out, not fatal.
   const shutdown = signalOnShutdown();
@@ -82,6 +92,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions = {}): Promise
         maxConcurrentActivityTaskExecutions: config.TURNFLOW_MAX_CONCURRENT_ACTIVITIES,
         ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : {}),
         ...(opts.interceptors ? { interceptors: opts.interceptors } : {}),
+        mcpServers,
       });
     logger.info(
       {
@@ -90,6 +101,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions = {}): Promise
         taskQueue: config.TURNFLOW_TASK_QUEUE,
         models,
         tools: tools.names,
+        mcpServers: Object.keys(mcpServers),
         llm: config.OPENAI_BASE_URL ?? 'https://api.openai.com/v1',
       },
       'turnflow worker running',

@@ -63,6 +63,19 @@ export interface ToolConfig<P extends ToolParameters> {
    * `RetryableToolError` for a transient failure; anything else thrown is shown to the model.
    */
   execute(args: z.output<P>, ctx: ToolContext): Promise<unknown>;
+  /**
+   * For a tool defined elsewhere (an MCP server's): its current description and JSON Schema, read each time the
+   * model is offered the tool, in place of `description` and the schema derived from `parameters` (which then
+   * only needs to accept a JSON object; the tool's owner validates). Absent for tools defined here.
+   */
+  describe?(): ToolDescription;
+}
+
+/** What {@link ToolConfig.describe} returns. */
+export interface ToolDescription {
+  readonly description: string;
+  /** A JSON Schema of `type: 'object'`. */
+  readonly parameters: Record<string, unknown>;
 }
 
 /** A defined tool. */

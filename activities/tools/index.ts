@@ -5,6 +5,7 @@ export {
   type ToolCallIdentity,
   type ToolConfig,
   type ToolContext,
+  type ToolDescription,
   type ToolParameters,
   type ToolRetryOptions,
 } from './define';

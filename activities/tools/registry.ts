@@ -44,6 +44,9 @@ const ToolShape = z.object({
   description: z.string().trim().min(1, { error: 'must not be empty' }),
   parameters: z.custom<z.ZodType>((value) => value instanceof z.ZodType, { error: 'must be a zod schema' }),
   execute: z.custom<Tool['execute']>((value) => typeof value === 'function', { error: 'must be a function' }),
+  describe: z
+    .custom<Tool['describe']>((value) => typeof value === 'function', { error: 'must be a function' })
+    .optional(),
   timeoutMs: PositiveMs.optional(),
   retry: z
     .strictObject({
@@ -85,7 +88,7 @@ export function createToolRegistry(tools: readonly Tool[]): ToolRegistry {
       return;
     }
     seen.add(tool.name);
-    const schema = parametersJsonSchema(tool.parameters);
+    const schema = tool.describe ? describedSchema(tool.describe()) : parametersJsonSchema(tool.parameters);
     if (typeof schema === 'string') {
       problems.push(`${label}: parameters ${schema}`);
       return;
@@ -110,7 +113,7 @@ function registryOf(entries: readonly Entry[]): ToolRegistry {
     names,
     get: (name) => byName.get(name)?.tool,
     has: (name) => byName.has(name),
-    definitions: () => entries.map((entry) => structuredClone(entry.definition)),
+    definitions: () => entries.map(currentDefinition),
     policy: (name) => byName.get(name)?.policy,
     policies: () => Object.fromEntries(entries.map((entry) => [entry.tool.name, entry.policy])),
     subset(requested) {
@@ -120,6 +123,21 @@ function registryOf(entries: readonly Entry[]): ToolRegistry {
       return registryOf(entries.filter((entry) => wanted.has(entry.tool.name)));
     },
   };
+}
+
+/** A tool's definition as the model is offered it now: a described tool's is read again each time. */
+function currentDefinition(entry: Entry): ChatCompletionFunctionTool {
+  if (!entry.tool.describe) return structuredClone(entry.definition);
+  const { description, parameters } = entry.tool.describe();
+  return {
+    type: 'function',
+    function: { name: entry.tool.name, description, parameters: structuredClone(parameters) },
+  };
+}
+
+/** The JSON Schema a described tool gives, or a sentence saying why it cannot be offered. */
+function describedSchema(described: { parameters: JsonSchemaObject }): JsonSchemaObject | string {
+  return described.parameters['type'] === 'object' ? described.parameters : 'must be a JSON Schema of type "object"';
 }
 
 /** The JSON Schema of a tool's parameters, or a sentence saying why there is none. */

@@ -55,6 +55,8 @@ export interface WorkerOpts {
   llmFailureBudget?: number;
   /** Workflows the worker keeps cached; 0 replays every task from its full history, as after a restart. */
   maxCachedWorkflows?: number;
+  /** MCP servers whose tools the worker offers too. */
+  mcpServers?: Record<string, unknown>;
 }
 
 export const TEST_MODEL = 'scripted-model';
@@ -98,6 +100,7 @@ export async function turnHarness(): Promise<TurnHarness> {
           deps,
           workflowBundle: workflowBundleCode,
           ...(opts.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: opts.maxCachedWorkflows }),
+          ...(opts.mcpServers ? { mcpServers: opts.mcpServers } : {}),
         });
         return await worker.runUntil(fn(worker));
       } finally {

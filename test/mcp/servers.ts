@@ -1,0 +1,72 @@
+// Where the third-party MCP servers the tests run come from: @modelcontextprotocol/server-everything (a
+// devDependency, run with node from node_modules) and PyPI's mcp-server-time (installed by `npm run bootstrap`
+// into .tools/), plus the fixture server beside this file.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { access } from 'node:fs/promises';
+import path from 'node:path';
+import { MCP_SERVER_TIME_PYTHON, PROJECT_ROOT } from '../../dev';
+import { freePort } from '../support';
+
+/** server-everything's entry script. */
+export const EVERYTHING = require.resolve('@modelcontextprotocol/server-everything/dist/index.js');
+
+/** server-everything over stdio. */
+export const everythingStdio = (extra: Record<string, unknown> = {}) => ({
+  command: process.execPath,
+  args: [EVERYTHING, 'stdio'],
+  ...extra,
+});
+
+/** mcp-server-time over stdio (UTC as its local zone, so answers do not depend on the machine). */
+export const timeStdio = (extra: Record<string, unknown> = {}) => ({
+  command: MCP_SERVER_TIME_PYTHON,
+  args: ['-m', 'mcp_server_time', '--local-timezone', 'UTC'],
+  ...extra,
+});
+
+/** The fixture server over stdio, recording its calls in `log`. */
+export const fixtureStdio = (log: string, extra: Record<string, unknown> = {}) => ({
+  command: process.execPath,
+  args: ['--import', 'tsx', path.join(__dirname, 'fixture-server.ts')],
+  cwd: PROJECT_ROOT,
+  env: { MCP_FIXTURE_LOG: log },
+  ...extra,
+});
+
+/** Whether the bootstrap could install mcp-server-time (it says why not when it could not). */
+export async function haveTimeServer(): Promise<boolean> {
+  return access(MCP_SERVER_TIME_PYTHON).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** server-everything over Streamable HTTP on a free port, until `close()`. */
+export async function everythingHttp(): Promise<{ url: string; close(): Promise<void> }> {
+  const port = await freePort();
+  const child: ChildProcess = spawn(process.execPath, [EVERYTHING, 'streamableHttp'], {
+    env: { ...process.env, PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`server-everything did not listen: ${err}`)), 20_000);
+    child.stderr?.on('data', (chunk: Buffer) => {
+      err += chunk.toString();
+      if (err.includes('listening on port')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`server-everything exited (${code}): ${err}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}/mcp`,
+    close: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
