@@ -4,7 +4,15 @@ import pg from 'pg';
 import { migrate, MIGRATIONS_DIR, MIGRATIONS_TABLE } from '../../db';
 import { createScratchDatabase, type ScratchDatabase } from '../support';
 
-const APP_TABLES = ['conversations', 'llm_failures', 'messages', 'turn_events', 'turns', 'worker_catalogs'];
+const APP_TABLES = [
+  'conversations',
+  'llm_failures',
+  'messages',
+  'tool_retry_errors',
+  'turn_events',
+  'turns',
+  'worker_catalogs',
+];
 
 async function query<R extends pg.QueryResultRow>(url: string, sql: string): Promise<R[]> {
   const client = new pg.Client({ connectionString: url });
