@@ -5,7 +5,7 @@ import type { ActivityDeps } from './deps';
 import { getToolResult, hopToolCalls, saveToolResult } from './repo/messages';
 import { storageStep } from './repo/storage-failure';
 import { StreamWriter } from './stream/writer';
-import { runToolCall, toolIdempotencyKey, toToolFailure, type ToolOutcome } from './tools';
+import { RetryableToolError, runToolCall, toolIdempotencyKey, toToolFailure, type ToolOutcome } from './tools';
 
 /** Longest tool result stored and shown to the model; longer ones are cut with a note saying so. */
 export const MAX_TOOL_RESULT_CHARS = 100_000;
@@ -98,6 +98,16 @@ export function createToolActivities(deps: ActivityDeps) {
     } catch (err: unknown) {
       // Only a tool's RetryableToolError (retried) or a caller bug (not) escapes runToolCall.
       deps.logger.warn({ turnId: input.turnId, hop: input.hop, toolCallId: input.toolCallId, err }, 'tool call failed');
+      if (err instanceof RetryableToolError) {
+        // Kept for the model, should retries run out (storeToolFailure); the failure itself carries our words only.
+        await storageStep(() =>
+          deps.pool.query(
+            `INSERT INTO tool_retry_errors (turn_id, hop, tool_call_id, message) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (turn_id, hop, tool_call_id) DO UPDATE SET message = EXCLUDED.message`,
+            [input.turnId, input.hop, input.toolCallId, storableText(err.message.slice(0, 2_000))],
+          ),
+        );
+      }
       throw toToolFailure(err);
     } finally {
       clearInterval(beat);
@@ -121,10 +131,16 @@ export function createToolActivities(deps: ActivityDeps) {
     // internals, and the tool_result event reaches the caller too.
     const toolSaid = input.errorType?.startsWith('tool.') === true;
     if (!toolSaid) deps.logger.warn({ ...input }, 'tool call failed for good');
-    const content = toolSaid
-      ? `The tool failed and was not retried further: ${input.message}`
-      : 'The tool failed and was not retried further.';
     await storageStep(async () => {
+      // The tool's own last words are in Postgres (the failure's message is ours, see executeTool).
+      const { rows } = await deps.pool.query<{ message: string }>(
+        `SELECT message FROM tool_retry_errors WHERE turn_id = $1 AND hop = $2 AND tool_call_id = $3`,
+        [input.turnId, input.hop, input.toolCallId],
+      );
+      const said = rows[0]?.message ?? input.message;
+      const content = toolSaid
+        ? `The tool failed and was not retried further: ${said}`
+        : 'The tool failed and was not retried further.';
       const call = (await hopToolCalls(deps.pool, input.turnId, input.hop)).find((c) => c.id === input.toolCallId);
       await saveToolResult(deps.pool, input.turnId, input.hop, {
         toolCallId: input.toolCallId,

@@ -6,5 +6,16 @@
 -- reads it, and clears it here, so the text is kept once.
 ALTER TABLE turns ADD COLUMN message text;
 
+-- A tool's last transient error (RetryableToolError), read back for the model once its retries run out: the failure
+-- Temporal records carries our own message, not the tool's words.
+CREATE TABLE tool_retry_errors (
+  turn_id      text NOT NULL REFERENCES turns (id) ON DELETE CASCADE,
+  hop          integer NOT NULL,
+  tool_call_id text NOT NULL,
+  message      text NOT NULL,
+  PRIMARY KEY (turn_id, hop, tool_call_id)
+);
+
 -- Down Migration
+DROP TABLE tool_retry_errors;
 ALTER TABLE turns DROP COLUMN message;

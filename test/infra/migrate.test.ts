@@ -9,6 +9,7 @@ const APP_TABLES = [
   'llm_failures',
   'llm_usage',
   'messages',
+  'tool_retry_errors',
   'turn_events',
   'turns',
   'worker_catalogs',
