@@ -157,10 +157,11 @@ export async function checkInvariants(pool: pg.Pool, plans: TurnPlan[], outcomes
         steered.push({ plan, outcome, owner });
         continue;
       }
-      if (outcome.turnId !== outcome.requestTurnId || !['running', 'queued'].includes(outcome.state)) {
+      if (outcome.turnId !== outcome.requestTurnId || !['running', 'queued', 'finished'].includes(outcome.state)) {
         problem(plan, outcome.turnId, `answered ${outcome.state} with another turn's stream`, 'mismatched');
         continue;
       }
+      // (`finished`: a retried start, its first answer lost to a dropped connection, attached to its own ended turn.)
       if (plan.policy === 'interrupt') for (const o of owners) o.interruptible = true;
       owners.push({ plan, outcome, steers: [], interruptible: false });
     }
