@@ -45,6 +45,14 @@ const ToolShape = z.object({
   parameters: z.custom<z.ZodType>((value) => value instanceof z.ZodType, { error: 'must be a zod schema' }),
   execute: z.custom<Tool['execute']>((value) => typeof value === 'function', { error: 'must be a function' }),
   timeoutMs: PositiveMs.optional(),
+  approval: z
+    .union([
+      z.enum(['user', 'never']),
+      z.custom<(...args: unknown[]) => unknown>((value) => typeof value === 'function', {
+        error: "must be 'user', 'never' or a function",
+      }),
+    ])
+    .optional(),
   retry: z
     .strictObject({
       maximumAttempts: z.number().int().min(1).max(100).optional(),

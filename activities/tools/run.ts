@@ -118,9 +118,12 @@ function executeWithin(
   });
 }
 
-type ParsedArguments = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly reason: string };
+/** The outcome of {@link parseArguments}. */
+export type ParsedArguments =
+  { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly reason: string };
 
-function parseArguments(raw: string): ParsedArguments {
+/** Parses a call's raw JSON arguments the way {@link runToolCall} does (empty = `{}`, double-encoding unwrapped once). */
+export function parseArguments(raw: string): ParsedArguments {
   if (raw.trim() === '') return { ok: true, value: {} };
   try {
     const value: unknown = JSON.parse(raw);
