@@ -32,3 +32,15 @@ export {
   type TurnClaim,
 } from './access';
 export { signalOnShutdown, waitFor, type WaitForOptions } from './wait-for';
+export {
+  ApprovalConflictError,
+  ApprovalDecisionRequest,
+  ApprovalExpiredError,
+  ApprovalNotFoundError,
+  decideApproval,
+  InvalidPageCursorError,
+  listPendingApprovals,
+  MAX_DECISION_REASON_CHARS,
+  type ApprovalOutcome,
+  type PendingApprovalView,
+} from './approvals';

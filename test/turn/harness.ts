@@ -53,6 +53,9 @@ export interface WorkerOpts {
   models?: string[];
   heartbeatIntervalMs?: number;
   llmFailureBudget?: number;
+  approvalTools?: string[];
+  approvalTimeoutMs?: number;
+  maxConcurrentActivityTaskExecutions?: number;
 }
 
 export const TEST_MODEL = 'scripted-model';
@@ -88,9 +91,19 @@ export async function turnHarness(): Promise<TurnHarness> {
         llmIdleTimeoutMs: opts.llmIdleTimeoutMs ?? 30_000,
         ...(opts.heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs: opts.heartbeatIntervalMs }),
         ...(opts.llmFailureBudget === undefined ? {} : { llmFailureBudget: opts.llmFailureBudget }),
+        ...(opts.approvalTools === undefined ? {} : { approvalTools: opts.approvalTools }),
+        ...(opts.approvalTimeoutMs === undefined ? {} : { approvalTimeoutMs: opts.approvalTimeoutMs }),
       };
       try {
-        const worker = await createTurnWorker({ connection, taskQueue, deps, workflowBundle: workflowBundleCode });
+        const worker = await createTurnWorker({
+          connection,
+          taskQueue,
+          deps,
+          workflowBundle: workflowBundleCode,
+          ...(opts.maxConcurrentActivityTaskExecutions === undefined
+            ? {}
+            : { maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions }),
+        });
         return await worker.runUntil(fn(worker));
       } finally {
         await connection.close();
