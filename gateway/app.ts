@@ -12,6 +12,7 @@ import { ApiError, type ApiErrorBody } from './errors';
 import { healthRoutes, type HealthCheck } from './health';
 import { DEFAULT_LIMITS, TenantLimits, type LimitOptions } from './limits';
 import { rejectOtherMethods } from './methods';
+import { approvalRoutes } from './approvals';
 import { DEFAULT_BODY_LIMIT_BYTES } from './schemas';
 import type { TenantDirectory } from './tenants';
 import { turnRoutes } from './turns';
@@ -75,6 +76,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono {
   v1.route('/', turnRoutes(routeDeps));
   v1.route('/', conversationRoutes(routeDeps));
   v1.route('/', chatRoutes(routeDeps));
+  v1.route('/', approvalRoutes(routeDeps));
 
   const app = new Hono();
   const temporal = deps.temporal;
