@@ -88,10 +88,17 @@ export class UiChunkTranslator {
         });
         break;
       case 'approval_decided':
-        // An approved call shows its output when it has one; a denied one is denied now and never runs.
+        // The decision stays on the part (`approval.approved`); a denied call is denied now and never runs, an
+        // approved one shows its output when it has one.
+        this.step(event.hop, out);
+        this.closeText(out);
+        out.push({
+          type: 'tool-approval-response',
+          approvalId: event.approvalId,
+          approved: event.approved,
+          ...(event.reason === null ? {} : { reason: event.reason }),
+        });
         if (!event.approved) {
-          this.step(event.hop, out);
-          this.closeText(out);
           this.denied.add(event.toolCallId);
           out.push({ type: 'tool-output-denied', toolCallId: event.toolCallId });
         }
