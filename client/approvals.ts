@@ -130,8 +130,11 @@ function standing(row: Row, approved: boolean): ApprovalOutcome {
   return outcome;
 }
 
-/** How long a decision for an approval just stored waits for its turn to know it (a few workflow tasks). */
-const NOT_YET_KNOWN_MS = 5_000;
+/**
+ * How long a decision for a stored, pending approval is offered again while the turn does not know it yet: a worker
+ * that died right after storing it has to be replaced, and the turn's state rebuilt, first.
+ */
+const NOT_YET_KNOWN_MS = 30_000;
 
 /**
  * Delivers a person's decision to the turn waiting for it. The reason is stored in Postgres first; the Temporal
@@ -183,7 +186,7 @@ export async function decideApproval(
       if (stored && stored.decided_by !== null) return standing(stored, approved);
       // Stored a moment ago, the request may not have reached the turn's state yet: ask again, briefly.
       if (type === APPROVAL_FAILURE.notFound && !ended && Date.now() < deadline) {
-        await sleep(100);
+        await sleep(250);
         continue;
       }
       throw new ApprovalNotFoundError(approvalId, { cause: err });
