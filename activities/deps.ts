@@ -30,6 +30,13 @@ export interface ActivityDeps {
    * pool's size minus two). @default 4
    */
   streamConnections?: number;
+  /**
+   * Tools every call of which needs a person's approval, whatever their definition says (`TURNFLOW_APPROVAL_TOOLS`);
+   * each must be in `tools`. @default []
+   */
+  approvalTools?: readonly string[];
+  /** How long a call waits for a person before it is denied (`TURNFLOW_APPROVAL_TIMEOUT`). @default 86400000 (24 h) */
+  approvalTimeoutMs?: number;
   /** How often running activities heartbeat. @default 1000 */
   heartbeatIntervalMs?: number;
 }

@@ -1,3 +1,4 @@
+import { createApprovalActivities } from './approval-activities';
 import { createConversationActivities } from './conversation-activities';
 import type { ActivityDeps } from './deps';
 import { createLlmActivity } from './llm-activity';
@@ -13,6 +14,13 @@ export type {
   ResolveStoppedToolCallsInput,
   StoreToolFailureInput,
 } from './tool-activities';
+export type {
+  PendingApproval,
+  RecordApprovalDecisionInput,
+  RecordedApprovalDecision,
+  RequestApprovalsInput,
+} from './approval-activities';
+export { DEFAULT_APPROVAL_TIMEOUT_MS, deniedToolResult } from './approval-activities';
 export type { PrepareTurnInput, PrepareTurnResult, CompleteTurnInput, FailTurnInput } from './turn-activities';
 export type { AnnounceQueuedInput, DropQueuedTurnInput, StoreSteersInput } from './conversation-activities';
 
@@ -29,6 +37,7 @@ export function createActivities(deps: ActivityDeps) {
     streamCompletion: createLlmActivity(deps),
     ...createToolActivities(deps),
     ...createConversationActivities(deps),
+    ...createApprovalActivities(deps),
   };
 }
 

@@ -2,7 +2,8 @@ import { Context, cancellationDetails } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { eventKeys, storableText, type PersistenceOptions } from '../common';
 import type { ActivityDeps } from './deps';
-import { getToolResult, hopToolCalls, saveToolResult } from './repo/messages';
+import { approvalOfCall, argumentsHash } from './repo/approvals';
+import { getToolResult, hopToolCalls, saveToolResult, type StoredToolCall } from './repo/messages';
 import { storageStep } from './repo/storage-failure';
 import { StreamWriter } from './stream/writer';
 import { RetryableToolError, runToolCall, toolIdempotencyKey, toToolFailure, type ToolOutcome } from './tools';
@@ -20,6 +21,11 @@ export interface ExecuteToolInput {
    * even if the worker has it. Absent (a run scheduled by an older workflow version): no tool runs.
    */
   offered?: string[];
+  /**
+   * The hash of the arguments a person approved, for a call that needed approval. The call runs only if its stored
+   * approval says approved, by a person, for arguments with this very hash.
+   */
+  argumentsHash?: string;
 }
 
 /** Input of `storeToolFailure`. */
@@ -77,6 +83,7 @@ export function createToolActivities(deps: ActivityDeps) {
         'tool.unknown_call',
       );
     }
+    await checkApproval(input, call);
     // Only the tools this turn offered can run; for any other name the model reads "unknown tool".
     const offered = new Set(input.offered ?? []);
     const registry = deps.tools.subset(deps.tools.names.filter((name) => offered.has(name)));
@@ -120,6 +127,34 @@ export function createToolActivities(deps: ActivityDeps) {
       isError: outcome.isError,
     });
     return { isError: saved.isError, errorType: outcome.errorType ?? null, reused: false };
+  }
+
+  /**
+   * A call that needed approval runs only with a person's approval of exactly its arguments: a call whose approval
+   * is missing, pending or denied, or whose arguments hash differently from what was approved, is refused for good.
+   */
+  async function checkApproval(input: ExecuteToolInput, call: StoredToolCall): Promise<void> {
+    const approval = await approvalOfCall(deps.pool, input);
+    if (!approval && input.argumentsHash === undefined) return;
+    const hash = argumentsHash(call.function.arguments);
+    const problem = !approval
+      ? 'it has no stored approval'
+      : approval.approved !== true || approval.decidedBy !== 'user'
+        ? 'it was not approved'
+        : approval.argumentsHash !== hash || (input.argumentsHash !== undefined && input.argumentsHash !== hash)
+          ? 'its arguments differ from the ones approved'
+          : approval.toolName !== call.function.name
+            ? 'its tool differs from the one approved'
+            : undefined;
+    if (problem === undefined) return;
+    deps.logger.warn(
+      { turnId: input.turnId, hop: input.hop, toolCallId: input.toolCallId, problem },
+      'tool call refused',
+    );
+    throw ApplicationFailure.nonRetryable(
+      `The tool call was refused and did not run: ${problem}.`,
+      'tool.not_approved',
+    );
   }
 
   /**

@@ -80,6 +80,15 @@ function render(event: TurnEvent): number | undefined {
       process.stderr.write(`↳ ${event.name}${event.isError ? ' failed' : ''}: ${content}\n`);
       return undefined;
     }
+    case 'approval_requested':
+      process.stderr.write(
+        `\n? ${event.toolName}(${event.arguments}) needs approval${event.reason ? `: ${event.reason}` : ''} ` +
+          `(approval ${event.approvalId}, until ${event.expiresAt})\n`,
+      );
+      return undefined;
+    case 'approval_decided':
+      process.stderr.write(`${event.approved ? '✓ approved' : '✗ denied'} (${event.decidedBy})\n`);
+      return undefined;
     case 'reset':
       process.stderr.write(`\n↻ attempt ${event.supersededAttempt} was cut off; the answer starts over\n`);
       return undefined;

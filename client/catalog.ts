@@ -62,7 +62,11 @@ export class CatalogCache {
    */
   async problem(
     taskQueue: string,
-    request: { model?: string | undefined; tools?: readonly string[] | undefined },
+    request: {
+      model?: string | undefined;
+      tools?: readonly string[] | undefined;
+      approvalTools?: readonly string[] | undefined;
+    },
   ): Promise<string | undefined> {
     const cached = await this.get(taskQueue);
     if (!cached || catalogProblem(cached, request) === undefined) return undefined;
@@ -77,12 +81,17 @@ export class CatalogCache {
  */
 export function catalogProblem(
   catalog: WorkerCatalog,
-  request: { model?: string | undefined; tools?: readonly string[] | undefined },
+  request: {
+    model?: string | undefined;
+    tools?: readonly string[] | undefined;
+    approvalTools?: readonly string[] | undefined;
+  },
 ): string | undefined {
   if (request.model !== undefined && !catalog.models.includes(request.model)) {
     return `unknown model "${request.model}"`;
   }
-  const unknown = (request.tools ?? []).filter((name) => !catalog.tools.includes(name));
+  const asked = [...new Set([...(request.tools ?? []), ...(request.approvalTools ?? [])])];
+  const unknown = asked.filter((name) => !catalog.tools.includes(name));
   if (unknown.length > 0) return `unknown tool(s): ${unknown.map((n) => `"${n}"`).join(', ')}`;
   return undefined;
 }

@@ -43,3 +43,15 @@ export {
   type UsageReport,
   type UsageTotals,
 } from './usage';
+export {
+  ApprovalConflictError,
+  ApprovalDecisionRequest,
+  ApprovalExpiredError,
+  ApprovalNotFoundError,
+  decideApproval,
+  InvalidPageCursorError,
+  listPendingApprovals,
+  MAX_DECISION_REASON_CHARS,
+  type ApprovalOutcome,
+  type PendingApprovalView,
+} from './approvals';

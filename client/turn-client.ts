@@ -5,6 +5,13 @@ import type pg from 'pg';
 import type { ChatTurnResult, DoubleTextingPolicy, TurnEvent, TurnProgress } from '../common';
 import { cancelTurn, turnProgress, type chatTurn, type ConversationTurns } from '../workflows';
 import { EventHub } from './event-hub';
+import {
+  decideApproval,
+  listPendingApprovals,
+  type ApprovalDecisionRequest,
+  type ApprovalOutcome,
+  type PendingApprovalView,
+} from './approvals';
 import { CatalogCache } from './catalog';
 import {
   cancelInConversation,
@@ -137,6 +144,29 @@ export class TurnClient {
   async cancel(turnId: string, _reason?: string): Promise<void> {
     if ((await cancelInConversation(this.opts.temporal, turnId)) !== 'unknown') return;
     await this.handle(turnId).signal(cancelTurn, {});
+  }
+
+  /**
+   * A person's decision on a tool call waiting for approval (`approval_requested` names it). The same decision again
+   * answers the one that stands. `tenantId`, when given, scopes the approval to that tenant.
+   * @throws ApprovalNotFoundError for an unknown approval (or another tenant's), ApprovalConflictError when another
+   *   decision stands, ApprovalExpiredError past its deadline.
+   */
+  decideApproval(
+    turnId: string,
+    approvalId: string,
+    decision: ApprovalDecisionRequest & { tenantId?: string },
+  ): Promise<ApprovalOutcome> {
+    const { tenantId, ...request } = decision;
+    return decideApproval(this.opts, { tenantId, turnId, approvalId }, request);
+  }
+
+  /** A tenant's tool calls waiting for a person, newest first, a page at a time (`after`: the last page's `next`). */
+  pendingApprovals(
+    tenantId: string,
+    page: { limit?: number; after?: string } = {},
+  ): Promise<{ approvals: PendingApprovalView[]; next: string | null }> {
+    return listPendingApprovals(this.opts.pool, tenantId, page);
   }
 
   /** Where a running turn is. */

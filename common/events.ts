@@ -57,6 +57,33 @@ export const DoneEvent = Base.extend({
   finishReason: z.string().nullable(),
   usage: Usage.nullable(),
 });
+/**
+ * A tool call waits for a person's approval (`POST /v1/turns/:turnId/approvals/:approvalId`); `arguments` are exactly
+ * what will run if it is approved. `reason` is the tool's own, when it gave one.
+ */
+export const ApprovalRequestedEvent = Base.extend({
+  type: z.literal('approval_requested'),
+  approvalId: z.string(),
+  toolCallId: z.string(),
+  toolName: z.string(),
+  arguments: z.string(),
+  reason: z.string().nullable(),
+  /** ISO 8601: past it the call is denied (`decidedBy: timeout`). */
+  expiresAt: z.string(),
+});
+/** Who ended a wait for approval: the person, the clock, a stop, or a newer message of the user. */
+export const ApprovalDecider = z.enum(['user', 'timeout', 'stop', 'superseded']);
+export type ApprovalDecider = z.infer<typeof ApprovalDecider>;
+/** A wait for approval ended: an approved call runs next; a denied one gets a result saying so and never runs. */
+export const ApprovalDecidedEvent = Base.extend({
+  type: z.literal('approval_decided'),
+  approvalId: z.string(),
+  toolCallId: z.string(),
+  approved: z.boolean(),
+  /** The person's reason (a user decision), or `null`. */
+  reason: z.string().nullable(),
+  decidedBy: ApprovalDecider,
+});
 export const ErrorEvent = Base.extend({ type: z.literal('error'), errorType: z.string(), message: z.string() });
 
 export const TurnEvent = z.discriminatedUnion('type', [
@@ -68,6 +95,8 @@ export const TurnEvent = z.discriminatedUnion('type', [
   HopLimitEvent,
   DoneEvent,
   ErrorEvent,
+  ApprovalRequestedEvent,
+  ApprovalDecidedEvent,
 ]);
 export type TurnEvent = z.infer<typeof TurnEvent>;
 export type TurnEventType = TurnEvent['type'];

@@ -35,6 +35,11 @@ export const eventKeys = {
   toolCalls: (hop: number, attempt: number) => `tool_calls:${hop}:${attempt}`,
   /** The result of one tool call (the turn is the row's own). */
   toolResult: ({ hop, toolCallId }: Omit<ToolCallIdentity, 'turnId'>) => `tool_result:${hop}:${toolCallId}`,
+  /** The announcement that one tool call waits for approval. */
+  approvalRequested: ({ hop, toolCallId }: Omit<ToolCallIdentity, 'turnId'>) =>
+    `approval_requested:${hop}:${toolCallId}`,
+  /** The one decision of one approval. */
+  approvalDecided: (approvalId: string) => `approval_decided:${approvalId}`,
   /** The turn's one `hop_limit`, `done` and `error` events. */
   hopLimit: 'hop_limit',
   done: 'done',

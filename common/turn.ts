@@ -37,6 +37,11 @@ export const StartTurnRequest = z.object({
   model: z.string().min(1).max(200).optional(),
   /** Names of the tools the model may call; omitted = every registered tool, [] = none. */
   tools: z.array(z.string().min(1).max(64)).max(64).optional(),
+  /**
+   * Tools every call of which needs a person's approval this turn, on top of those the worker requires it for
+   * (a request can add approvals, never waive one). Each must be a tool the worker serves.
+   */
+  approvalTools: z.array(z.string().min(1).max(64)).max(64).optional(),
   /** Tool rounds allowed before the turn stops with `tool_limit_reached`. @default 5 */
   maxHops: z.number().int().min(0).max(50).default(5),
   persistence: PersistenceOptions.default({ persistDeltas: true, intervalMs: 200, minChars: 1024 }),
@@ -124,7 +129,7 @@ export interface ChatTurnResult {
 
 /** Progress a running turn reports through the `progress` query and the activities' heartbeats. */
 export interface TurnProgress {
-  phase: 'preparing' | 'streaming' | 'tools' | 'completing' | 'done';
+  phase: 'preparing' | 'streaming' | 'tools' | 'awaiting_approval' | 'completing' | 'done';
   hop: number;
   model: string;
   toolsRunning: string[];

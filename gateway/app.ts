@@ -13,6 +13,7 @@ import { ApiError, type ApiErrorBody } from './errors';
 import { healthRoutes, type HealthCheck } from './health';
 import { DEFAULT_LIMITS, TenantLimits, type LimitOptions } from './limits';
 import { headWithoutBody, rejectOtherMethods } from './methods';
+import { approvalRoutes } from './approvals';
 import { DEFAULT_BODY_LIMIT_BYTES } from './schemas';
 import type { TenantDirectory } from './tenants';
 import { turnRoutes } from './turns';
@@ -82,6 +83,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono {
   v1.route('/', conversationRoutes(routeDeps));
   v1.route('/', chatRoutes(routeDeps));
   v1.route('/', usageRoutes(routeDeps));
+  v1.route('/', approvalRoutes(routeDeps));
 
   const app = new Hono();
   app.use('*', headWithoutBody());

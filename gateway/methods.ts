@@ -7,6 +7,8 @@ export const ROUTE_METHODS: readonly { path: string; allow: readonly string[] }[
   { path: '/v1/conversations/:id/messages', allow: ['GET', 'HEAD'] },
   { path: '/v1/turns/:turnId/events', allow: ['GET', 'HEAD'] },
   { path: '/v1/turns/:turnId/cancel', allow: ['POST'] },
+  { path: '/v1/turns/:turnId/approvals/:approvalId', allow: ['POST'] },
+  { path: '/v1/approvals', allow: ['GET', 'HEAD'] },
   { path: '/v1/chat', allow: ['POST'] },
   { path: '/v1/chat/:id/stream', allow: ['GET', 'HEAD'] },
   { path: '/v1/chat/:id/stop', allow: ['POST'] },

@@ -10,6 +10,8 @@ export const StartTurnBody = z.strictObject({
   message: StartTurnRequest.shape.message.refine((m) => m.trim() !== '', 'must not be only whitespace'),
   model: StartTurnRequest.shape.model,
   tools: StartTurnRequest.shape.tools,
+  /** Tools whose calls need a person's approval this turn, besides those the worker requires it for. */
+  approvalTools: StartTurnRequest.shape.approvalTools,
   maxHops: StartTurnRequest.shape.maxHops.unwrap().optional(),
   budget: StartTurnRequest.shape.budget,
   persistence: z.strictObject(PersistenceOptions.shape).optional(),

@@ -3,6 +3,8 @@ import { TASK_QUEUE } from '../common';
 import { workerActivities, type ActivityDeps } from '../activities';
 import { publishCatalog } from '../client/catalog';
 import { startMcpServers, withMcpTools, type McpServers, type McpServersConfig } from '../activities/tools/mcp';
+import type { ToolRegistry } from '../activities/tools';
+import { ConfigError } from '../config';
 
 /** What {@link createTurnWorker} needs besides the activities' resources. */
 export interface TurnWorkerOptions {
@@ -38,6 +40,21 @@ export interface TurnWorkerOptions {
 
 /** Default activity slots of a worker (see {@link TurnWorkerOptions.maxConcurrentActivityTaskExecutions}). */
 export const DEFAULT_MAX_CONCURRENT_ACTIVITIES = 500;
+
+/**
+ * Refuses approval tools the worker does not offer: a misspelt name would silently let every call of the tool meant
+ * run unapproved.
+ * @throws {@link ConfigError} naming the unknown tools.
+ */
+export function checkApprovalTools(names: readonly string[], tools: ToolRegistry): void {
+  const unknown = names.filter((name) => !tools.has(name));
+  if (unknown.length > 0) {
+    throw new ConfigError(
+      `TURNFLOW_APPROVAL_TOOLS names tools this worker does not offer: ${unknown.join(', ')} ` +
+        `(it offers: ${tools.names.join(', ') || 'none'})`,
+    );
+  }
+}
 
 /** Path of the workflows module, for bundling. */
 export const WORKFLOWS_PATH = require.resolve('../workflows');
@@ -78,6 +95,7 @@ function closeWithWorker(worker: Worker, mcp: McpServers): void {
 }
 
 async function createWorker(opts: TurnWorkerOptions): Promise<Worker> {
+  checkApprovalTools(opts.deps.approvalTools ?? [], opts.deps.tools);
   const taskQueue = opts.taskQueue ?? TASK_QUEUE;
   const worker = await Worker.create({
     connection: opts.connection,

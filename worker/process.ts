@@ -7,7 +7,7 @@ import { builtinTools, createToolRegistry, type Tool } from '../activities/tools
 import { signalOnShutdown, waitFor } from '../client';
 import { temporalConnectionOptions } from '../config';
 import { loadWorkerConfig } from './config';
-import { createTurnWorker, type TurnWorkerOptions } from './create-worker';
+import { checkApprovalTools, createTurnWorker, type TurnWorkerOptions } from './create-worker';
 import { readMcpConfigFile } from '../activities/tools/mcp';
 
 /** Options of {@link runWorkerProcess}. */
@@ -35,6 +35,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions = {}): Promise
   // A bad tool set stops the worker here, before it takes any turn (the seed's fail-fast validation).
   const all = createToolRegistry([...builtinTools(), ...(opts.tools ?? [])]);
   const tools = config.TURNFLOW_TOOLS ? all.subset(config.TURNFLOW_TOOLS) : all;
+  checkApprovalTools(config.TURNFLOW_APPROVAL_TOOLS, tools);
   const models = [config.OPENAI_MODEL, ...config.TURNFLOW_MODELS.filter((m) => m !== config.OPENAI_MODEL)];
   const mcpServers = {
     ...(config.TURNFLOW_MCP_CONFIG ? await readMcpConfigFile(config.TURNFLOW_MCP_CONFIG) : {}),
@@ -88,6 +89,8 @@ export async function runWorkerProcess(opts: WorkerProcessOptions = {}): Promise
           llmIdleTimeoutMs: config.TURNFLOW_LLM_IDLE_TIMEOUT_MS,
           llmFailureBudget: config.TURNFLOW_LLM_FAILURE_BUDGET,
           streamConnections: config.TURNFLOW_STREAM_CONNECTIONS,
+          approvalTools: config.TURNFLOW_APPROVAL_TOOLS,
+          approvalTimeoutMs: config.TURNFLOW_APPROVAL_TIMEOUT,
         },
         maxConcurrentActivityTaskExecutions: config.TURNFLOW_MAX_CONCURRENT_ACTIVITIES,
         ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : {}),

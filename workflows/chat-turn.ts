@@ -4,6 +4,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   CancelledFailure,
+  condition,
   type ActivityOptions,
   type LocalActivityOptions,
   defineQuery,
@@ -29,6 +30,7 @@ import {
   type ChatTurnResult,
   type TurnProgress,
 } from '../common';
+import { ApprovalBook, decideApproval, supersedeApprovals, type DecideApprovalInput } from './approvals';
 import { steerTurn, steersAccepted, type SteerTurnInput } from './conversation-signals';
 
 /** Input of {@link cancelTurn}. */
@@ -101,6 +103,8 @@ interface TurnSteps {
   storeToolFailure: Activities['storeToolFailure'];
   resolveStoppedToolCalls: Activities['resolveStoppedToolCalls'];
   storeSteers: Activities['storeSteers'];
+  requestApprovals: Activities['requestApprovals'];
+  recordApprovalDecision: Activities['recordApprovalDecision'];
   streamCompletion: Remote<'streamCompletion'>;
   executeTool: Remote<'executeTool'>;
 }
@@ -117,6 +121,8 @@ function turnSteps(current: boolean): TurnSteps {
       storeToolFailure: local['turnflow.storeToolFailure'],
       resolveStoppedToolCalls: local['turnflow.resolveStoppedToolCalls'],
       storeSteers: local['turnflow.storeSteers'],
+      requestApprovals: local['turnflow.requestApprovals'],
+      recordApprovalDecision: local['turnflow.recordApprovalDecision'],
       streamCompletion: remote['turnflow.streamCompletion'],
       executeTool: remote['turnflow.executeTool'],
     };
@@ -132,6 +138,8 @@ function turnSteps(current: boolean): TurnSteps {
     storeToolFailure: io.storeToolFailure,
     resolveStoppedToolCalls: since['turnflow.resolveStoppedToolCalls'],
     storeSteers: since['turnflow.storeSteers'],
+    requestApprovals: since['turnflow.requestApprovals'],
+    recordApprovalDecision: since['turnflow.recordApprovalDecision'],
     streamCompletion: proxyActivities<LegacyActivities>(llmCall).streamCompletion,
     executeTool: proxyActivities<LegacyActivities>({ startToCloseTimeout: '1 minute' }).executeTool,
   };
@@ -167,6 +175,8 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
     storeToolFailure,
     resolveStoppedToolCalls,
     storeSteers,
+    requestApprovals,
+    recordApprovalDecision,
     streamCompletion,
     executeTool,
   } = turnSteps(patched(CURRENT_SHAPE));
@@ -190,8 +200,25 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
     if (signal.interrupt === true) interrupted = true;
     loop.cancel();
   });
+  /** Calls waiting for a person (and every decision taken), by approval id. */
+  const approvals = new ApprovalBook();
+  /** A new message arrived while calls waited for approval: they were denied, and the turn ends after this round. */
+  let superseded = false;
+  const supersede = () => {
+    const waiting = approvals.waiting();
+    if (waiting.length === 0) return;
+    superseded = true;
+    for (const p of waiting) approvals.decide(p.approvalId, false, 'superseded');
+  };
   setHandler(steerTurn, (steer) => {
     if (!steers.some((s) => s.turnId === steer.turnId)) steers.push(steer);
+    // A message steered in while calls wait for approval answers them: they are denied, and the turn ends without
+    // another model call, leaving the message to its conversation (it runs as the next turn).
+    supersede();
+  });
+  setHandler(supersedeApprovals, supersede);
+  setHandler(decideApproval, (decision) => approvals.handle(decision), {
+    validator: (decision: DecideApprovalInput) => approvals.validate(decision, Date.now()),
   });
 
   let prepared: PrepareTurnResult;
@@ -225,7 +252,25 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
   let hopLimit: number | null = null;
   let cancelled = progress.cancelRequested;
   /** The tool round a stop cut short: each call's outcome, so none is left without a result. */
-  let stoppedRound: { hop: number; outcomes: Map<string, ToolCallOutcome> } | undefined;
+  let stoppedRound:
+    { hop: number; outcomes: Map<string, ToolCallOutcome>; awaiting: Map<string, PendingApprovalOf> } | undefined;
+
+  /** What an operator sees while calls wait for a person: the status, and each waiting call in the details. */
+  const showApprovals = (round: number) => {
+    const waiting = approvals.waiting();
+    if (waiting.length > 0) {
+      progress.phase = 'awaiting_approval';
+      const list = waiting.map(
+        (p) => `${p.toolName} (${p.approvalId}, until ${new Date(p.expiresAtMs).toISOString()})`,
+      );
+      setCurrentDetails(`hop ${round} · awaiting approval of ${waiting.length} call(s): ${list.join(', ')}`);
+      upsertSearchAttributes([{ key: keys.TurnStatus, value: 'awaiting_approval' }]);
+    } else if (progress.phase === 'awaiting_approval') {
+      progress.phase = 'tools';
+      setCurrentDetails(`hop ${round} · running tools`);
+      upsertSearchAttributes([{ key: keys.TurnStatus, value: 'running' }]);
+    }
+  };
 
   const runHops = async () => {
     for (;;) {
@@ -261,12 +306,28 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
       setCurrentDetails(`hop ${hop} · running ${reply.toolCalls.length} tool(s): ${progress.toolsRunning.join(', ')}`);
       const offered = prepared.tools.map((t) => t.name);
       const outcomes = new Map<string, ToolCallOutcome>();
-      const calls = reply.toolCalls.map((call) => {
+      const round = hop;
+      // Calls that need a person's approval are stored with their arguments and announced; the rest run at once.
+      const gate = patched('tool-approvals')
+        ? await requestApprovals({
+            turnId: input.turnId,
+            hop,
+            offered,
+            approvalTools: input.approvalTools ?? [],
+            persistence,
+          })
+        : { pending: [] };
+      const awaiting = new Map(gate.pending.map((p) => [p.toolCallId, p]));
+      for (const p of gate.pending) approvals.add(p);
+      if (gate.pending.length > 0) showApprovals(round);
+
+      const runCall = (call: (typeof reply.toolCalls)[number], argumentsHash?: string): Promise<void> => {
         // The model may name a tool this turn does not offer; the activity tells the model so.
         const policy = policies.get(call.name) ?? UNKNOWN_TOOL_POLICY;
-        const identity = { turnId: input.turnId, hop, toolCallId: call.id };
+        const identity = { turnId: input.turnId, hop: round, toolCallId: call.id };
         outcomes.set(call.id, 'unknown');
-        return executeTool.executeWithOptions(toolCall(call.name, policy), [{ ...identity, offered }]).then(
+        const args = argumentsHash === undefined ? { ...identity, offered } : { ...identity, offered, argumentsHash };
+        return executeTool.executeWithOptions(toolCall(call.name, policy), [args]).then(
           () => void outcomes.set(call.id, 'finished'),
           async (err: unknown) => {
             if (isCancellation(err)) {
@@ -278,13 +339,40 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
             outcomes.set(call.id, 'finished');
           },
         );
+      };
+      /** Waits for the person (no activity, no connection held), records the decision, runs the call if approved. */
+      const approveThenRun = async (call: (typeof reply.toolCalls)[number], p: PendingApprovalOf): Promise<void> => {
+        outcomes.set(call.id, 'awaiting');
+        const left = p.expiresAtMs - Date.now();
+        if (left > 0) await condition(() => approvals.isDecided(p.approvalId), left);
+        approvals.decide(p.approvalId, false, 'timeout');
+        const taken = approvals.decision(p.approvalId)!;
+        const recorded = await recordApprovalDecision({
+          turnId: input.turnId,
+          hop: round,
+          approvalId: p.approvalId,
+          approved: taken.approved,
+          decidedBy: taken.decidedBy,
+          persistence,
+        });
+        approvals.record(recorded);
+        showApprovals(round);
+        if (!recorded.approved) {
+          outcomes.set(call.id, 'finished');
+          return;
+        }
+        await runCall(call, p.argumentsHash);
+      };
+      const calls = reply.toolCalls.map((call) => {
+        const p = awaiting.get(call.id);
+        return p ? approveThenRun(call, p) : runCall(call);
       });
       if (patched('resolve-tools-on-stop')) {
         // On a stop, wait for every call to settle, so each one's outcome is known before the turn ends.
         const settled = await Promise.allSettled(calls);
         const stopped = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
         if (stopped) {
-          stoppedRound = { hop, outcomes };
+          stoppedRound = { hop, outcomes, awaiting };
           throw stopped.reason;
         }
       } else {
@@ -295,6 +383,12 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
       hop += 1;
       progress.hop = hop;
       upsertSearchAttributes([{ key: keys.TurnHops, value: hop }]);
+      if (superseded) {
+        // The user moved on while calls waited: the turn ends here, and a steered message runs as the next turn.
+        cancelled = true;
+        interrupted = true;
+        return;
+      }
       if (steers.length > 0) await takeSteers(hop);
     }
   };
@@ -329,12 +423,31 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
     const round = stoppedRound;
     // Every call of the round the stop cut short gets a result: its own, or "cancelled" / "outcome unknown".
     await CancellationScope.nonCancellable(async () => {
-      const open = [...round.outcomes].filter(([, outcome]) => outcome !== 'finished');
-      await resolveStoppedToolCalls({
-        turnId: input.turnId,
-        hop: round.hop,
-        calls: open.map(([toolCallId, outcome]) => ({ toolCallId, outcome: outcome as 'cancelled' | 'unknown' })),
-      });
+      const open: { toolCallId: string; outcome: 'cancelled' | 'unknown' }[] = [];
+      for (const [toolCallId, outcome] of round.outcomes) {
+        if (outcome === 'finished') continue;
+        const p = round.awaiting.get(toolCallId);
+        if (outcome !== 'awaiting' || !p) {
+          open.push({ toolCallId, outcome: outcome === 'awaiting' ? 'cancelled' : outcome });
+          continue;
+        }
+        // A call still waiting for a person is denied by the stop (or the new message); a decision already recorded
+        // stands, and an approved call that never started was cancelled.
+        approvals.decide(p.approvalId, false, interrupted ? 'superseded' : 'stop');
+        const taken = approvals.decision(p.approvalId)!;
+        const recorded = await recordApprovalDecision({
+          turnId: input.turnId,
+          hop: round.hop,
+          approvalId: p.approvalId,
+          approved: taken.approved,
+          decidedBy: taken.decidedBy,
+          persistence,
+        });
+        approvals.record(recorded);
+        if (recorded.approved) open.push({ toolCallId, outcome: 'cancelled' });
+      }
+      showApprovals(round.hop);
+      await resolveStoppedToolCalls({ turnId: input.turnId, hop: round.hop, calls: open });
       await recordToolResults({ turnId: input.turnId, hop: round.hop, persistence });
     });
   }
@@ -372,8 +485,13 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
   }
 }
 
-/** How a tool call of a round ended: its result is stored, its activity acknowledged a stop, or nobody knows. */
-type ToolCallOutcome = 'finished' | 'cancelled' | 'unknown';
+/**
+ * How a tool call of a round ended: its result is stored, its activity acknowledged a stop, or nobody knows; or it
+ * still waits for a person's approval.
+ */
+type ToolCallOutcome = 'finished' | 'cancelled' | 'unknown' | 'awaiting';
+
+type PendingApprovalOf = Awaited<ReturnType<Activities['requestApprovals']>>['pending'][number];
 
 /** Used for a call to a tool the turn does not offer: the activity only reports the unknown tool. */
 const UNKNOWN_TOOL_POLICY = {

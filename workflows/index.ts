@@ -13,3 +13,10 @@ export {
   type SubmitTurnResult,
 } from './conversation';
 export { steerTurn, steersAccepted, type SteerTurnInput, type SteersAcceptedInput } from './conversation-signals';
+export {
+  APPROVAL_FAILURE,
+  decideApproval,
+  supersedeApprovals,
+  type ApprovalDecision,
+  type DecideApprovalInput,
+} from './approvals';

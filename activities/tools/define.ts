@@ -59,6 +59,14 @@ export interface ToolConfig<P extends ToolParameters> {
   /** Retry policy for transient failures (`RetryableToolError`). */
   readonly retry?: ToolRetryOptions;
   /**
+   * Whether a person must approve a call before it runs: `'user'` (every call), `'never'`, or a function deciding
+   * per call from the validated arguments (a refund above 100, say), which may give the person a reason. The
+   * worker's `TURNFLOW_APPROVAL_TOOLS` and a turn's `approvalTools` can require approval on top of this, never
+   * waive it. A function that throws counts as `'user'`.
+   * @default 'never'
+   */
+  readonly approval?: ToolApproval<z.output<P>>;
+  /**
    * Does the work. Return a string (sent as-is) or any JSON-serialisable value. Throw
    * `RetryableToolError` for a transient failure; anything else thrown is shown to the model.
    */
@@ -77,6 +85,23 @@ export interface ToolDescription {
   /** A JSON Schema of `type: 'object'`. */
   readonly parameters: Record<string, unknown>;
 }
+
+/** What a tool's approval function receives besides the arguments. */
+export interface ApprovalContext {
+  /** The turn (workflow) the call belongs to. */
+  readonly turnId: string;
+  /** The hop of the turn that asked for the call (0-based). */
+  readonly hop: number;
+  /** The model's id for the call. */
+  readonly toolCallId: string;
+}
+
+/** A per-call approval decision: `'user'` asks a person (optionally saying why), `'never'` runs the call at once. */
+export type ApprovalRequirement = 'user' | 'never' | { readonly approval: 'user'; readonly reason: string };
+
+/** See {@link ToolConfig.approval}. */
+export type ToolApproval<A = Record<string, unknown>> =
+  'user' | 'never' | ((args: A, ctx: ApprovalContext) => ApprovalRequirement | Promise<ApprovalRequirement>);
 
 /** A defined tool. */
 export type Tool<P extends ToolParameters = ToolParameters> = Readonly<ToolConfig<P>>;

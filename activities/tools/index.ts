@@ -1,5 +1,9 @@
+export { approvalNeed, MAX_APPROVAL_REASON_CHARS, type ApprovalNeed } from './approval';
 export {
   defineTool,
+  type ApprovalContext,
+  type ApprovalRequirement,
+  type ToolApproval,
   toolIdempotencyKey,
   type Tool,
   type ToolCallIdentity,
@@ -22,5 +26,5 @@ export { toToolJsonSchema, type JsonSchemaObject } from './json-schema';
 export { ToolErrorType, ToolOutcome } from './outcome';
 export { DEFAULT_TOOL_RETRY, DEFAULT_TOOL_TIMEOUT_MS, toolPolicy, type ToolPolicy } from './policy';
 export { createToolRegistry, TOOL_NAME_PATTERN, type ToolRegistry } from './registry';
-export { runToolCall, type ToolCall } from './run';
+export { parseArguments, runToolCall, type ParsedArguments, type ToolCall } from './run';
 export * from './builtin';

@@ -48,6 +48,14 @@ const ToolShape = z.object({
     .custom<Tool['describe']>((value) => typeof value === 'function', { error: 'must be a function' })
     .optional(),
   timeoutMs: PositiveMs.optional(),
+  approval: z
+    .union([
+      z.enum(['user', 'never']),
+      z.custom<(...args: unknown[]) => unknown>((value) => typeof value === 'function', {
+        error: "must be 'user', 'never' or a function",
+      }),
+    ])
+    .optional(),
   retry: z
     .strictObject({
       maximumAttempts: z.number().int().min(1).max(100).optional(),

@@ -126,15 +126,17 @@ function executeWithin(
   });
 }
 
-type ParsedArguments =
+/** The outcome of {@link parseArguments}. */
+export type ParsedArguments =
   | { readonly ok: true; readonly value: unknown }
   | { readonly ok: false; readonly reason: string; readonly tooDeep?: true };
 
 /**
- * The model's arguments as a value. Nesting past `MAX_JSON_DEPTH` is refused before anything walks it: zod (a
- * `z.json()` or `z.lazy` parameter) and `JSON.stringify` recurse, and 10,000 levels overflow the stack.
+ * The model's arguments as a value, the way {@link runToolCall} reads them (empty = `{}`, double-encoding unwrapped
+ * once). Nesting past `MAX_JSON_DEPTH` is refused before anything walks it: zod (a `z.json()` or `z.lazy`
+ * parameter) and `JSON.stringify` recurse, and 10,000 levels overflow the stack.
  */
-function parseArguments(raw: string): ParsedArguments {
+export function parseArguments(raw: string): ParsedArguments {
   if (raw.trim() === '') return { ok: true, value: {} };
   if (isTooDeep(raw)) return { ok: false, reason: 'nested too deeply', tooDeep: true };
   try {

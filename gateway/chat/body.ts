@@ -51,6 +51,7 @@ export const ChatRequestBody = z
     messageId: z.string().min(1).max(128).optional(),
     model: StartTurnBody.shape.model,
     tools: StartTurnBody.shape.tools,
+    approvalTools: StartTurnBody.shape.approvalTools,
     maxHops: StartTurnBody.shape.maxHops,
     persistence: StartTurnBody.shape.persistence,
   })

@@ -49,6 +49,7 @@ export function chatRoutes(deps: TurnRoutesDeps): Hono<AppEnv> {
           message,
           ...(body.model !== undefined ? { model: body.model } : {}),
           ...(body.tools !== undefined ? { tools: body.tools } : {}),
+          ...(body.approvalTools !== undefined ? { approvalTools: body.approvalTools } : {}),
           ...(body.maxHops !== undefined ? { maxHops: body.maxHops } : {}),
           ...(body.persistence !== undefined ? { persistence: body.persistence } : {}),
         }),

@@ -27,6 +27,8 @@ export class UiChunkTranslator {
   private hop: number | undefined;
   private openText: string | undefined;
   private texts = 0;
+  /** Calls denied before they ran: their stored "denied" result is shown as the denial, not as a tool error. */
+  private readonly denied = new Set<string>();
 
   constructor(private readonly messageId: string) {}
 
@@ -75,7 +77,34 @@ export class UiChunkTranslator {
           });
         }
         break;
+      case 'approval_requested':
+        this.step(event.hop, out);
+        this.closeText(out);
+        out.push({
+          type: 'tool-approval-request',
+          approvalId: event.approvalId,
+          toolCallId: event.toolCallId,
+          ...(event.reason === null ? {} : { reason: event.reason }),
+        });
+        break;
+      case 'approval_decided':
+        // The decision stays on the part (`approval.approved`); a denied call is denied now and never runs, an
+        // approved one shows its output when it has one.
+        this.step(event.hop, out);
+        this.closeText(out);
+        out.push({
+          type: 'tool-approval-response',
+          approvalId: event.approvalId,
+          approved: event.approved,
+          ...(event.reason === null ? {} : { reason: event.reason }),
+        });
+        if (!event.approved) {
+          this.denied.add(event.toolCallId);
+          out.push({ type: 'tool-output-denied', toolCallId: event.toolCallId });
+        }
+        break;
       case 'tool_result':
+        if (this.denied.has(event.toolCallId)) break;
         this.step(event.hop, out);
         this.closeText(out);
         out.push(

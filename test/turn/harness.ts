@@ -57,6 +57,9 @@ export interface WorkerOpts {
   maxCachedWorkflows?: number;
   /** MCP servers whose tools the worker offers too. */
   mcpServers?: Record<string, unknown>;
+  approvalTools?: string[];
+  approvalTimeoutMs?: number;
+  maxConcurrentActivityTaskExecutions?: number;
 }
 
 export const TEST_MODEL = 'scripted-model';
@@ -92,6 +95,8 @@ export async function turnHarness(): Promise<TurnHarness> {
         llmIdleTimeoutMs: opts.llmIdleTimeoutMs ?? 30_000,
         ...(opts.heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs: opts.heartbeatIntervalMs }),
         ...(opts.llmFailureBudget === undefined ? {} : { llmFailureBudget: opts.llmFailureBudget }),
+        ...(opts.approvalTools === undefined ? {} : { approvalTools: opts.approvalTools }),
+        ...(opts.approvalTimeoutMs === undefined ? {} : { approvalTimeoutMs: opts.approvalTimeoutMs }),
       };
       try {
         const worker = await createTurnWorker({
@@ -101,6 +106,9 @@ export async function turnHarness(): Promise<TurnHarness> {
           workflowBundle: workflowBundleCode,
           ...(opts.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: opts.maxCachedWorkflows }),
           ...(opts.mcpServers ? { mcpServers: opts.mcpServers } : {}),
+          ...(opts.maxConcurrentActivityTaskExecutions === undefined
+            ? {}
+            : { maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions }),
         });
         return await worker.runUntil(fn(worker));
       } finally {
