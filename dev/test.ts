@@ -61,7 +61,8 @@ async function main(): Promise<number> {
   const failed = sum(results.map((r) => r.failed));
   const pending = sum(results.map((r) => r.pending));
   const broken = results.filter((r) => r.code !== 0 && r.failed === 0);
-  for (const r of broken) console.log(`test: a mocha process exited ${r.code} with no failing test: ${r.files.join(' ')}`);
+  for (const r of broken)
+    console.log(`test: a mocha process exited ${r.code} with no failing test: ${r.files.join(' ')}`);
   console.log(`\ntest: wall time ${Math.round((Date.now() - started) / 1000)} s`);
   const ok = results.every((r) => r.code === 0);
   if (ok) await writeFile(TIMINGS, JSON.stringify({ ...timings, ...(await measured(fresh)) }, null, 2) + '\n');
@@ -96,7 +97,8 @@ async function readTimings(file: string): Promise<Record<string, number>> {
 async function measured(file: string): Promise<Record<string, number>> {
   const lines = (await readFile(file, 'utf8').catch(() => '')).split('\n').filter(Boolean);
   const out: Record<string, number> = {};
-  for (const line of lines) for (const [f, s] of Object.entries(Timings.parse(JSON.parse(line)))) out[f] = Math.round(s);
+  for (const line of lines)
+    for (const [f, s] of Object.entries(Timings.parse(JSON.parse(line)))) out[f] = Math.round(s);
   return out;
 }
 

@@ -37,14 +37,18 @@ describe('chat page in a real browser (Debian Chromium, driven by playwright-cor
       .locator('.message.assistant .text')
       .allTextContents()
       .then((t) => t.join(''));
+  // Other test files of the same mocha process store turns of tenant acme in the same database: only this test's.
+  let since = new Date();
   const storedAnswers = async () => {
     const { rows } = await g.pool.query<{ id: string }>(
-      `SELECT id FROM turns WHERE tenant_id = 'acme' ORDER BY created_at`,
+      `SELECT id FROM turns WHERE tenant_id = 'acme' AND created_at >= $1 ORDER BY created_at`,
+      [since],
     );
     return Promise.all(rows.map(async (r) => (await finalMessage(g.h.env, r.id))[0]?.content));
   };
 
   it('streams an answer with a tool call, finishes it after a reload mid-answer, and stops the next one', async () => {
+    since = new Date();
     g.h.llm.enqueue(
       {
         steps: [

@@ -115,13 +115,14 @@ describe('gateway: refused starts and failed turns', function () {
     assert.equal(last.data['errorType'], 'storage.invalid_data');
     assert.equal(last.data['message'], 'the turn could not be stored');
     assert.ok(!JSON.stringify(events).includes('internal detail'));
-    // Operators still find the detail on the turn row (and in the Temporal failure).
+    // Operators find the SQLSTATE on the turn row; Postgres's own text (it can quote data) only in the worker's log.
     const { rows } = await g.pool.query<{ status: string; error: { message: string } }>(
       `SELECT status, error FROM turns WHERE id = $1`,
       [turnIdFor('acme', g.h.conversationId, requestId)],
     );
     assert.equal(rows[0]?.status, 'failed');
-    assert.match(rows[0]?.error.message ?? '', /internal detail/);
+    assert.match(rows[0]?.error.message ?? '', /SQLSTATE 22023/);
+    assert.doesNotMatch(rows[0]?.error.message ?? '', /internal detail/);
     assert.equal(g.h.llm.requests.length, 1, 'the hop was not asked again');
   });
 });
