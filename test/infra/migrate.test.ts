@@ -9,6 +9,8 @@ const APP_TABLES = [
   'llm_failures',
   'llm_usage',
   'messages',
+  'tool_approval_reasons',
+  'tool_approvals',
   'tool_retry_errors',
   'turn_events',
   'turns',
