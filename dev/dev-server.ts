@@ -3,7 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from './ports';
+import { stablePort } from './ports';
 import { searchAttributeCliArgs } from './search-attributes';
 import { devServerDynamicConfigArgs, resolveTemporalCli } from './temporal-cli';
 import { waitForTemporal } from './temporal-server';
@@ -37,7 +37,7 @@ export async function restartableDevServer(
   const parent = opts.parent ?? os.tmpdir();
   await mkdir(parent, { recursive: true });
   const dir = await mkdtemp(path.join(parent, 'turnflow-temporal-'));
-  const [port, httpPort] = [await freePort(), await freePort()];
+  const [port, httpPort] = [await stablePort(), await stablePort()];
   const address = `127.0.0.1:${port}`;
   const args = [
     'server',

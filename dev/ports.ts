@@ -14,6 +14,30 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Below Linux's default ephemeral range (32768-60999), which outgoing connections and port 0 draw from. */
+const STABLE_PORTS = { from: 20_000, to: 32_000 };
+
+/**
+ * A port free on 127.0.0.1 now, outside the ephemeral range: for a server that stops and must start again on the
+ * same port (a restartable dev server, a throwaway Postgres). An ephemeral port can be taken meanwhile by any
+ * outgoing connection or another process's port-0 listener; this range is only ever chosen on purpose.
+ */
+export async function stablePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = STABLE_PORTS.from + Math.floor(Math.random() * (STABLE_PORTS.to - STABLE_PORTS.from));
+    if (await canListen(port)) return port;
+  }
+  return freePort();
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
 /**
  * Resolves once something accepts TCP connections on 127.0.0.1:`port`.
  * @throws Error naming `what` after `timeoutMs`.

@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from './ports';
+import { stablePort } from './ports';
 import { chownForPostgres, initPostgresData, runPostgresTool } from './postgres';
 
 /** A Postgres cluster of its own, which its owner may stop and start (the shared development cluster never is). */
@@ -27,7 +27,7 @@ export async function throwawayPostgres(opts: { parent?: string } = {}): Promise
   const dir = await mkdtemp(path.join(parent, 'turnflow-pg-'));
   const data = path.join(dir, 'data');
   await chownForPostgres(dir);
-  const port = await freePort();
+  const port = await stablePort();
   await initPostgresData(data, port, ["unix_socket_directories = ''"]);
   const pgCtl = (args: string[]) => check('pg_ctl', [...args, '-D', data]);
   const cluster: ThrowawayPostgres = {

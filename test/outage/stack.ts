@@ -64,7 +64,14 @@ export async function outageStack(): Promise<OutageStack> {
       const client = new Client({ connection });
       // The test process must outlive the outage too: a dropped connection fails a query, never the process.
       const pool = createPool({ connectionString: pgCluster.url, max: 5 }, () => undefined);
-      const turns = new TurnClient({ temporal: client, pool, databaseUrl: pgCluster.url, taskQueue });
+      // The worker process may still be starting on a busy machine: give the first start longer than the default.
+      const turns = new TurnClient({
+        temporal: client,
+        pool,
+        databaseUrl: pgCluster.url,
+        taskQueue,
+        startTimeoutMs: 60_000,
+      });
       closers.push(async () => {
         await turns.close();
         await pool.end();
