@@ -40,6 +40,11 @@ export interface TurnClientOptions {
    * throws `TurnStartTimeoutError`. @default DEFAULT_START_TIMEOUT_MS (10 s)
    */
   startTimeoutMs?: number;
+  /**
+   * How long a conversation's workflow that this client starts stays open with nothing running or queued before it
+   * completes (its next message starts a new run). @default DEFAULT_CONVERSATION_IDLE_MS (10 minutes)
+   */
+  conversationIdleMs?: number;
 }
 
 /** Thrown by {@link TurnClient.result} for a turn cancelled while it waited: it never ran, so it has no answer. */
@@ -90,6 +95,9 @@ export class TurnClient {
         ...(this.opts.taskQueue ? { taskQueue: this.opts.taskQueue } : {}),
         ...(this.opts.doubleTexting ? { defaultPolicy: this.opts.doubleTexting } : {}),
         ...(this.opts.startTimeoutMs !== undefined ? { startTimeoutMs: this.opts.startTimeoutMs } : {}),
+        ...(this.opts.conversationIdleMs !== undefined
+          ? { conversation: { idleMs: this.opts.conversationIdleMs } }
+          : {}),
       },
     );
     return started;

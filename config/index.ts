@@ -1,3 +1,4 @@
+export { EnvDuration } from './duration';
 export { ConfigError } from './errors';
 export {
   EnvBool,

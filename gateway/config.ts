@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { ConfigError, EnvBool, TemporalEnv, temporalEnvProblem } from '../config';
+import { ConfigError, EnvBool, EnvDuration, TemporalEnv, temporalEnvProblem } from '../config';
 import { DEFAULT_START_TIMEOUT_MS } from '../client';
+import { DEFAULT_CONVERSATION_IDLE_MS } from '../workflows';
 import { DoubleTextingPolicy } from '../common';
 import { DailyTokenBudgets } from './budget';
 import { DEFAULT_LIMITS } from './limits';
@@ -36,6 +37,11 @@ export const GatewayEnv = TemporalEnv.extend({
    * `Retry-After`; the same request retried attaches to its turn. @default 10000
    */
   GATEWAY_START_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(DEFAULT_START_TIMEOUT_MS),
+  /**
+   * A conversation's workflow with nothing running or queued for this long completes; its next message starts a new
+   * run (the history stays in Postgres). `90s`, `10m`, `1h` or milliseconds. @default 10m
+   */
+  TURNFLOW_CONVERSATION_IDLE: EnvDuration(1_000, 30 * 86_400_000).default(DEFAULT_CONVERSATION_IDLE_MS),
   /** A reader that takes no data for this long while the stream has some to send is disconnected; 0 = never. @default 30000 */
   GATEWAY_WRITE_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' }),

@@ -54,6 +54,7 @@ async function main(): Promise<void> {
       taskQueue: config.TURNFLOW_TASK_QUEUE,
       doubleTexting: config.TURNFLOW_DOUBLE_TEXTING,
       startTimeoutMs: config.GATEWAY_START_TIMEOUT_MS,
+      conversationIdleMs: config.TURNFLOW_CONVERSATION_IDLE,
     });
     const app = createGatewayApp({
       turns,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, EnvBool, TemporalEnv, temporalEnvProblem } from '../config';
+import { ConfigError, EnvBool, EnvDuration, TemporalEnv, temporalEnvProblem } from '../config';
 
 export { ConfigError };
 
@@ -37,18 +37,7 @@ export const WorkerConfig = TemporalEnv.extend({
    */
   TURNFLOW_APPROVAL_TOOLS: List.default([]),
   /** How long a tool call waits for a person's approval before it is denied: `90s`, `30m`, `24h`, `2d` or ms. */
-  TURNFLOW_APPROVAL_TIMEOUT: z
-    .string()
-    .regex(/^\d+(ms|s|m|h|d)?$/, 'must be a duration like 90s, 30m, 24h, 2d (or milliseconds)')
-    .transform(durationMs)
-    .pipe(
-      z
-        .number()
-        .int()
-        .min(1_000, 'must be at least 1s')
-        .max(365 * 86_400_000, 'must be at most 365d'),
-    )
-    .default(86_400_000),
+  TURNFLOW_APPROVAL_TIMEOUT: EnvDuration(1_000, 365 * 86_400_000).default(86_400_000),
   /** Log each turn's first LLM reply (the seed's `logging.llm_replies`). */
   TURNFLOW_LOG_LLM_REPLIES: EnvBool.default(false),
   TURNFLOW_LLM_IDLE_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
@@ -61,13 +50,6 @@ export const WorkerConfig = TemporalEnv.extend({
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 export type WorkerConfig = z.infer<typeof WorkerConfig>;
-
-const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-
-function durationMs(text: string): number {
-  const match = /^(\d+)(ms|s|m|h|d)?$/.exec(text)!;
-  return Number(match[1]) * UNIT_MS[(match[2] ?? 'ms') as keyof typeof UNIT_MS];
-}
 
 /** Parses `env`; throws {@link ConfigError} naming each bad variable (never echoing secret values). */
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {

@@ -5,6 +5,7 @@ export {
   cancelConversationTurn,
   conversationTurns,
   MAX_QUEUED_TURNS,
+  DEFAULT_CONVERSATION_IDLE_MS,
   SubmitTurnInput,
   type ConversationInput,
   type ConversationTurn,

@@ -42,6 +42,29 @@ describe('gateway: config and tokens', () => {
     assert.equal(config.TURNFLOW_TASK_QUEUE, 'turnflow');
   });
 
+  it('reads TURNFLOW_CONVERSATION_IDLE as a duration (10 minutes by default) and refuses a malformed one', () => {
+    const tokens = { ...DB, TURNFLOW_API_TOKENS: `acme:${hashToken('t')}` };
+    assert.equal(loadGatewayConfig(tokens).TURNFLOW_CONVERSATION_IDLE, 600_000);
+    assert.equal(
+      loadGatewayConfig({ ...tokens, TURNFLOW_CONVERSATION_IDLE: '90s' }).TURNFLOW_CONVERSATION_IDLE,
+      90_000,
+    );
+    assert.equal(
+      loadGatewayConfig({ ...tokens, TURNFLOW_CONVERSATION_IDLE: '2h' }).TURNFLOW_CONVERSATION_IDLE,
+      7_200_000,
+    );
+    assert.equal(
+      loadGatewayConfig({ ...tokens, TURNFLOW_CONVERSATION_IDLE: '1500' }).TURNFLOW_CONVERSATION_IDLE,
+      1_500,
+    );
+    for (const bad of ['10 minutes', '-5s', '500ms', '31d']) {
+      assert.throws(
+        () => loadGatewayConfig({ ...tokens, TURNFLOW_CONVERSATION_IDLE: bad }),
+        /TURNFLOW_CONVERSATION_IDLE/,
+      );
+    }
+  });
+
   it('accepts only the dev token on the embedded dev stack when no tokens are configured', () => {
     const config = loadGatewayConfig({ ...DB, TURNFLOW_DEV: '1' });
     assert.equal(config.devTokenFallback, true);
