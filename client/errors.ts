@@ -21,3 +21,29 @@ export class TurnStartTimeoutError extends Error {
     );
   }
 }
+
+/**
+ * Thrown by `TurnClient.start` (and `startOrderedTurn`) when the conversation's workflow cannot take the turn
+ * because its workflow task keeps failing (a non-determinism error or another bug in workflow code): a retry will
+ * not help until an operator acts (see docs/operating.md). The request is stored; once the workflow runs again,
+ * retrying the same request attaches to it.
+ */
+export class ConversationStuckError extends Error {
+  override readonly name = 'ConversationStuckError';
+
+  constructor(
+    readonly conversationId: string,
+    /** The conversation workflow's id, for the operator. */
+    readonly workflowId: string,
+    /** Attempts of the workflow task that keeps failing. */
+    readonly attempts: number,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `conversation ${conversationId} cannot take turns: its workflow (${workflowId}) has a workflow task that ` +
+        `failed ${attempts - 1} time(s) in a row; operators have been told by the worker's log and metrics; ` +
+        'retry the same request later to attach to it',
+      options,
+    );
+  }
+}

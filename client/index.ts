@@ -11,7 +11,7 @@ export {
   type OrderedStart,
   type OrderedStartOptions,
 } from './ordered-start';
-export { TurnStartTimeoutError } from './errors';
+export { ConversationStuckError, TurnStartTimeoutError } from './errors';
 export { EventHub, type EventHubOptions, type LiveMessage } from './event-hub';
 export { turnEvents, type TurnEventsOptions } from './turn-events';
 export { checkCursor, CursorOutOfRangeError } from './cursors';

@@ -27,7 +27,7 @@ import {
   type SubmitTurnResult,
 } from '../workflows';
 import { claimQueuedTurn, releaseQueuedClaim } from './access';
-import { TurnStartTimeoutError } from './errors';
+import { ConversationStuckError, TurnStartTimeoutError } from './errors';
 import { InvalidTurnRequestError, type StartTurnDeps } from './start-turn';
 
 /** A turn request with its double-texting policy (what to do while another turn of the conversation runs). */
@@ -141,8 +141,9 @@ export async function startOrderedTurn(
 
   // Ids, names and numbers only: the message is stored with the turn row, never sent to Temporal.
   const input: ChatTurnInput = { ...turn, turnId: claim.turnId };
+  const workflowId = conversationWorkflowIdFor(tenantId, conversationId);
   const start = new WithStartWorkflowOperation<typeof conversation>('conversation', {
-    workflowId: conversationWorkflowIdFor(tenantId, conversationId),
+    workflowId,
     taskQueue,
     args: [{ tenantId, conversationId, ...opts.conversation }],
     workflowIdConflictPolicy: 'USE_EXISTING',
@@ -167,9 +168,15 @@ export async function startOrderedTurn(
     );
   } catch (err: unknown) {
     // The claim stays: the update may be admitted and run when a worker polls; a retry attaches to it.
-    if (deadline.signal.aborted) throw new TurnStartTimeoutError(claim.turnId, timeoutMs, { cause: err });
     const refusal = refusalOf(err);
-    if (!refusal) throw err;
+    if (!refusal) {
+      const failing = await failingWorkflowTaskAttempts(deps.temporal, workflowId);
+      if (failing !== undefined) {
+        throw new ConversationStuckError(conversationId, workflowId, failing, { cause: err });
+      }
+      if (deadline.signal.aborted) throw new TurnStartTimeoutError(claim.turnId, timeoutMs, { cause: err });
+      throw err;
+    }
     await releaseQueuedClaim(deps.pool, claim.turnId);
     if (refusal.type === 'turn.invalid_input') throw new InvalidTurnRequestError(refusal.message, { cause: err });
     throw new TurnConflictError(
@@ -181,6 +188,25 @@ export async function startOrderedTurn(
     clearTimeout(timer);
   }
   return { ...accepted, attached: false, handle: handleOf(accepted.turnId) };
+}
+
+/** How long a failed start spends finding out whether the conversation is stuck. */
+const DESCRIBE_TIMEOUT_MS = 2_000;
+
+/**
+ * The attempt number of the workflow's pending workflow task when that task has failed before (attempt 2 and up:
+ * a non-determinism error or another bug in workflow code, retried by Temporal for ever), else `undefined`.
+ */
+async function failingWorkflowTaskAttempts(temporal: Client, workflowId: string): Promise<number | undefined> {
+  try {
+    const { raw, status } = await temporal.withDeadline(Date.now() + DESCRIBE_TIMEOUT_MS, () =>
+      temporal.workflow.getHandle(workflowId).describe(),
+    );
+    const attempt = raw.pendingWorkflowTask?.attempt ?? 0;
+    return status.name === 'RUNNING' && attempt >= 2 ? attempt : undefined;
+  } catch {
+    return undefined; // no workflow, or Temporal unreachable: the caller's own error says more
+  }
 }
 
 /** The conversation's refusal of an update (its validator's failure), if that is what `err` is. */

@@ -1,6 +1,14 @@
 // `turnflow/client`: what a backend service needs to start turns and follow them. Loads neither the Temporal worker,
 // nor `openai`, nor the gateway (test/package/client-entry.test.ts proves it).
-export { TurnClient, type TurnClientOptions, type TurnOutcome } from '../client/turn-client';
+export { TurnClient, TurnNeverRanError, type TurnClientOptions, type TurnOutcome } from '../client/turn-client';
+export { ConversationStuckError, TurnStartTimeoutError } from '../client/errors';
+export { TurnConflictError, type OrderedTurnRequest } from '../client/ordered-start';
+export {
+  ApprovalConflictError,
+  ApprovalExpiredError,
+  ApprovalNotFoundError,
+  InvalidPageCursorError,
+} from '../client/approvals';
 export type { TurnEventsOptions } from '../client/turn-events';
 export { startTurn, InvalidTurnRequestError, type StartedTurn, type StartTurnDeps } from '../client/start-turn';
 export { CursorOutOfRangeError } from '../client/cursors';

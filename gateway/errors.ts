@@ -1,3 +1,5 @@
+import { ConversationStuckError, type TurnStartTimeoutError } from '../client';
+
 /** The machine-readable kinds of error the gateway answers with (`error.type` in the JSON body). */
 export type ApiErrorType =
   | 'bad_request'
@@ -11,6 +13,7 @@ export type ApiErrorType =
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'unavailable'
+  | 'conversation.stuck'
   | 'internal';
 
 /** The JSON body of every error response: `{ error: { type, message } }`. */
@@ -55,12 +58,17 @@ export function notFound(what: string): ApiError {
 }
 
 /**
- * The 503 of a start no worker accepted within the start deadline: nothing is lost (the request is stored and may
- * still run), and the same request retried after `Retry-After` attaches to its turn.
+ * The 503 of a start the conversation did not accept: no worker took it within the start deadline
+ * (`unavailable`), or the conversation's workflow task keeps failing (`conversation.stuck`, naming its workflow).
+ * Nothing is lost: the request is stored and may still run, and the same request retried after `Retry-After`
+ * attaches to its turn.
  */
-export function startNotAccepted(message: string, retryAfterSeconds: number, cause: unknown): ApiError {
-  return new ApiError(503, 'unavailable', message, {
-    cause,
+export function startNotAccepted(
+  err: TurnStartTimeoutError | ConversationStuckError,
+  retryAfterSeconds: number,
+): ApiError {
+  return new ApiError(503, err instanceof ConversationStuckError ? 'conversation.stuck' : 'unavailable', err.message, {
+    cause: err,
     headers: { 'Retry-After': String(retryAfterSeconds) },
   });
 }

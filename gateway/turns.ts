@@ -9,6 +9,7 @@ import {
   tenantSeesTurn,
   TurnConflictError,
   TurnStartTimeoutError,
+  ConversationStuckError,
   type TurnClient,
 } from '../client';
 import type { AppEnv } from './auth';
@@ -65,7 +66,9 @@ export function turnRoutes(deps: TurnRoutesDeps): Hono<AppEnv> {
     } catch (err: unknown) {
       release();
       if (err instanceof InvalidTurnRequestError) throw new ApiError(400, 'bad_request', err.message, { cause: err });
-      if (err instanceof TurnStartTimeoutError) throw startNotAccepted(err.message, deps.limits.retryAfterSeconds, err);
+      if (err instanceof TurnStartTimeoutError || err instanceof ConversationStuckError) {
+        throw startNotAccepted(err, deps.limits.retryAfterSeconds);
+      }
       if (err instanceof TurnConflictError) {
         throw new ApiError(409, 'conflict', err.message, {
           cause: err,

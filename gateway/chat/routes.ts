@@ -3,7 +3,12 @@ import { UI_MESSAGE_STREAM_HEADERS } from 'ai';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { turnIdFor } from '../../common';
-import { InvalidTurnRequestError, TurnConflictError, TurnStartTimeoutError } from '../../client';
+import {
+  ConversationStuckError,
+  InvalidTurnRequestError,
+  TurnConflictError,
+  TurnStartTimeoutError,
+} from '../../client';
 import type { AppEnv } from '../auth';
 import { ApiError, startNotAccepted } from '../errors';
 import { jsonBody, limitBody, validate } from '../request';
@@ -57,7 +62,9 @@ export function chatRoutes(deps: TurnRoutesDeps): Hono<AppEnv> {
     } catch (err: unknown) {
       release();
       if (err instanceof InvalidTurnRequestError) throw new ApiError(400, 'bad_request', err.message, { cause: err });
-      if (err instanceof TurnStartTimeoutError) throw startNotAccepted(err.message, deps.limits.retryAfterSeconds, err);
+      if (err instanceof TurnStartTimeoutError || err instanceof ConversationStuckError) {
+        throw startNotAccepted(err, deps.limits.retryAfterSeconds);
+      }
       // Only a full queue refuses a chat turn (its policy is `enqueue`).
       if (err instanceof TurnConflictError) throw new ApiError(409, 'conflict', err.message, { cause: err });
       throw err;

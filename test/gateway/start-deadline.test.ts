@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { TurnStartTimeoutError } from '../../client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { ConversationStuckError, TurnStartTimeoutError } from '../../client';
 import { turnIdFor } from '../../common';
 import { uniqueId } from '../support';
 import { gatewayHarness, readEvents, type GatewayHarness } from './harness';
@@ -94,5 +95,42 @@ describe('gateway: a start no worker accepts', function () {
     });
     assert.equal(g.h.llm.requests.length, 1);
     assert.equal(await runsOf(err.turnId), 1);
+  });
+
+  it("answers 503 conversation.stuck, naming the workflow, when the conversation's workflow task keeps failing", async () => {
+    const connection = await NativeConnection.connect({ address: g.h.env.temporal.address });
+    try {
+      const broken = await Worker.create({
+        connection,
+        taskQueue: g.h.taskQueue,
+        workflowsPath: require.resolve('../fixtures/workflows/stuck-conversation'),
+        bundlerOptions: { ignoreModules: [] },
+      });
+      await broken.runUntil(async () => {
+        const requestId = uniqueId('req');
+        const response = await g.postTurn({ requestId, message: 'hello' });
+        assert.equal(response.status, 503);
+        assert.equal(response.headers.get('retry-after'), '3');
+        const error = await errorOf(response);
+        assert.equal(error.type, 'conversation.stuck');
+        const workflowId = `conversation/acme/${g.h.conversationId}`;
+        assert.ok(error.message.includes(workflowId), error.message);
+        assert.match(error.message, /workflow task that failed \d+ time\(s\) in a row/);
+
+        const err = await g.turns
+          .start({ tenantId: 'acme', conversationId: g.h.conversationId, requestId, message: 'hello' })
+          .then(
+            () => assert.fail('started on a stuck conversation'),
+            (e: unknown) => e,
+          );
+        assert.ok(err instanceof ConversationStuckError, String(err));
+        assert.equal(err.conversationId, g.h.conversationId);
+        assert.equal(err.workflowId, workflowId);
+        assert.ok(err.attempts >= 2, `attempts ${err.attempts}`);
+      });
+    } finally {
+      await connection.close();
+    }
+    assert.equal(g.h.llm.requests.length, 0);
   });
 });

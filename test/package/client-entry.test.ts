@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
+import { readdir, readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { ensureBuilt, ROOT } from './build';
 
@@ -45,6 +46,24 @@ describe('package: turnflow/client', function () {
     for (const unwanted of ['dist/gateway', 'dist/activities', 'dist/worker', 'dist/db']) {
       assert.ok(!local.includes(unwanted), `turnflow/client loaded ${unwanted}`);
     }
+  });
+
+  it('exports every error class the client code throws, so callers can tell them apart with instanceof', async () => {
+    const declared: string[] = [];
+    for (const file of await readdir(path.join(ROOT, 'client'))) {
+      if (!file.endsWith('.ts')) continue;
+      const source = await readFile(path.join(ROOT, 'client', file), 'utf8');
+      for (const match of source.matchAll(/^export class (\w+Error) extends Error/gm)) declared.push(match[1]!);
+    }
+    assert.ok(declared.includes('TurnStartTimeoutError'), 'the scan finds the client error classes');
+    const script = `const e = require(${JSON.stringify(path.join(ROOT, 'dist/entry/client.js'))});
+      console.log(JSON.stringify(Object.keys(e).filter((k) => typeof e[k] === 'function')));`;
+    const exported = JSON.parse((await run(process.execPath, ['-e', script], { cwd: ROOT })).stdout) as string[];
+    assert.deepEqual(
+      declared.filter((name) => !exported.includes(name)),
+      [],
+      'error classes missing from turnflow/client',
+    );
   });
 
   it('is what the worker entry is not: the worker entry does load the Temporal worker and openai', async () => {
