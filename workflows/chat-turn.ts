@@ -234,7 +234,22 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
     }
     throw err;
   }
-  if (prepared.existing) return prepared.existing;
+  if (prepared.existing) {
+    // Its answer is stored, but maybe never announced: a run lost between storing the answer and writing `done`
+    // (a kill, a timed-out workflow task) left its stream without an end. Completing again is idempotent: nothing
+    // new is stored, and only the events still missing are written (they are keyed).
+    const stored = prepared.existing;
+    return CancellationScope.nonCancellable(() =>
+      completeTurn({
+        turnId: input.turnId,
+        status: stored.status,
+        finishReason: stored.finishReason,
+        hops: stored.hops,
+        hopLimit: stored.finishReason === 'tool_limit_reached' ? input.maxHops : null,
+        persistence: input.persistence,
+      }),
+    );
+  }
   const { model } = prepared;
   progress.model = model;
   upsertSearchAttributes([

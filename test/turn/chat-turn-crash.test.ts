@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { AnswerAssembler, TurnEvent } from '../../common';
+import { AnswerAssembler, messageKeys, TurnEvent } from '../../common';
 import { finalMessage, storedEvents, turnHarness, TEST_MODEL, type TurnHarness } from './harness';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -72,5 +72,43 @@ describe('chatTurn under a worker crash', function () {
       turn.turnId,
     ]);
     assert.equal(finals.rowCount, 1);
+  });
+
+  it('announces the end of a turn whose answer was stored by a run lost before it wrote done', async () => {
+    // What a worker killed inside completeTurn, after its transaction and before its `done` event, leaves behind:
+    // the user message moved into the conversation, the final message stored, the turn marked completed, and a
+    // stream with no end. A later workflow task finds the turn finished; its client must still be told.
+    const turn = await h.start({ message: 'stored but never announced' });
+    const answer = 'The answer the lost run stored.';
+    await h.env.pool.query(
+      `INSERT INTO messages (tenant_id, conversation_id, turn_id, idem_key, kind, content)
+       SELECT tenant_id, conversation_id, id, $2, 'user', message FROM turns WHERE id = $1`,
+      [turn.turnId, messageKeys.user(turn.turnId)],
+    );
+    await h.env.pool.query(
+      `INSERT INTO messages (tenant_id, conversation_id, turn_id, idem_key, kind, content, model, finish_reason)
+       SELECT tenant_id, conversation_id, id, $2, 'final', $3, $4, 'stop' FROM turns WHERE id = $1`,
+      [turn.turnId, messageKeys.final(turn.turnId), answer, TEST_MODEL],
+    );
+    await h.env.pool.query(
+      `UPDATE turns SET status = 'completed', finish_reason = 'stop', hops = 0, model = $2, message = NULL,
+              completed_at = now() WHERE id = $1`,
+      [turn.turnId, TEST_MODEL],
+    );
+
+    const result = await h.withWorker(() => turn.handle.result());
+    assert.equal(result.status, 'completed');
+    assert.equal(result.finishReason, 'stop');
+    assert.equal(h.llm.requests.length, 0, 'the model is not asked again');
+    const [final] = await finalMessage(h.env, turn.turnId);
+    assert.equal(final?.content, answer);
+    const events = (await storedEvents(h.env, turn.turnId)).map((e) => TurnEvent.parse(e));
+    const ends = events.filter((e) => e.type === 'done' || e.type === 'error');
+    assert.equal(ends.length, 1, `one end in ${JSON.stringify(events)}`);
+    assert.deepEqual(
+      { type: ends[0]?.type, status: ends[0]?.type === 'done' ? ends[0].status : null },
+      { type: 'done', status: 'completed' },
+    );
+    assert.equal(ends[0]?.type === 'done' ? ends[0].messageId : null, final?.id);
   });
 });
