@@ -77,6 +77,11 @@ function report(s: ChaosSummary): void {
   console.log(`chaos: unexpected process exits: ${exits.join(' ')}`);
   console.log(`chaos: replayed ${s.replay.histories} histories, ${s.replay.failures.length} failed`);
   console.log(`chaos: workflow task failures in histories: ${s.taskFailures.length}`);
+  for (const raced of s.racedCompletions) console.log(`chaos: completion raced by a signal or update: ${raced}`);
+  console.log(
+    `chaos: completions the server refused because a signal or update arrived meanwhile (not failures): ` +
+      `${s.racedCompletions.length}`,
+  );
   console.log(`chaos: eager activity dispatch ${s.eager ? 'on' : 'off'}`);
   console.log(`chaos: wall time ${Math.round(s.wallMs / 1000)} s`);
 }
@@ -87,7 +92,7 @@ function summaryLine(s: ChaosSummary): string {
     `interrupted=${s.interrupted} steered=${s.steered} refused=${s.refused} kills=${s.kills} ` +
     `turn_end_kills=${s.killsByPhase['turn-end']} faults=${s.faults} lost=${s.lost} duplicated=${s.duplicated} ` +
     `mismatched=${s.mismatched} tool_reexec_after_result=${s.toolReexecAfterResult} ` +
-    `task_failures=${s.taskFailures.length} replay_failures=${s.replay.failures.length} ` +
+    `task_failures=${s.taskFailures.length} raced_completions=${s.racedCompletions.length} replay_failures=${s.replay.failures.length} ` +
     `recovery_p50_ms=${s.recovery.p50} recovery_p90_ms=${s.recovery.p90} eager=${s.eager ? 1 : 0}`
   );
 }

@@ -59,8 +59,17 @@ export interface ChaosSummary extends Verdict {
   /** Processes of ours that exited without being killed by the supervisor. */
   unexpectedExits: Record<string, number>;
   replay: { histories: number; failures: string[] };
-  /** Every `WorkflowTaskFailed` event in any history of the run (workflow id, run, cause and message). */
+  /**
+   * Every `WorkflowTaskFailed` event in any history of the run (workflow id, run, cause and message), except the
+   * server's own rejections below: a failed workflow task is a bug in workflow code whatever the replay says.
+   */
   taskFailures: string[];
+  /**
+   * `WorkflowTaskFailed` events with cause `UnhandledCommand` / `UnhandledUpdate`: the server refused a task that
+   * completed the workflow because a signal or update arrived while it ran, so that the workflow sees it first
+   * (Temporal's own mechanism; no workflow code can stop a caller signalling at that moment). Counted, not failed.
+   */
+  racedCompletions: string[];
   /** Whether the dev server dispatched activities eagerly. */
   eager: boolean;
   outages: string[];
@@ -215,7 +224,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     log(`chaos: all ${opts.turns} turns ended after ${Math.round((Date.now() - started) / 1000)} s; checking`);
 
     const verdict = await checkInvariants(pool, plans, outcomes);
-    const { taskFailures, ...replay } = await replayHistories(temporal.address, bundlePath);
+    const { taskFailures, racedCompletions, ...replay } = await replayHistories(temporal.address, bundlePath);
     const killsByPhase = Object.fromEntries(KILL_PHASES.map((p) => [p, kills.filter((k) => k.phase === p).length]));
     return {
       ...verdict,
@@ -227,6 +236,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
       unexpectedExits: { ...unexpectedExits },
       replay,
       taskFailures,
+      racedCompletions,
       eager,
       outages,
       wallMs: Date.now() - started,
@@ -406,6 +416,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
   }
 }
 
+const { WorkflowTaskFailedCause } = temporal.api.enums.v1;
+/** Causes under which the server, not workflow code, failed a workflow task (see `racedCompletions`). */
+const SERVER_REJECTIONS = new Set<number>([
+  WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
+  WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_UPDATE,
+]);
+
 /**
  * Replays every history of the run against the workflow bundle (every workflow, every run: conversations, their
  * continued-as-new runs and their turns), a determinism guard over everything the run did, and reports every
@@ -414,12 +431,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
 async function replayHistories(
   address: string,
   bundlePath: string,
-): Promise<{ histories: number; failures: string[]; taskFailures: string[] }> {
+): Promise<{ histories: number; failures: string[]; taskFailures: string[]; racedCompletions: string[] }> {
   const connection = await Connection.connect({ address });
   try {
     const client = new Client({ connection });
     const histories: { workflowId: string; history: temporal.api.history.v1.IHistory }[] = [];
     const taskFailures: string[] = [];
+    const racedCompletions: string[] = [];
     for await (const execution of client.workflow.list()) {
       const { workflowId, runId } = execution;
       const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
@@ -428,7 +446,7 @@ async function replayHistories(
         const failed = event.workflowTaskFailedEventAttributes;
         if (!failed) continue;
         const cause = temporal.api.enums.v1.WorkflowTaskFailedCause[failed.cause ?? 0] ?? String(failed.cause);
-        taskFailures.push(
+        (SERVER_REJECTIONS.has(failed.cause ?? 0) ? racedCompletions : taskFailures).push(
           `${workflowId} (run ${runId}) event ${String(event.eventId)}: ${cause}: ${failed.failure?.message ?? ''}`,
         );
       }
@@ -437,7 +455,7 @@ async function replayHistories(
     for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: bundlePath } }, histories)) {
       if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
     }
-    return { histories: histories.length, failures, taskFailures };
+    return { histories: histories.length, failures, taskFailures, racedCompletions };
   } finally {
     await connection.close();
   }
