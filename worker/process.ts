@@ -9,6 +9,7 @@ import { temporalConnectionOptions } from '../config';
 import { loadWorkerConfig } from './config';
 import { checkApprovalTools, createTurnWorker, type TurnWorkerOptions } from './create-worker';
 import { readMcpConfigFile } from '../activities/tools/mcp';
+import { installWorkerRuntime } from './runtime';
 
 /** Options of {@link runWorkerProcess}. */
 export interface WorkerProcessOptions {
@@ -32,6 +33,8 @@ export interface WorkerProcessOptions {
 export async function runWorkerProcess(opts: WorkerProcessOptions = {}): Promise<void> {
   const config = loadWorkerConfig();
   const logger = pino({ level: config.LOG_LEVEL, redact: ['*.apiKey', '*.authorization', '*.Authorization'] });
+  // The SDK's logs join ours, a failing workflow task as an error (before the first Temporal connection).
+  installWorkerRuntime(logger);
   // A bad tool set stops the worker here, before it takes any turn (the seed's fail-fast validation).
   const all = createToolRegistry([...builtinTools(), ...(opts.tools ?? [])]);
   const tools = config.TURNFLOW_TOOLS ? all.subset(config.TURNFLOW_TOOLS) : all;
