@@ -73,7 +73,8 @@ export function createLlmActivity(deps: ActivityDeps) {
     const ctx = Context.current();
     const attempt = ctx.info.attempt;
     const messages = await loadContext(deps.pool, input.turnId);
-    const tools = deps.tools.subset(input.tools).definitions();
+    // Read once: the definitions sent and the fingerprints stored with the hop are of the same tools.
+    const { definitions: tools, fingerprints: toolFingerprints } = deps.tools.subset(input.tools).offered();
     const writer = await StreamWriter.open(deps.pool, {
       turnId: input.turnId,
       hop: input.hop,
@@ -176,6 +177,7 @@ export function createLlmActivity(deps: ActivityDeps) {
         finishReason: message.finishReason,
         usage: normaliseUsage(message.usage),
         model: input.model,
+        toolFingerprints,
       });
       if (message.toolCalls.length > 0 && input.toolsMayRun !== false) {
         const calls: ToolCallSummary[] = message.toolCalls.map((c) => ({

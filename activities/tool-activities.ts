@@ -3,7 +3,13 @@ import { ApplicationFailure } from '@temporalio/common';
 import { eventKeys, storableText, type PersistenceOptions } from '../common';
 import type { ActivityDeps } from './deps';
 import { approvalOfCall, argumentsHash } from './repo/approvals';
-import { getToolResult, hopToolCalls, saveToolResult, type StoredToolCall } from './repo/messages';
+import {
+  getToolResult,
+  hopToolCalls,
+  hopToolFingerprints,
+  saveToolResult,
+  type StoredToolCall,
+} from './repo/messages';
 import { storageStep } from './repo/storage-failure';
 import { StreamWriter } from './stream/writer';
 import { RetryableToolError, runToolCall, toolIdempotencyKey, toToolFailure, type ToolOutcome } from './tools';
@@ -87,6 +93,20 @@ export function createToolActivities(deps: ActivityDeps) {
     // Only the tools this turn offered can run; for any other name the model reads "unknown tool".
     const offered = new Set(input.offered ?? []);
     const registry = deps.tools.subset(deps.tools.names.filter((name) => offered.has(name)));
+    const changed = await pinnedToolChange(registry, input, call.function.name);
+    if (changed !== undefined) {
+      deps.logger.warn(
+        { turnId: input.turnId, hop: input.hop, toolCallId: input.toolCallId, tool: call.function.name },
+        'tool changed since the model chose it; call refused',
+      );
+      const saved = await saveToolResult(deps.pool, input.turnId, input.hop, {
+        toolCallId: call.id,
+        name: call.function.name,
+        content: changed,
+        isError: true,
+      });
+      return { isError: saved.isError, errorType: 'tool.changed', reused: false };
+    }
     const beat = setInterval(() => ctx.heartbeat(), heartbeatIntervalMs);
     let outcome: ToolOutcome;
     try {
@@ -127,6 +147,30 @@ export function createToolActivities(deps: ActivityDeps) {
       isError: outcome.isError,
     });
     return { isError: saved.isError, errorType: outcome.errorType ?? null, reused: false };
+  }
+
+  /**
+   * What the model reads instead of a result when the tool changed (its fingerprint differs from the one stored with
+   * the hop that offered it) or its owner stopped listing it: the call is not made. `undefined` when the call may run
+   * (the tool has no fingerprint, as tools defined in code, or it is unchanged).
+   */
+  async function pinnedToolChange(
+    registry: ReturnType<typeof deps.tools.subset>,
+    input: ExecuteToolInput,
+    name: string,
+  ): Promise<string | undefined> {
+    const now = registry.currentFingerprint(name);
+    if (now === undefined) return undefined;
+    const chosen = (await hopToolFingerprints(deps.pool, input.turnId, input.hop))[name];
+    if (chosen === undefined) return undefined;
+    if (!now.available) {
+      return `The tool "${name}" is no longer offered by its server, so this call was not made.`;
+    }
+    if (now.fingerprint === chosen) return undefined;
+    return (
+      `The tool "${name}" changed after it was offered (its description or input schema is different now), so ` +
+      'this call was not made. Call it again if it is still needed: the next request offers it as it is now.'
+    );
   }
 
   /**

@@ -70,6 +70,8 @@ export interface HopMessage {
   finishReason: string | null;
   usage: Usage | null;
   model: string;
+  /** Fingerprints of the described tools the hop was offered, by name (see `ToolDescription.fingerprint`). */
+  toolFingerprints?: Record<string, string>;
 }
 
 /**
@@ -79,11 +81,12 @@ export interface HopMessage {
 export async function saveHopMessage(pool: Pool | PoolClient, msg: HopMessage): Promise<string> {
   const { rows } = await pool.query<{ id: string }>(
     `INSERT INTO messages (tenant_id, conversation_id, turn_id, idem_key, kind, hop, attempt, content, tool_calls,
-                           finish_reason, usage, model)
-     SELECT tenant_id, conversation_id, id, $2, 'hop', $3, $4, $5, $6, $7, $8, $9 FROM turns WHERE id = $1
+                           finish_reason, usage, model, tool_fingerprints)
+     SELECT tenant_id, conversation_id, id, $2, 'hop', $3, $4, $5, $6, $7, $8, $9, $10 FROM turns WHERE id = $1
      ON CONFLICT (idem_key) DO UPDATE
        SET attempt = EXCLUDED.attempt, content = EXCLUDED.content, tool_calls = EXCLUDED.tool_calls,
-           finish_reason = EXCLUDED.finish_reason, usage = EXCLUDED.usage, model = EXCLUDED.model
+           finish_reason = EXCLUDED.finish_reason, usage = EXCLUDED.usage, model = EXCLUDED.model,
+           tool_fingerprints = EXCLUDED.tool_fingerprints
        WHERE messages.attempt <= EXCLUDED.attempt
      RETURNING id`,
     [
@@ -96,6 +99,7 @@ export async function saveHopMessage(pool: Pool | PoolClient, msg: HopMessage): 
       msg.finishReason,
       msg.usage ? JSON.stringify(msg.usage) : null,
       msg.model,
+      msg.toolFingerprints && Object.keys(msg.toolFingerprints).length > 0 ? JSON.stringify(msg.toolFingerprints) : null,
     ],
   );
   if (rows[0]) return rows[0].id;
@@ -172,4 +176,17 @@ export async function hopMessages(
     [turnId],
   );
   return rows;
+}
+
+/** The fingerprints of the described tools a hop was offered, by name (empty when it was offered none). */
+export async function hopToolFingerprints(
+  db: Pool | PoolClient,
+  turnId: string,
+  hop: number,
+): Promise<Record<string, string>> {
+  const { rows } = await db.query<{ tool_fingerprints: Record<string, string> | null }>(
+    `SELECT tool_fingerprints FROM messages WHERE idem_key = $1`,
+    [messageKeys.hop(turnId, hop)],
+  );
+  return rows[0]?.tool_fingerprints ?? {};
 }

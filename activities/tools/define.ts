@@ -84,6 +84,14 @@ export interface ToolDescription {
   readonly description: string;
   /** A JSON Schema of `type: 'object'`. */
   readonly parameters: Record<string, unknown>;
+  /**
+   * A hash of what the model is offered (name, description, schema). Stored with the hop that offered the tool; a
+   * call whose tool's fingerprint changed before the call ran is refused (the model is told), so a call never runs
+   * against a tool other than the one the model chose.
+   */
+  readonly fingerprint?: string;
+  /** False when the tool's owner no longer lists it: it is not offered, and a call already made is refused. */
+  readonly available?: boolean;
 }
 
 /** What a tool's approval function receives besides the arguments. */

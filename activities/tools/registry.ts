@@ -21,6 +21,13 @@ export interface ToolRegistry {
    * from the request then, since providers reject an empty array.
    */
   definitions(): ChatCompletionFunctionTool[];
+  /**
+   * What the model is offered now, read once per tool: the `tools` array (tools their owner no longer lists left
+   * out) and the fingerprint of each described tool that has one (MCP tools), to store with the hop.
+   */
+  offered(): OfferedTools;
+  /** The described tool's fingerprint now, and whether its owner still lists it; `undefined` for other tools. */
+  currentFingerprint(name: string): { fingerprint: string | undefined; available: boolean } | undefined;
   /** Resolved timeout and retry policy of the tool called `name`, if any. */
   policy(name: string): ToolPolicy | undefined;
   /** Every tool's policy by name, as plain JSON for workflow input. */
@@ -121,7 +128,14 @@ function registryOf(entries: readonly Entry[]): ToolRegistry {
     names,
     get: (name) => byName.get(name)?.tool,
     has: (name) => byName.has(name),
-    definitions: () => entries.map(currentDefinition),
+    definitions: () => offer(entries).definitions,
+    offered: () => offer(entries),
+    currentFingerprint(name) {
+      const tool = byName.get(name)?.tool;
+      if (!tool?.describe) return undefined;
+      const described = tool.describe();
+      return { fingerprint: described.fingerprint, available: described.available !== false };
+    },
     policy: (name) => byName.get(name)?.policy,
     policies: () => Object.fromEntries(entries.map((entry) => [entry.tool.name, entry.policy])),
     subset(requested) {
@@ -133,14 +147,31 @@ function registryOf(entries: readonly Entry[]): ToolRegistry {
   };
 }
 
-/** A tool's definition as the model is offered it now: a described tool's is read again each time. */
-function currentDefinition(entry: Entry): ChatCompletionFunctionTool {
-  if (!entry.tool.describe) return structuredClone(entry.definition);
-  const { description, parameters } = entry.tool.describe();
-  return {
-    type: 'function',
-    function: { name: entry.tool.name, description, parameters: structuredClone(parameters) },
-  };
+/** What {@link ToolRegistry.offered} returns. */
+export interface OfferedTools {
+  definitions: ChatCompletionFunctionTool[];
+  /** Fingerprints of the described tools offered, by name. */
+  fingerprints: Record<string, string>;
+}
+
+/** The tools as the model is offered them now: a described tool's definition is read again each time. */
+function offer(entries: readonly Entry[]): OfferedTools {
+  const definitions: ChatCompletionFunctionTool[] = [];
+  const fingerprints: Record<string, string> = {};
+  for (const entry of entries) {
+    if (!entry.tool.describe) {
+      definitions.push(structuredClone(entry.definition));
+      continue;
+    }
+    const { description, parameters, fingerprint, available } = entry.tool.describe();
+    if (available === false) continue;
+    if (fingerprint !== undefined) fingerprints[entry.tool.name] = fingerprint;
+    definitions.push({
+      type: 'function',
+      function: { name: entry.tool.name, description, parameters: structuredClone(parameters) },
+    });
+  }
+  return { definitions, fingerprints };
 }
 
 /** The JSON Schema a described tool gives, or a sentence saying why it cannot be offered. */

@@ -1,7 +1,8 @@
 // A small MCP server (the official SDK's McpServer over stdio) for what the third-party servers cannot show: it
 // records every call it starts (tool, idempotency key from `_meta`, its pid) as a JSON line in $MCP_FIXTURE_LOG,
-// and changes a tool's schema on request, announcing `notifications/tools/list_changed`.
-import { appendFileSync } from 'node:fs';
+// and changes a tool's schema on request (its change_lookup tool, or a line written to $MCP_FIXTURE_CONTROL while
+// it runs), announcing `notifications/tools/list_changed`.
+import { appendFileSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
@@ -50,6 +51,24 @@ server.registerTool(
     return { content: [{ type: 'text', text: remove ? 'lookup removed' : 'lookup changed' }] };
   },
 );
+
+// A test changes `lookup` from outside while a turn runs: `change` or `remove` written to the control file.
+const control = process.env['MCP_FIXTURE_CONTROL'];
+if (control) {
+  let applied = '';
+  setInterval(() => {
+    let wanted: string;
+    try {
+      wanted = readFileSync(control, 'utf8').trim();
+    } catch {
+      return; // not written yet
+    }
+    if (wanted === applied) return;
+    applied = wanted;
+    if (wanted === 'remove') lookup.remove();
+    else if (wanted === 'change') lookup.update({ paramsSchema: { key: z.string(), version: z.number() } });
+  }, 25).unref();
+}
 
 server.connect(new StdioServerTransport()).catch((err: unknown) => {
   console.error(err);

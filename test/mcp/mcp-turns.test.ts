@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -174,6 +174,71 @@ describe('MCP tools in turns', function () {
     const [tool] = toolMessages(1);
     assert.equal(tool?.content, 'echo: again');
   });
+
+  for (const change of ['change', 'remove'] as const) {
+    it(`refuses a call whose tool ${change === 'change' ? 'changed its schema' : 'vanished'} after the hop that chose it, and tells the model`, async () => {
+      const log = path.join(dir, 'calls.jsonl');
+      const controlFile = path.join(dir, 'control');
+      const logLines: string[] = [];
+      const logger = pino({ level: 'info' }, { write: (line: string) => void logLines.push(line) });
+      h.llm.enqueue(
+        {
+          steps: [
+            { toolCalls: [{ id: 'call_l', name: 'fixture__lookup', arguments: { key: 'k1' } }] },
+            { waitFor: 'chosen' },
+          ],
+        },
+        { steps: [{ text: 'noted' }] },
+      );
+      const turn = await h.start({ message: 'look k1 up' });
+      await h.withWorker(
+        async () => {
+          // The model has chosen the call (its hop's tools were read when the request was made); now the server
+          // changes the tool, and the worker hears of it, before the call runs.
+          await h.llm.gateReached('chosen');
+          await writeFile(controlFile, change);
+          await until('the worker to re-read the tool list', () =>
+            Promise.resolve(logLines.some((l) => l.includes('mcp tools listed')) ? true : undefined),
+          );
+          h.llm.release('chosen');
+          await turn.handle.result();
+        },
+        {
+          mcpServers: {
+            fixture: fixtureStdio(log, { env: { MCP_FIXTURE_LOG: log, MCP_FIXTURE_CONTROL: controlFile } }),
+          },
+          logger,
+        },
+      );
+      assert.deepEqual(
+        (await fixtureCalls(log)).filter((c) => c.tool === 'lookup'),
+        [],
+        'the server never got the call',
+      );
+      const [tool] = toolMessages(1);
+      assert.match(
+        String(tool?.content),
+        change === 'change'
+          ? /"fixture__lookup" changed after it was offered/
+          : /"fixture__lookup" is no longer offered/,
+      );
+      type Offered = { function: { name: string; parameters: { properties: Record<string, unknown> } } };
+      const lookupIn = (request: number) =>
+        (h.llm.requests[request]!.body.tools as unknown as Offered[]).find(
+          (t) => t.function.name === 'fixture__lookup',
+        );
+      assert.deepEqual(
+        Object.keys(lookupIn(0)!.function.parameters.properties),
+        ['key'],
+        'hop 0 offered the old schema',
+      );
+      if (change === 'change') {
+        assert.deepEqual(Object.keys(lookupIn(1)!.function.parameters.properties).sort(), ['key', 'version']);
+      } else {
+        assert.equal(lookupIn(1), undefined, 'a vanished tool is not offered again');
+      }
+    });
+  }
 
   it('calls server-everything over Streamable HTTP', async () => {
     const server = await everythingHttp();

@@ -57,8 +57,14 @@ export function mcpTool(connection: McpConnection, listed: ListedTool, policy: M
     ...(policy.timeoutMs === undefined ? {} : { timeoutMs: policy.timeoutMs }),
     ...(policy.maxAttempts === undefined ? {} : { retry: { maximumAttempts: policy.maxAttempts } }),
     describe() {
-      const current = connection.tool(listed.name) ?? listed;
-      return { description: current.description.trim() || fallbackDescription, parameters: current.inputSchema };
+      const current = connection.tool(listed.name);
+      const shown = current ?? listed;
+      return {
+        description: shown.description.trim() || fallbackDescription,
+        parameters: shown.inputSchema,
+        fingerprint: shown.fingerprint,
+        available: current !== undefined,
+      };
     },
     async execute(args, ctx) {
       const timeoutMs = Math.max(1, ctx.deadline.getTime() - Date.now()) + SDK_TIMEOUT_SLACK_MS;
