@@ -13,6 +13,7 @@ import { ApiError, type ApiErrorBody } from './errors';
 import { healthRoutes, type HealthCheck } from './health';
 import { DEFAULT_LIMITS, TenantLimits, type LimitOptions } from './limits';
 import { headWithoutBody, rejectOtherMethods } from './methods';
+import { openApiRoutes } from './openapi';
 import { approvalRoutes } from './approvals';
 import { DEFAULT_BODY_LIMIT_BYTES } from './schemas';
 import type { TenantDirectory } from './tenants';
@@ -59,6 +60,7 @@ export interface GatewayDeps {
  *   turns for the AI SDK's `useChat` (UI message stream protocol; gateway/chat/)
  * - `GET  /v1/usage?from&to&groupBy` the tenant's tokens, LLM attempts, turns and tool calls in a time range
  * - `GET  /chat` a chat page on the AI SDK's client (web/), for trying it in a browser
+ * - `GET  /v1/openapi.json` the API's OpenAPI 3.1 document (unauthenticated), built from the routes' own schemas
  * - `GET  /healthz` reports whether Postgres (and the extra checks) answer
  *
  * Every `/v1` route needs `Authorization: Bearer <token>`; errors are JSON `{ error: { type, message } }`.
@@ -91,6 +93,8 @@ export function createGatewayApp(deps: GatewayDeps): Hono {
   const checks = deps.healthChecks ?? (temporal ? { temporal: () => temporal.workflowService.getSystemInfo({}) } : {});
   app.route('/', healthRoutes({ pool: deps.pool, checks, logger }));
   app.route('/', chatPageRoutes());
+  // Before the /v1 routes, whose bearer authentication it does not need.
+  app.route('/', openApiRoutes());
   app.route('/v1', v1);
   rejectOtherMethods(app);
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
