@@ -16,6 +16,7 @@ import { headWithoutBody, rejectOtherMethods } from './methods';
 import { openApiRoutes } from './openapi';
 import { approvalRoutes } from './approvals';
 import { DEFAULT_BODY_LIMIT_BYTES } from './schemas';
+import type { JwtTenants } from './jwt';
 import type { TenantDirectory } from './tenants';
 import { turnRoutes } from './turns';
 import { usageRoutes } from './usage';
@@ -27,6 +28,8 @@ export interface GatewayDeps {
   pool: pg.Pool;
   /** Bearer token → tenant. */
   tenants: TenantDirectory;
+  /** Tenants from an identity provider's JWTs, beside {@link GatewayDeps.tenants}. @default none */
+  jwt?: JwtTenants;
   /** Largest accepted request body, in bytes. @default 1048576 ({@link DEFAULT_BODY_LIMIT_BYTES}) */
   bodyLimitBytes?: number;
   /** Idle time after which an event stream sends a `: keep-alive` comment. @default 15000 */
@@ -63,7 +66,7 @@ export interface GatewayDeps {
  * - `GET  /v1/openapi.json` the API's OpenAPI 3.1 document (unauthenticated), built from the routes' own schemas
  * - `GET  /healthz` reports whether Postgres (and the extra checks) answer
  *
- * Every `/v1` route needs `Authorization: Bearer <token>`; errors are JSON `{ error: { type, message } }`.
+ * Every `/v1` route but the document needs `Authorization: Bearer <token>` (a static token or a JWT); errors are JSON `{ error: { type, message } }`.
  */
 export function createGatewayApp(deps: GatewayDeps): Hono {
   const logger = deps.logger ?? pino({ level: 'silent' });
@@ -80,7 +83,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono {
   };
 
   const v1 = new Hono<AppEnv>();
-  v1.use('*', bearerAuth(deps.tenants));
+  v1.use('*', bearerAuth({ tenants: deps.tenants, jwt: deps.jwt, logger }));
   v1.route('/', turnRoutes(routeDeps));
   v1.route('/', conversationRoutes(routeDeps));
   v1.route('/', chatRoutes(routeDeps));

@@ -44,9 +44,14 @@ export const errors = {
     { id: 'TooManyRequests', headers: retryAfter },
   ),
   unavailable: errorResponse(
-    '`unavailable`: no worker accepted the turn within the start deadline. The request is stored and may still run; ' +
-      'the same request retried after `Retry-After` attaches to its turn.',
+    '`unavailable`: no worker accepted the turn within the start deadline (the request is stored and may still run; ' +
+      'the same request retried after `Retry-After` attaches to its turn), or a JWT could not be checked because ' +
+      "the identity provider's keys could not be fetched.",
     { id: 'Unavailable', headers: retryAfter },
+  ),
+  providerUnavailable: errorResponse(
+    "`unavailable`: a JWT could not be checked because the identity provider's keys could not be fetched.",
+    { id: 'IdentityProviderUnavailable', headers: retryAfter },
   ),
   internal: errorResponse('`internal`: an unexpected error (details are only logged).', { id: 'Internal' }),
 } as const;
@@ -58,8 +63,9 @@ export const bodyErrors = {
   '415': errors.unsupportedMediaType,
 } as const;
 
-/** The error responses every authenticated route can give. */
+/** The error responses every authenticated route can give; list them first, so a route's own can replace them. */
 export const authErrors = {
   '401': errors.unauthorized,
+  '503': errors.providerUnavailable,
   '500': errors.internal,
 } as const;

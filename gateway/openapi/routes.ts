@@ -71,6 +71,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
       requestParams: { path: conversationPath },
       requestBody: { required: true, content: { 'application/json': { schema: StartTurnBody } } },
       responses: {
+        ...authErrors,
         '200': {
           description: "The turn's events (Server-Sent Events), ending after `done` or `error`.",
           headers: z.object({
@@ -82,7 +83,6 @@ export const API_ROUTES: readonly ApiRoute[] = [
           content: turnEventStream,
         },
         ...bodyErrors,
-        ...authErrors,
         '409': conflict,
         '429': errors.tooManyRequests,
         '503': errors.unavailable,
@@ -98,13 +98,13 @@ export const API_ROUTES: readonly ApiRoute[] = [
       summary: "The conversation's running turn, its queued ones and the steered messages waiting",
       requestParams: { path: conversationPath },
       responses: {
+        ...authErrors,
         '200': {
           description: 'In the order they will run.',
           content: { 'application/json': { schema: ConversationTurnsResponse } },
         },
         '400': errors.badRequest,
         '404': errors.notFound,
-        ...authErrors,
       },
     },
   },
@@ -117,13 +117,13 @@ export const API_ROUTES: readonly ApiRoute[] = [
       summary: 'The conversation as its user saw it: their messages and the final answers',
       requestParams: { path: conversationPath, query: MessagesQuery },
       responses: {
+        ...authErrors,
         '200': {
           description: 'A page, oldest first.',
           content: { 'application/json': { schema: ConversationMessagesResponse } },
         },
         '400': errors.badRequest,
         '404': errors.notFound,
-        ...authErrors,
       },
     },
   },
@@ -145,12 +145,12 @@ export const API_ROUTES: readonly ApiRoute[] = [
         }),
       },
       responses: {
+        ...authErrors,
         '200': { description: 'The events after the cursor (Server-Sent Events).', content: turnEventStream },
         '204': { description: "The cursor is the turn's last event: there is nothing more to read." },
         '400': errors.badRequest,
         '404': errors.notFound,
         '429': errors.tooManyRequests,
-        ...authErrors,
       },
     },
   },
@@ -164,6 +164,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
       requestParams: { path: turnPath },
       requestBody: { required: false, content: { 'application/json': { schema: CancelBody } } },
       responses: {
+        ...authErrors,
         '202': {
           description: 'The turn was asked to stop.',
           content: { 'application/json': { schema: CancelAccepted } },
@@ -171,7 +172,6 @@ export const API_ROUTES: readonly ApiRoute[] = [
         ...bodyErrors,
         '404': errors.notFound,
         '409': errorResponse('`conflict`: the turn is not running.'),
-        ...authErrors,
       },
     },
   },
@@ -186,6 +186,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
       requestParams: { path: z.object({ turnId: TurnIdParam, approvalId: ApprovalId }) },
       requestBody: { required: true, content: { 'application/json': { schema: ApprovalDecisionRequest } } },
       responses: {
+        ...authErrors,
         '200': {
           description: 'The decision that stands.',
           content: { 'application/json': { schema: ApprovalOutcomeSchema } },
@@ -196,8 +197,11 @@ export const API_ROUTES: readonly ApiRoute[] = [
           description: 'Another decision stands (`conflict`, with it), or the approval expired (`approval.expired`).',
           content: { 'application/json': { schema: z.union([ApprovalConflict, ApprovalExpired]) } },
         },
-        '503': errorResponse('`unavailable`: Temporal is not reachable.'),
-        ...authErrors,
+        '503': errorResponse(
+          "`unavailable`: Temporal is not reachable, or a JWT could not be checked (the identity provider's keys could " +
+            'not be fetched).',
+          { headers: z.object({ 'Retry-After': z.string().optional() }) },
+        ),
       },
     },
   },
@@ -210,9 +214,9 @@ export const API_ROUTES: readonly ApiRoute[] = [
       summary: "The tenant's tool calls waiting for a person, newest first",
       requestParams: { query: PageQuery },
       responses: {
+        ...authErrors,
         '200': { description: 'A page.', content: { 'application/json': { schema: PendingApprovalsResponse } } },
         '400': errors.badRequest,
-        ...authErrors,
       },
     },
   },
@@ -228,6 +232,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
         'attaches to its turn.',
       requestBody: { required: true, content: { 'application/json': { schema: ChatRequestBody } } },
       responses: {
+        ...authErrors,
         '200': {
           description: 'The UI message stream; it ends with `data: [DONE]`.',
           headers: uiMessageStreamHeaders,
@@ -237,7 +242,6 @@ export const API_ROUTES: readonly ApiRoute[] = [
         '409': errorResponse("`conflict`: the conversation's queue is full."),
         '429': errors.tooManyRequests,
         '503': errors.unavailable,
-        ...authErrors,
       },
     },
   },
@@ -250,6 +254,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
       summary: "Replay the chat's running turn from its start (what `useChat`'s `resume` calls)",
       requestParams: { path: conversationPath },
       responses: {
+        ...authErrors,
         '200': {
           description: 'The running turn as a UI message stream.',
           headers: uiMessageStreamHeaders,
@@ -258,7 +263,6 @@ export const API_ROUTES: readonly ApiRoute[] = [
         '204': { description: 'No turn of the chat is running.' },
         '400': errors.badRequest,
         '429': errors.tooManyRequests,
-        ...authErrors,
       },
     },
   },
@@ -271,13 +275,13 @@ export const API_ROUTES: readonly ApiRoute[] = [
       summary: "Stop the chat's running turn (the partial answer is kept)",
       requestParams: { path: conversationPath },
       responses: {
+        ...authErrors,
         '202': {
           description: 'The running turn was asked to stop.',
           content: { 'application/json': { schema: StopAccepted } },
         },
         '204': { description: 'Nothing was running.' },
         '400': errors.badRequest,
-        ...authErrors,
       },
     },
   },
@@ -290,9 +294,9 @@ export const API_ROUTES: readonly ApiRoute[] = [
       summary: "The chat's history as the AI SDK's `UIMessage[]` (a running turn's answer is left to the stream)",
       requestParams: { path: conversationPath, query: HistoryQuery },
       responses: {
+        ...authErrors,
         '200': { description: 'Oldest first.', content: { 'application/json': { schema: z.array(UiMessage) } } },
         '400': errors.badRequest,
-        ...authErrors,
       },
     },
   },
@@ -305,12 +309,12 @@ export const API_ROUTES: readonly ApiRoute[] = [
       summary: "The tenant's tokens, LLM attempts, turns and tool calls in a time range",
       requestParams: { query: UsageQuery },
       responses: {
+        ...authErrors,
         '200': {
           description: 'Totals, and groups when `groupBy` is given.',
           content: { 'application/json': { schema: UsageResponse } },
         },
         '400': errors.badRequest,
-        ...authErrors,
       },
     },
   },
