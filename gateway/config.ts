@@ -8,6 +8,11 @@ import { DEFAULT_BODY_LIMIT_BYTES, MIN_BODY_LIMIT_BYTES } from './schemas';
 import { DEFAULT_TENANT_CLAIM, type JwtTenantOptions } from './jwt';
 import { ApiTokens, TenantDirectory } from './tenants';
 
+/** An optional variable that counts as unset when empty or blank (as `KEY=` or a compose `${KEY:-}` leaves it). */
+function unsetIfEmpty<T extends z.ZodType<string, string>>(schema: T) {
+  return z.preprocess((v) => (typeof v === 'string' ? v.trim() || undefined : v), schema.optional());
+}
+
 /** The gateway's environment, parsed once at start-up. Temporal's own variable names where they exist. */
 export const GatewayEnv = TemporalEnv.extend({
   /** @default 8080 */
@@ -50,16 +55,16 @@ export const GatewayEnv = TemporalEnv.extend({
    * Where the identity provider publishes its signing keys (JWKS); with it, JWT bearer tokens name tenants beside the
    * static tokens. `https://`, or `http://` on a loopback host. Needs the issuer and the audience. @default none
    */
-  GATEWAY_JWT_JWKS_URL: z
-    .url({ protocol: /^https?$/, error: 'must be an http(s):// URL' })
-    .max(2_048)
-    .optional(),
+  GATEWAY_JWT_JWKS_URL: unsetIfEmpty(z.url({ protocol: /^https?$/, error: 'must be an http(s):// URL' }).max(2_048)),
   /** The `iss` every JWT must carry. */
-  GATEWAY_JWT_ISSUER: z.string().trim().min(1).max(2_048).optional(),
+  GATEWAY_JWT_ISSUER: unsetIfEmpty(z.string().max(2_048)),
   /** The `aud` every JWT must carry. */
-  GATEWAY_JWT_AUDIENCE: z.string().trim().min(1).max(2_048).optional(),
+  GATEWAY_JWT_AUDIENCE: unsetIfEmpty(z.string().max(2_048)),
   /** The JWT claim (top level) whose value is the tenant id. @default tenant_id */
-  GATEWAY_JWT_TENANT_CLAIM: z.string().trim().min(1).max(256).default(DEFAULT_TENANT_CLAIM),
+  GATEWAY_JWT_TENANT_CLAIM: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+    z.string().trim().max(256).default(DEFAULT_TENANT_CLAIM),
+  ),
   /** Set by the embedded dev stack (`npm start`): allows the dev token when no tokens are configured. */
   TURNFLOW_DEV: EnvBool.default(false),
   /** Daily token budgets: a default, then `tenant:tokens` overrides (`200000,acme:1000000`); UTC days. @default none */

@@ -272,6 +272,14 @@ describe('gateway: JWT tenants', function () {
     assert.equal(config.devTokenFallback, false);
     assert.equal(loadGatewayConfig({ ...DB, ...jwtEnv, GATEWAY_JWT_TENANT_CLAIM: 'org' }).jwt?.tenantClaim, 'org');
     assert.equal(loadGatewayConfig({ ...DB, TURNFLOW_DEV: '1' }).jwt, undefined);
+    const blank = {
+      GATEWAY_JWT_JWKS_URL: '',
+      GATEWAY_JWT_ISSUER: ' ',
+      GATEWAY_JWT_AUDIENCE: '',
+      GATEWAY_JWT_TENANT_CLAIM: '',
+    };
+    assert.equal(loadGatewayConfig({ ...DB, TURNFLOW_DEV: '1', ...blank }).jwt, undefined, 'empty counts as unset');
+    assert.equal(loadGatewayConfig({ ...DB, ...jwtEnv, GATEWAY_JWT_TENANT_CLAIM: '' }).jwt?.tenantClaim, 'tenant_id');
     assert.throws(() => loadGatewayConfig({ ...DB, GATEWAY_JWT_JWKS_URL: jwks.url.href }), /GATEWAY_JWT_ISSUER/);
     assert.throws(
       () => loadGatewayConfig({ ...DB, ...jwtEnv, GATEWAY_JWT_JWKS_URL: 'http://idp.example.test/jwks' }),
