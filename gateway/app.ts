@@ -66,7 +66,8 @@ export interface GatewayDeps {
  * - `GET  /v1/openapi.json` the API's OpenAPI 3.1 document (unauthenticated), built from the routes' own schemas
  * - `GET  /healthz` reports whether Postgres (and the extra checks) answer
  *
- * Every `/v1` route but the document needs `Authorization: Bearer <token>` (a static token or a JWT); errors are JSON `{ error: { type, message } }`.
+ * Every `/v1` route but the document needs `Authorization: Bearer <token>` (a static token or a JWT); errors are
+ * JSON `{ error: { type, message } }`.
  */
 export function createGatewayApp(deps: GatewayDeps): Hono {
   const logger = deps.logger ?? pino({ level: 'silent' });
