@@ -69,7 +69,13 @@ export const API_ROUTES: readonly ApiRoute[] = [
         'The same `requestId` never starts a second turn: a repeated request attaches to the running turn, or gets ' +
         "the stored answer. The stream is the turn's events from its start; `Location` is where to resume it.",
       requestParams: { path: conversationPath },
-      requestBody: { required: true, content: { 'application/json': { schema: StartTurnBody } } },
+      requestBody: {
+        required: true,
+        description:
+          'Strict JSON in UTF-8: an unknown key, a key given twice, a lone surrogate or U+0000 anywhere, nesting deeper ' +
+          'than 64 levels, or a message of only whitespace is a 400.',
+        content: { 'application/json': { schema: StartTurnBody } },
+      },
       responses: {
         ...authErrors,
         '200': {
@@ -230,7 +236,14 @@ export const API_ROUTES: readonly ApiRoute[] = [
       description:
         'The chat id is the conversation id and the last (user) message id the request id, so a retried POST ' +
         'attaches to its turn.',
-      requestBody: { required: true, content: { 'application/json': { schema: ChatRequestBody } } },
+      requestBody: {
+        required: true,
+        description:
+          'What `DefaultChatTransport` posts. Beyond the schema: `trigger` must be `submit-message`, the last message ' +
+          "must be the user's, its id a valid request id, and `messageId` (if any) that message's id; only its text " +
+          'parts are read.',
+        content: { 'application/json': { schema: ChatRequestBody } },
+      },
       responses: {
         ...authErrors,
         '200': {
