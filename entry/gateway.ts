@@ -8,5 +8,6 @@ export { DEFAULT_LIMITS, type LimitOptions } from '../gateway/limits';
 export { startGatewayServer, type GatewayServer, type ListenOptions } from '../gateway/server';
 export { connectTemporal } from '../gateway/temporal';
 export { hashToken, TenantDirectory } from '../gateway/tenants';
+export { JwtTenants, type JwtTenantOptions } from '../gateway/jwt';
 export { TURN_ATTACHED_HEADER, TURN_ID_HEADER } from '../gateway/turns';
 export { ConfigError } from '../config';

@@ -13,8 +13,10 @@ import { ApiError, type ApiErrorBody } from './errors';
 import { healthRoutes, type HealthCheck } from './health';
 import { DEFAULT_LIMITS, TenantLimits, type LimitOptions } from './limits';
 import { headWithoutBody, rejectOtherMethods } from './methods';
+import { openApiRoutes } from './openapi';
 import { approvalRoutes } from './approvals';
 import { DEFAULT_BODY_LIMIT_BYTES } from './schemas';
+import type { JwtTenants } from './jwt';
 import type { TenantDirectory } from './tenants';
 import { turnRoutes } from './turns';
 import { usageRoutes } from './usage';
@@ -26,6 +28,8 @@ export interface GatewayDeps {
   pool: pg.Pool;
   /** Bearer token → tenant. */
   tenants: TenantDirectory;
+  /** Tenants from an identity provider's JWTs, beside {@link GatewayDeps.tenants}. @default none */
+  jwt?: JwtTenants;
   /** Largest accepted request body, in bytes. @default 1048576 ({@link DEFAULT_BODY_LIMIT_BYTES}) */
   bodyLimitBytes?: number;
   /** Idle time after which an event stream sends a `: keep-alive` comment. @default 15000 */
@@ -59,9 +63,11 @@ export interface GatewayDeps {
  *   turns for the AI SDK's `useChat` (UI message stream protocol; gateway/chat/)
  * - `GET  /v1/usage?from&to&groupBy` the tenant's tokens, LLM attempts, turns and tool calls in a time range
  * - `GET  /chat` a chat page on the AI SDK's client (web/), for trying it in a browser
+ * - `GET  /v1/openapi.json` the API's OpenAPI 3.1 document (unauthenticated), built from the routes' own schemas
  * - `GET  /healthz` reports whether Postgres (and the extra checks) answer
  *
- * Every `/v1` route needs `Authorization: Bearer <token>`; errors are JSON `{ error: { type, message } }`.
+ * Every `/v1` route but the document needs `Authorization: Bearer <token>` (a static token or a JWT); errors are
+ * JSON `{ error: { type, message } }`.
  */
 export function createGatewayApp(deps: GatewayDeps): Hono {
   const logger = deps.logger ?? pino({ level: 'silent' });
@@ -78,7 +84,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono {
   };
 
   const v1 = new Hono<AppEnv>();
-  v1.use('*', bearerAuth(deps.tenants));
+  v1.use('*', bearerAuth({ tenants: deps.tenants, jwt: deps.jwt, logger }));
   v1.route('/', turnRoutes(routeDeps));
   v1.route('/', conversationRoutes(routeDeps));
   v1.route('/', chatRoutes(routeDeps));
@@ -91,6 +97,8 @@ export function createGatewayApp(deps: GatewayDeps): Hono {
   const checks = deps.healthChecks ?? (temporal ? { temporal: () => temporal.workflowService.getSystemInfo({}) } : {});
   app.route('/', healthRoutes({ pool: deps.pool, checks, logger }));
   app.route('/', chatPageRoutes());
+  // Before the /v1 routes, whose bearer authentication it does not need.
+  app.route('/', openApiRoutes());
   app.route('/v1', v1);
   rejectOtherMethods(app);
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));

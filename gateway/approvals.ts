@@ -24,8 +24,10 @@ export interface ApprovalRoutesDeps {
   logger: Logger;
 }
 
-const ApprovalId = z.string().min(1).max(64);
-const PageQuery = z.strictObject({
+/** Path parameter naming an approval (the `approvalId` of an `approval_requested` event). */
+export const ApprovalId = z.string().min(1).max(64);
+/** Query of `GET /v1/approvals`. */
+export const PageQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(200).optional(),
   after: z.string().max(512).optional(),
 });

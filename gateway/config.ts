@@ -6,7 +6,13 @@ import { DoubleTextingPolicy } from '../common';
 import { DailyTokenBudgets } from './budget';
 import { DEFAULT_LIMITS } from './limits';
 import { DEFAULT_BODY_LIMIT_BYTES, MIN_BODY_LIMIT_BYTES } from './schemas';
+import { DEFAULT_TENANT_CLAIM, type JwtTenantOptions } from './jwt';
 import { ApiTokens, TenantDirectory } from './tenants';
+
+/** An optional variable that counts as unset when empty or blank (as `KEY=` or a compose `${KEY:-}` leaves it). */
+function unsetIfEmpty<T extends z.ZodType<string, string>>(schema: T) {
+  return z.preprocess((v) => (typeof v === 'string' ? v.trim() || undefined : v), schema.optional());
+}
 
 /** The gateway's environment, parsed once at start-up. Temporal's own variable names where they exist. */
 export const GatewayEnv = TemporalEnv.extend({
@@ -51,6 +57,20 @@ export const GatewayEnv = TemporalEnv.extend({
   TURNFLOW_DOUBLE_TEXTING: DoubleTextingPolicy.default('enqueue'),
   /** Comma-separated `tenant:sha256hex(token)` entries; see `hashToken`. */
   TURNFLOW_API_TOKENS: z.string().optional(),
+  /**
+   * Where the identity provider publishes its signing keys (JWKS); with it, JWT bearer tokens name tenants beside the
+   * static tokens. `https://`, or `http://` on a loopback host. Needs the issuer and the audience. @default none
+   */
+  GATEWAY_JWT_JWKS_URL: unsetIfEmpty(z.url({ protocol: /^https?$/, error: 'must be an http(s):// URL' }).max(2_048)),
+  /** The `iss` every JWT must carry. */
+  GATEWAY_JWT_ISSUER: unsetIfEmpty(z.string().max(2_048)),
+  /** The `aud` every JWT must carry. */
+  GATEWAY_JWT_AUDIENCE: unsetIfEmpty(z.string().max(2_048)),
+  /** The JWT claim (top level) whose value is the tenant id. @default tenant_id */
+  GATEWAY_JWT_TENANT_CLAIM: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+    z.string().trim().max(256).default(DEFAULT_TENANT_CLAIM),
+  ),
   /** Set by the embedded dev stack (`npm start`): allows the dev token when no tokens are configured. */
   TURNFLOW_DEV: EnvBool.default(false),
   /** Daily token budgets: a default, then `tenant:tokens` overrides (`200000,acme:1000000`); UTC days. @default none */
@@ -62,13 +82,15 @@ export type GatewayEnv = z.infer<typeof GatewayEnv>;
 /** The gateway's configuration: the parsed environment plus the tenant directory it implies. */
 export interface GatewayConfig extends GatewayEnv {
   tenants: TenantDirectory;
+  /** How JWT tenants are verified, when `GATEWAY_JWT_JWKS_URL` is set. */
+  jwt: JwtTenantOptions | undefined;
   /** True when the dev token was allowed because no tokens are configured (log a warning). */
   devTokenFallback: boolean;
 }
 
 /**
- * Parses `env`. Without `TURNFLOW_API_TOKENS` the gateway starts only on the embedded dev stack
- * (`TURNFLOW_DEV=1`), accepting the single dev token.
+ * Parses `env`. Without `TURNFLOW_API_TOKENS` the gateway starts only with JWT tenants (`GATEWAY_JWT_*`) or on the
+ * embedded dev stack (`TURNFLOW_DEV=1`), accepting the single dev token.
  *
  * @throws ConfigError naming each bad variable.
  */
@@ -78,21 +100,45 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
   const config = parsed.data;
   const temporalProblem = temporalEnvProblem(config);
   if (temporalProblem) throw new ConfigError(temporalProblem);
+  const jwt = jwtOptions(config);
   const raw = config.TURNFLOW_API_TOKENS?.trim();
   if (raw) {
     const tokens = ApiTokens.safeParse(raw);
     if (!tokens.success) {
       throw problems(tokens.error.issues.map((issue) => ({ ...issue, path: ['TURNFLOW_API_TOKENS'] })));
     }
-    return { ...config, tenants: new TenantDirectory(tokens.data), devTokenFallback: false };
+    return { ...config, tenants: new TenantDirectory(tokens.data), jwt, devTokenFallback: false };
   }
+  if (jwt) return { ...config, tenants: new TenantDirectory([]), jwt, devTokenFallback: false };
   if (!config.TURNFLOW_DEV) {
     throw new ConfigError(
       'the gateway cannot start: TURNFLOW_API_TOKENS is not set. Set it to comma-separated tenant:sha256hex(token) ' +
-        'entries (the dev token is accepted only on the embedded dev stack, TURNFLOW_DEV=1)',
+        'entries, or configure JWT tenants (GATEWAY_JWT_JWKS_URL, GATEWAY_JWT_ISSUER, GATEWAY_JWT_AUDIENCE); the dev ' +
+        'token is accepted only on the embedded dev stack, TURNFLOW_DEV=1',
     );
   }
-  return { ...config, tenants: TenantDirectory.dev(), devTokenFallback: true };
+  return { ...config, tenants: TenantDirectory.dev(), jwt, devTokenFallback: true };
+}
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** The JWT settings, all three or none. @throws ConfigError naming what is missing or unsafe. */
+function jwtOptions(config: GatewayEnv): JwtTenantOptions | undefined {
+  const { GATEWAY_JWT_JWKS_URL: url, GATEWAY_JWT_ISSUER: issuer, GATEWAY_JWT_AUDIENCE: audience } = config;
+  if (url === undefined && issuer === undefined && audience === undefined) return undefined;
+  const missing = Object.entries({
+    GATEWAY_JWT_JWKS_URL: url,
+    GATEWAY_JWT_ISSUER: issuer,
+    GATEWAY_JWT_AUDIENCE: audience,
+  })
+    .filter(([, value]) => value === undefined)
+    .map(([name]) => ({ path: [name], message: 'JWT tenants need the key set URL, the issuer and the audience' }));
+  if (missing.length > 0) throw problems(missing);
+  const jwksUrl = new URL(url!);
+  if (jwksUrl.protocol === 'http:' && !LOOPBACK.has(jwksUrl.hostname)) {
+    throw problems([{ path: ['GATEWAY_JWT_JWKS_URL'], message: 'must be https:// (http:// only on a loopback host)' }]);
+  }
+  return { jwksUrl, issuer: issuer!, audience: audience!, tenantClaim: config.GATEWAY_JWT_TENANT_CLAIM };
 }
 
 function problems(issues: readonly { path: readonly PropertyKey[]; message: string }[]): ConfigError {

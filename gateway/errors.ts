@@ -1,25 +1,38 @@
+import { z } from 'zod';
 import { ConversationStuckError, type TurnStartTimeoutError } from '../client';
 
 /** The machine-readable kinds of error the gateway answers with (`error.type` in the JSON body). */
-export type ApiErrorType =
-  | 'bad_request'
-  | 'invalid_json'
-  | 'unauthorized'
-  | 'not_found'
-  | 'method_not_allowed'
-  | 'conflict'
-  | 'too_many_requests'
-  | 'budget.exhausted'
-  | 'payload_too_large'
-  | 'unsupported_media_type'
-  | 'unavailable'
-  | 'conversation.stuck'
-  | 'internal';
+export const ApiErrorType = z.enum([
+  'bad_request',
+  'invalid_json',
+  'unauthorized',
+  'not_found',
+  'method_not_allowed',
+  'conflict',
+  'too_many_requests',
+  'budget.exhausted',
+  'payload_too_large',
+  'unsupported_media_type',
+  'unavailable',
+  'conversation.stuck',
+  'internal',
+]);
+export type ApiErrorType = z.infer<typeof ApiErrorType>;
 
-/** The JSON body of every error response: `{ error: { type, message } }`. */
-export interface ApiErrorBody {
-  error: { type: ApiErrorType; message: string; runningTurnId?: string };
-}
+/**
+ * The JSON body of every error response: `{ error: { type, message } }`; a `409` of a busy conversation adds the
+ * turn it is busy with. The OpenAPI document describes errors with this schema.
+ */
+export const ApiErrorBody = z
+  .strictObject({
+    error: z.strictObject({
+      type: ApiErrorType,
+      message: z.string(),
+      runningTurnId: z.string().optional().meta({ description: 'A 409 of a busy conversation: its running turn.' }),
+    }),
+  })
+  .meta({ id: 'Error' });
+export type ApiErrorBody = z.infer<typeof ApiErrorBody>;
 
 /**
  * Thrown by route handlers to answer with an error status and a JSON body; the app's error handler turns it

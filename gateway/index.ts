@@ -8,6 +8,7 @@ export type { HealthCheck } from './health';
 export { DEFAULT_LIMITS, runningTurnsOf, TenantLimits, type LimitOptions } from './limits';
 export { startGatewayServer, type GatewayServer, type ListenOptions } from './server';
 export { connectTemporal } from './temporal';
+export { DEFAULT_TENANT_CLAIM, JWT_ALGORITHMS, JwtTenants, type JwtOutcome, type JwtTenantOptions } from './jwt';
 export { ApiTokens, DEV_TENANT, DEV_TOKEN, hashToken, TenantDirectory, TokenEntry } from './tenants';
 export { TURN_ATTACHED_HEADER, TURN_ID_HEADER } from './turns';
 export { StartTurnBody } from './schemas';

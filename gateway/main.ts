@@ -5,6 +5,7 @@ import { createPool, isPostgresUnavailable, migrate } from '../db';
 import { createGatewayApp } from './app';
 import { loadGatewayConfig } from './config';
 import { startGatewayServer, type GatewayServer } from './server';
+import { JwtTenants } from './jwt';
 import { DEV_TOKEN } from './tenants';
 import { connectTemporal } from './temporal';
 
@@ -61,6 +62,7 @@ async function main(): Promise<void> {
       temporal: client,
       pool,
       tenants: config.tenants,
+      ...(config.jwt ? { jwt: new JwtTenants(config.jwt) } : {}),
       bodyLimitBytes: config.GATEWAY_BODY_LIMIT_BYTES,
       keepAliveMs: config.GATEWAY_KEEPALIVE_MS,
       writeTimeoutMs: config.GATEWAY_WRITE_TIMEOUT_MS,
@@ -82,6 +84,9 @@ async function main(): Promise<void> {
         namespace: config.TEMPORAL_NAMESPACE,
         taskQueue: config.TURNFLOW_TASK_QUEUE,
         tenants: config.tenants.tenants,
+        jwt: config.jwt
+          ? { jwks: config.jwt.jwksUrl.href, issuer: config.jwt.issuer, audience: config.jwt.audience }
+          : 'off',
       },
       'turnflow gateway listening',
     );

@@ -14,6 +14,7 @@ export const ROUTE_METHODS: readonly { path: string; allow: readonly string[] }[
   { path: '/v1/chat/:id/stop', allow: ['POST'] },
   { path: '/v1/chat/:id/messages', allow: ['GET', 'HEAD'] },
   { path: '/v1/usage', allow: ['GET', 'HEAD'] },
+  { path: '/v1/openapi.json', allow: ['GET', 'HEAD'] },
   { path: '/chat', allow: ['GET', 'HEAD'] },
   { path: '/chat/app.js', allow: ['GET', 'HEAD'] },
   { path: '/healthz', allow: ['GET', 'HEAD'] },

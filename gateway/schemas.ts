@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DoubleTextingPolicy, ExternalId, PersistenceOptions, StartTurnRequest } from '../common';
+import { DoubleTextingPolicy, ExternalId, parseTurnId, PersistenceOptions, StartTurnRequest } from '../common';
 
 /**
  * Body of `POST /v1/conversations/:id/turns`. Strict: an unknown key (a misspelt option, or a `tenantId`,
@@ -68,3 +68,13 @@ export const MessagesQuery = z.strictObject({
 
 /** Path parameter naming a conversation. */
 export const ConversationId = ExternalId;
+
+/**
+ * Path parameter naming a turn: `turn/<tenant>/<conversationId>/<requestId>`, URL-encoded in the path (`/` as `%2F`).
+ * The `Turn-Id` header of a start carries it encoded.
+ */
+export const TurnIdParam = z
+  .string()
+  .max(400)
+  .refine((id) => parseTurnId(id) !== undefined, 'must be a turn id (turn/<tenant>/<conversationId>/<requestId>)')
+  .meta({ description: 'A turn id, `turn/<tenant>/<conversationId>/<requestId>`, URL-encoded.' });

@@ -3,7 +3,7 @@ import { WorkflowNotFoundError } from '@temporalio/common';
 import { Hono, type Context } from 'hono';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { parseTurnId, turnIdFor } from '../common';
+import { turnIdFor } from '../common';
 import {
   InvalidTurnRequestError,
   tenantSeesTurn,
@@ -18,7 +18,7 @@ import { ApiError, notFound, startNotAccepted } from './errors';
 import type { TenantLimits } from './limits';
 import { jsonBody, limitBody, validate } from './request';
 import { requestedCursor, resumePoint } from './cursor';
-import { CancelBody, ConversationId, StartTurnBody } from './schemas';
+import { CancelBody, ConversationId, StartTurnBody, TurnIdParam } from './schemas';
 import { eventStreamHead, streamTurnEvents } from './sse';
 
 /** What the turn routes need. */
@@ -123,7 +123,7 @@ export function turnRoutes(deps: TurnRoutesDeps): Hono<AppEnv> {
  */
 async function ownedTurn(c: Context<AppEnv>, pool: pg.Pool): Promise<string> {
   const turnId = c.req.param('turnId') ?? '';
-  if (parseTurnId(turnId) === undefined || !(await tenantSeesTurn(pool, c.var.tenant, turnId))) {
+  if (!TurnIdParam.safeParse(turnId).success || !(await tenantSeesTurn(pool, c.var.tenant, turnId))) {
     throw notFound(`turn ${turnId}`);
   }
   return turnId;

@@ -22,7 +22,7 @@ import { runningTurnOf } from './turns-of-chat';
 import { answerMessageId } from './ui-chunks';
 
 /** Query of `GET /v1/chat/:id/messages`: how many of the newest turns to list. */
-const HistoryQuery = z.strictObject({ limit: ListLimit });
+export const HistoryQuery = z.strictObject({ limit: ListLimit });
 
 /**
  * The AI SDK's chat endpoints (what `useChat` with `DefaultChatTransport({ api: '…/v1/chat' })` calls), mounted

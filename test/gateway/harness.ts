@@ -14,6 +14,7 @@ import {
   DEFAULT_LIMITS,
   hashToken,
   startGatewayServer,
+  type JwtTenants,
   TenantDirectory,
   type GatewayServer,
   type LimitOptions,
@@ -52,6 +53,8 @@ export async function gatewayHarness(
     startTimeoutMs?: number;
     /** `TURNFLOW_TENANT_DAILY_TOKENS`. */
     dailyTokens?: string;
+    /** JWT tenants beside the static tokens. */
+    jwt?: JwtTenants;
   } = {},
 ): Promise<GatewayHarness> {
   const h = await turnHarness();
@@ -82,6 +85,7 @@ export async function gatewayHarness(
     ...(opts.writeTimeoutMs !== undefined ? { writeTimeoutMs: opts.writeTimeoutMs } : {}),
     limits: { ...DEFAULT_LIMITS, ...opts.limits },
     ...(opts.dailyTokens !== undefined ? { dailyTokens: DailyTokenBudgets.parse(opts.dailyTokens) } : {}),
+    ...(opts.jwt ? { jwt: opts.jwt } : {}),
     temporal: h.client,
     logger: pino({ level: 'debug' }, sink),
   });
