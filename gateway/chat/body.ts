@@ -122,7 +122,8 @@ export const ChatRequestBody = z
         ctx.addIssue({
           code: 'custom',
           path: ['messages', body.messages.length - 1],
-          message: 'an assistant message is only sent back with approval responses on its tool parts',
+          message:
+            "the last message must be the user's, or the answer sent back with approval responses on its tool parts",
         });
       }
     } else if (last.role !== 'user') {
