@@ -236,6 +236,40 @@ describe('approvals through useChat', function () {
     assert.equal(runs.length, 1);
   });
 
+  it('a new chat message instead of a decision denies the waiting call (output-denied) and answers the new message', async () => {
+    const { runs, tools } = approvalTools();
+    g.h.llm.enqueue({ steps: [{ toolCalls: [MAIL] }] }, { steps: [{ text: 'Fine, no mail then.' }] });
+    await g.h.withWorker(
+      async () => {
+        const chat = new TestChat(g, chatId);
+        await chat.sendMessage({ text: 'mail a@b.c' });
+        await chat.settle();
+        assert.equal(part(chat.messages[1], 'call_mail').state, 'approval-requested');
+        await chat.sendMessage({ text: 'never mind' });
+        await chat.settle((c) => textOf(c.messages.at(-1)!) !== '');
+        assert.equal(textOf(chat.messages.at(-1)!), 'Fine, no mail then.');
+        const listed = await history();
+        await validateUIMessages({ messages: listed });
+        assert.deepEqual(
+          listed.map((m) => m.role),
+          ['user', 'assistant', 'user', 'assistant'],
+        );
+        assert.deepEqual(
+          toolParts(listed[1]).map((p) => [p.state, p.approval?.approved]),
+          [['output-denied', false]],
+        );
+        // The model saw the denied call before the new message.
+        const seen = g.h.llm.requests[1]!.body.messages as { role: string; content?: unknown }[];
+        assert.deepEqual(
+          seen.map((m) => m.role),
+          ['user', 'assistant', 'tool', 'assistant', 'user'],
+        );
+      },
+      { tools },
+    );
+    assert.equal(runs.length, 0);
+  });
+
   it('refuses a tampered approval-responded part (4xx) and runs nothing; a contradicting decision is 409 even after the turn', async () => {
     const { runs, tools } = approvalTools();
     g.h.llm.enqueue({ steps: [{ toolCalls: [MAIL] }] }, { steps: [{ text: 'Sent.' }] });
