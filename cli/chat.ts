@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createInterface, type Interface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { createParser } from 'eventsource-parser';
 import { TurnEvent } from '../common';
@@ -8,7 +9,9 @@ const USAGE = `usage: turnflow chat "message" [--conversation ID] [--request ID]
                      [--url URL] [--token TOKEN]
 
 Runs one turn through the gateway and streams it: the answer on stdout as it comes, tool calls and
-results marked on stderr. Ctrl-C stops generating (the partial answer is kept); a second Ctrl-C quits.
+results marked on stderr. A call that needs approval is shown with its arguments and asks
+\`approve? [y/N]\` on the terminal (a stdin that is not a terminal denies it). Ctrl-C stops generating
+(the partial answer is kept); a second Ctrl-C quits.
 
   --conversation  conversation id (default: a new one, printed on stderr)
   --request       request id; the same id attaches to the same turn (default: a new one)
@@ -104,7 +107,10 @@ function render(event: TurnEvent): number | undefined {
 }
 
 /** Reads an SSE response, rendering events; returns the exit status, or the last cursor if the stream broke. */
-async function follow(response: Response): Promise<{ status?: number; last?: string }> {
+async function follow(
+  response: Response,
+  onApproval: (event: Extract<TurnEvent, { type: 'approval_requested' }>) => void,
+): Promise<{ status?: number; last?: string }> {
   let status: number | undefined;
   let last: string | undefined;
   const parser = createParser({
@@ -114,6 +120,7 @@ async function follow(response: Response): Promise<{ status?: number; last?: str
       const parsed = TurnEvent.safeParse(data);
       if (parsed.success) {
         status ??= render(parsed.data);
+        if (parsed.data.type === 'approval_requested') onApproval(parsed.data);
       } else if (message.event === 'error') {
         // The gateway's own closing error (the turn ended without a final event of its own).
         const { errorType, message: text } = data as { errorType?: string; message?: string };
@@ -175,16 +182,79 @@ export const chatCommand: Command = {
       void fetch(cancelUrl, { method: 'POST', headers }).catch(() => undefined);
     });
 
-    let outcome = await follow(response);
-    for (let resumes = 0; outcome.status === undefined && resumes < MAX_RESUMES; resumes++) {
-      process.stderr.write('\n… reconnecting\n');
-      const resumed = await fetch(`${opts.url}${turnPath}`, {
-        headers: { ...headers, ...(outcome.last ? { 'last-event-id': outcome.last } : {}) },
-      });
-      if (!resumed.ok) return failed(resumed);
-      const next = await follow(resumed);
-      outcome = { ...next, ...(next.last === undefined && outcome.last ? { last: outcome.last } : {}) };
+    const approvals = new ApprovalPrompt(opts.url, turnPath, headers);
+    const onApproval = (event: Extract<TurnEvent, { type: 'approval_requested' }>) => approvals.ask(event);
+    try {
+      return await stream();
+    } finally {
+      approvals.close();
     }
-    return outcome.status ?? EXIT.failed;
+
+    async function stream(): Promise<number> {
+      let outcome = await follow(response, onApproval);
+      for (let resumes = 0; outcome.status === undefined && resumes < MAX_RESUMES; resumes++) {
+        process.stderr.write('\n… reconnecting\n');
+        const resumed = await fetch(`${opts.url}${turnPath}`, {
+          headers: { ...headers, ...(outcome.last ? { 'last-event-id': outcome.last } : {}) },
+        });
+        if (!resumed.ok) return failed(resumed);
+        const next = await follow(resumed, onApproval);
+        outcome = { ...next, ...(next.last === undefined && outcome.last ? { last: outcome.last } : {}) };
+      }
+      return outcome.status ?? EXIT.failed;
+    }
   },
 };
+
+/**
+ * Asks the person at the terminal about each call waiting for approval, one at a time, and sends the answer to the
+ * gateway (`POST /v1/turns/:turnId/approvals/:approvalId`). Anything but y/yes denies; so does a stdin that is not a
+ * terminal (a script must not approve by accident). A repeated request (after a reconnect) is asked once.
+ */
+class ApprovalPrompt {
+  private queue: Promise<void> = Promise.resolve();
+  private readonly asked = new Set<string>();
+  private rl: Interface | undefined;
+
+  constructor(
+    private readonly url: string,
+    private readonly turnPath: string,
+    private readonly headers: Record<string, string>,
+  ) {}
+
+  ask(event: Extract<TurnEvent, { type: 'approval_requested' }>): void {
+    if (this.asked.has(event.approvalId)) return;
+    this.asked.add(event.approvalId);
+    this.queue = this.queue
+      .then(() => this.decide(event))
+      .catch((err: unknown) => {
+        process.stderr.write(`✗ could not send the decision: ${String(err)}\n`);
+      });
+  }
+
+  close(): void {
+    this.rl?.close();
+  }
+
+  private async decide(event: Extract<TurnEvent, { type: 'approval_requested' }>): Promise<void> {
+    let approved = false;
+    if (!process.stdin.isTTY) {
+      process.stderr.write('approve? [y/N] n (stdin is not a terminal: denied)\n');
+    } else {
+      if (!this.rl) {
+        this.rl = createInterface({ input: process.stdin, output: process.stderr });
+        // Ctrl-C at the prompt stops generating, as it does anywhere else.
+        this.rl.on('SIGINT', () => process.emit('SIGINT'));
+      }
+      const answer = await this.rl.question('approve? [y/N] ');
+      approved = /^\s*y(es)?\s*$/i.test(answer);
+    }
+    const path = this.turnPath.replace(/\/events$/, `/approvals/${encodeURIComponent(event.approvalId)}`);
+    const response = await fetch(`${this.url}${path}`, {
+      method: 'POST',
+      headers: this.headers,
+      body: JSON.stringify({ approved }),
+    });
+    if (!response.ok) await failed(response);
+  }
+}

@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import type { Logger } from 'pino';
@@ -33,6 +33,21 @@ export const PageQuery = z.strictObject({
 });
 
 /**
+ * The answer for a decision that was refused: 404 for an unknown (or another tenant's) approval, 409 with the
+ * decision that stands for a contradicting one, 409 `approval.expired`; anything else is rethrown.
+ */
+export function decisionRefused(c: Context, err: unknown): Response {
+  if (err instanceof ApprovalNotFoundError) throw notFound(`approval ${err.approvalId}`);
+  if (err instanceof ApprovalExpiredError) {
+    return c.json({ error: { type: 'approval.expired', message: 'the approval expired' } }, 409);
+  }
+  if (err instanceof ApprovalConflictError) {
+    return c.json({ error: { type: 'conflict', message: err.message }, decision: err.decision }, 409);
+  }
+  throw err;
+}
+
+/**
  * `POST /turns/:turnId/approvals/:approvalId` (a person's decision: 200 with the decision that stands; the same again
  * is 200; another decision after one stands is 409 with it; an expired approval 409 `approval.expired`; another
  * tenant's or an unknown one 404) and `GET /approvals` (the tenant's pending approvals, newest first, paged).
@@ -55,14 +70,7 @@ export function approvalRoutes(deps: ApprovalRoutesDeps): Hono<AppEnv> {
       deps.logger.info({ tenant, turnId, approvalId, approved: decision.approved }, 'approval decided');
       return c.json(decision, 200);
     } catch (err: unknown) {
-      if (err instanceof ApprovalNotFoundError) throw notFound(`approval ${approvalId}`);
-      if (err instanceof ApprovalExpiredError) {
-        return c.json({ error: { type: 'approval.expired', message: 'the approval expired' } }, 409);
-      }
-      if (err instanceof ApprovalConflictError) {
-        return c.json({ error: { type: 'conflict', message: err.message }, decision: err.decision }, 409);
-      }
-      throw err;
+      return decisionRefused(c, err);
     }
   });
 

@@ -42,7 +42,7 @@ export async function within(ms: number, write: Promise<unknown>): Promise<void>
 }
 
 /** Why an event stream ended (logged). */
-export type EndReason = 'terminal' | 'client-closed' | 'turn-closed' | 'failed' | 'stalled';
+export type EndReason = 'terminal' | 'paused' | 'client-closed' | 'turn-closed' | 'failed' | 'stalled';
 
 /**
  * Where {@link followTurn} delivers a turn: its events in order, a keep-alive when nothing happened for a while, and
@@ -53,6 +53,8 @@ export interface TurnSink {
   event(event: TurnEvent): Promise<void>;
   keepAlive(): Promise<void>;
   closure(closure: TurnClosure): Promise<void>;
+  /** Asked after each event the sink took: `true` ends the stream there (`paused`) though the turn goes on. */
+  pauseAfter?(event: TurnEvent): Promise<boolean>;
 }
 
 type Step =
@@ -91,7 +93,8 @@ class Inbox {
 }
 
 /**
- * Follows a turn's events after `state.last` into `sink` until its terminal event, the reader going away (`gone`),
+ * Follows a turn's events after `state.last` into `sink` until its terminal event, the sink asking to pause,
+ * the reader going away (`gone`),
  * or its workflow closing without a terminal event (then the stored events are flushed and `sink.closure` says
  * why). `state.last` is the cursor of the last event the sink took.
  * @throws StalledReaderError when one write waits longer than `writeTimeoutMs`; any failure of the event read.
@@ -142,6 +145,7 @@ export async function followTurn(
           if (step.result.done) return stop.signal.aborted ? 'client-closed' : 'terminal';
           await send(step.result.value);
           if (isTerminal(step.result.value)) return 'terminal';
+          if (sink.pauseAfter && (await sink.pauseAfter(step.result.value))) return 'paused';
           pull();
           break;
         case 'closed':

@@ -3,6 +3,7 @@
 import {
   AbstractChat,
   DefaultChatTransport,
+  lastAssistantMessageIsCompleteWithApprovalResponses,
   type ChatState,
   type ChatStatus,
   type DynamicToolUIPart,
@@ -49,6 +50,8 @@ class PageChat extends AbstractChat<UIMessage> {
       id,
       state: statusState,
       transport: new DefaultChatTransport({ api: '/v1/chat', headers: { Authorization: `Bearer ${token}` } }),
+      // Once every call waiting for approval has an answer, the decisions go to the server and the answer continues.
+      sendAutomaticallyWhen: lastAssistantMessageIsCompleteWithApprovalResponses,
     });
   }
 }
@@ -66,12 +69,31 @@ function el(tag: string, className: string, text?: string): HTMLElement {
   return element;
 }
 
-function renderTool(part: DynamicToolUIPart): HTMLElement {
+function button(className: string, label: string, onClick: () => void): HTMLElement {
+  const b = el('button', className, label) as HTMLButtonElement;
+  b.type = 'button';
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+function renderTool(chat: PageChat, part: DynamicToolUIPart): HTMLElement {
   const box = el('div', `tool tool-${part.state}`);
   box.dataset['toolCallId'] = part.toolCallId;
   box.append(el('div', 'tool-name', `tool ${part.toolName}(${JSON.stringify(part.input ?? {})})`));
-  if (part.state === 'output-available') box.append(el('div', 'tool-output', `→ ${JSON.stringify(part.output)}`));
-  else if (part.state === 'output-error') box.append(el('div', 'tool-error', `✗ ${part.errorText}`));
+  const approval = part.approval;
+  if (part.state === 'approval-requested' && approval) {
+    // A call waiting for the person: its arguments are above; the answer goes back with the message.
+    if (approval.requestReason) box.append(el('div', 'tool-reason', approval.requestReason));
+    const decide = (approved: boolean) => () => void chat.addToolApprovalResponse({ id: approval.id, approved });
+    box.append(button('approve', 'Approve', decide(true)), button('deny', 'Deny', decide(false)));
+  } else if (part.state === 'approval-responded') {
+    box.append(el('div', 'tool-decision', approval?.approved ? '✓ approved · running' : '✗ denied'));
+  } else if (part.state === 'output-denied') {
+    box.append(el('div', 'tool-denied', `✗ denied${approval?.reason ? `: ${approval.reason}` : ''}`));
+  } else if (part.state === 'output-available') {
+    if (approval?.approved) box.append(el('div', 'tool-decision', '✓ approved'));
+    box.append(el('div', 'tool-output', `→ ${JSON.stringify(part.output)}`));
+  } else if (part.state === 'output-error') box.append(el('div', 'tool-error', `✗ ${part.errorText}`));
   else box.append(el('div', 'tool-running', '… running'));
   return box;
 }
@@ -84,7 +106,7 @@ function render(chat: PageChat): void {
       item.dataset['messageId'] = message.id;
       for (const part of message.parts) {
         if (part.type === 'text') item.append(el('div', 'text', part.text));
-        else if (part.type === 'dynamic-tool') item.append(renderTool(part));
+        else if (part.type === 'dynamic-tool') item.append(renderTool(chat, part));
       }
       return item;
     }),

@@ -29,8 +29,9 @@ export const APPROVAL_FAILURE = {
 export const decideApproval = defineUpdate<ApprovalDecision, [DecideApprovalInput]>('decideApproval');
 
 /**
- * The user sent a new message to the conversation while this turn waits for approvals: every pending call is denied
- * (`superseded`) and the turn ends after its current tool round, without another model call.
+ * A newer message of the conversation waits for this turn: every call waiting for approval is denied (`superseded`),
+ * now or as soon as it asks, and a turn that had calls denied so ends after that tool round, without another model
+ * call. A turn with no call waiting for a person runs on as usual.
  */
 export const supersedeApprovals = defineSignal('supersedeApprovals');
 

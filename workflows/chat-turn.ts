@@ -204,7 +204,11 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
   const approvals = new ApprovalBook();
   /** A new message arrived while calls waited for approval: they were denied, and the turn ends after this round. */
   let superseded = false;
-  const supersede = () => {
+  /** A newer message of the conversation waits for this turn to end: no call of it waits for a person any more. */
+  let newerMessageWaits = false;
+  /** Denies the calls waiting for a person (`superseded`) when a newer message is there, now or when they ask. */
+  const supersedeWaiting = () => {
+    if (!newerMessageWaits && steers.length === 0) return;
     const waiting = approvals.waiting();
     if (waiting.length === 0) return;
     superseded = true;
@@ -214,9 +218,12 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
     if (!steers.some((s) => s.turnId === steer.turnId)) steers.push(steer);
     // A message steered in while calls wait for approval answers them: they are denied, and the turn ends without
     // another model call, leaving the message to its conversation (it runs as the next turn).
-    supersede();
+    supersedeWaiting();
   });
-  setHandler(supersedeApprovals, supersede);
+  setHandler(supersedeApprovals, () => {
+    newerMessageWaits = true;
+    supersedeWaiting();
+  });
   setHandler(decideApproval, (decision) => approvals.handle(decision), {
     validator: (decision: DecideApprovalInput) => approvals.validate(decision, Date.now()),
   });
@@ -334,6 +341,8 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
         : { pending: [] };
       const awaiting = new Map(gate.pending.map((p) => [p.toolCallId, p]));
       for (const p of gate.pending) approvals.add(p);
+      // The user moved on before these calls asked: nobody is there to decide them.
+      supersedeWaiting();
       if (gate.pending.length > 0) showApprovals(round);
 
       const runCall = (call: (typeof reply.toolCalls)[number], argumentsHash?: string): Promise<void> => {

@@ -25,6 +25,7 @@ import {
   searchAttributeKeys as keys,
   turnIdFor,
 } from '../common';
+import { supersedeApprovals } from './approvals';
 import { chatTurn, cancelTurn } from './chat-turn';
 import { steerTurn, steersAccepted, type SteersAcceptedInput } from './conversation-signals';
 
@@ -157,6 +158,8 @@ interface RunningTurn extends QueuedTurn {
   ended: boolean;
   /** The turn was told it is interrupted (by signal, or in its input). */
   interruptSent: boolean;
+  /** A later turn waits behind it: its calls waiting for a person are superseded (`wanted`, then `sent`). */
+  supersede: 'no' | 'wanted' | 'sent';
   /** Cancel requests that arrived before the child existed. */
   cancels: CancelRequest[];
 }
@@ -447,6 +450,15 @@ export async function conversation(input: ConversationInput): Promise<void> {
       return;
     }
     request.outcome = enqueue(turn);
+    // An interrupt stops the running turn anyway (its waiting calls are denied `superseded` by that).
+    if (running && turn.policy !== 'interrupt') supersedeRunning(running);
+  }
+
+  /** A message queued behind the running turn: nobody is left to decide the turn's calls waiting for a person. */
+  function supersedeRunning(turn: RunningTurn): void {
+    if (turn.supersede !== 'no') return;
+    turn.supersede = 'wanted';
+    deliverToRunning(turn);
   }
 
   function cancel(request: CancelRequest): void {
@@ -494,6 +506,10 @@ export async function conversation(input: ConversationInput): Promise<void> {
       turn.interruptSent = true;
       handle.signal(cancelTurn, { interrupt: true, reason: 'a later turn interrupted it' }).catch(ignoreClosed);
     }
+    if (turn.supersede === 'wanted') {
+      turn.supersede = 'sent';
+      handle.signal(supersedeApprovals).catch(ignoreClosed);
+    }
     for (const [steeredId, steer] of steering) {
       if (steer.intoTurnId !== turn.input.turnId || steer.signalled) continue;
       steer.signalled = true;
@@ -520,7 +536,15 @@ export async function conversation(input: ConversationInput): Promise<void> {
   }
 
   function start(next: QueuedTurn): void {
-    const turn: RunningTurn = { ...next, startResolved: false, ended: false, interruptSent: false, cancels: [] };
+    const turn: RunningTurn = {
+      ...next,
+      startResolved: false,
+      ended: false,
+      interruptSent: false,
+      // Turns already wait behind it: its calls never wait for a person.
+      supersede: queue.length > 0 ? 'wanted' : 'no',
+      cancels: [],
+    };
     running = turn;
     const turnId = next.input.turnId;
     const interrupted = next.seq <= interruptThrough;

@@ -23,9 +23,11 @@ interface MessageRow {
  * The messages to send the model for a hop of `turnId`: earlier turns as the user saw them (user message, messages
  * steered into them, final answer), then this turn's user message, each earlier hop's assistant message and its
  * tool results in the order the model asked for them, and the messages steered into this turn where they arrived
- * (by id: after the tool results of the hop before their boundary). Turns are ordered by their user message,
- * which a turn stores when it starts: with the conversation running its turns one at a time, that is the order
- * they were accepted in, and a later turn's message is never stored before an earlier turn ended.
+ * (by id: after the tool results of the hop before their boundary). An earlier turn that a newer message
+ * interrupted (`finish_reason: interrupted`) shows its complete tool rounds too: its answer never got to say what
+ * they did, and calls denied because the user moved on must be seen as denied. Turns are ordered by their user
+ * message, which a turn stores when it starts: with the conversation running its turns one at a time, that is the
+ * order they were accepted in, and a later turn's message is never stored before an earlier turn ended.
  */
 export async function loadContext(pool: Pool, turnId: string): Promise<ChatCompletionMessageParam[]> {
   // Turns are ordered by their user message; an earlier turn contributes its user message and final answer.
@@ -36,24 +38,28 @@ export async function loadContext(pool: Pool, turnId: string): Promise<ChatCompl
             WHERE u.tenant_id = me.tenant_id AND u.conversation_id = me.conversation_id AND u.kind = 'user'
               AND u.id <= me.user_id)
      SELECT m.id, m.turn_id, m.kind, m.hop, m.content, m.tool_calls, m.tool_call_id
-     FROM messages m JOIN turn_order o ON o.turn_id = m.turn_id
+     FROM messages m JOIN turn_order o ON o.turn_id = m.turn_id JOIN turns t ON t.id = m.turn_id
      WHERE m.turn_id = $1 OR m.kind IN ('user', 'steer', 'final')
+        OR (m.kind IN ('hop', 'tool') AND t.finish_reason = 'interrupted')
      ORDER BY o.user_id, m.id`,
     [turnId, messageKeys.user(turnId)],
   );
   const context: ChatCompletionMessageParam[] = [];
+  // By turn and call id: scripted and some providers' call ids repeat across turns.
   const toolResults = new Map<string, MessageRow>();
-  for (const row of rows) if (row.turn_id === turnId && row.kind === 'tool') toolResults.set(row.tool_call_id!, row);
+  const resultKey = (turn: string, callId: string) => `${turn}\n${callId}`;
+  for (const row of rows) if (row.kind === 'tool') toolResults.set(resultKey(row.turn_id, row.tool_call_id!), row);
   for (const row of rows) {
     if (row.kind === 'user' || row.kind === 'steer') context.push({ role: 'user', content: row.content ?? '' });
     else if (row.kind === 'final') context.push({ role: 'assistant', content: row.content ?? '' });
-    else if (row.kind === 'hop' && row.turn_id === turnId) {
+    else if (row.kind === 'hop') {
       const calls = row.tool_calls ?? [];
       // Only a hop whose every call has a result can be shown to the model (providers reject the rest).
-      if (calls.length === 0 || !calls.every((c) => toolResults.has(c.id))) continue;
+      if (calls.length === 0 || !calls.every((c) => toolResults.has(resultKey(row.turn_id, c.id)))) continue;
       context.push({ role: 'assistant', content: row.content, tool_calls: calls });
       for (const call of calls) {
-        context.push({ role: 'tool', tool_call_id: call.id, content: toolResults.get(call.id)!.content ?? '' });
+        const result = toolResults.get(resultKey(row.turn_id, call.id))!;
+        context.push({ role: 'tool', tool_call_id: call.id, content: result.content ?? '' });
       }
     }
   }

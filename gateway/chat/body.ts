@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ExternalId } from '../../common';
+import { ApprovalDecisionRequest } from '../../client';
 import { StartTurnBody } from '../schemas';
 
 /** Most messages a `useChat` body may carry (it sends the whole chat; the server keeps its own history). */
@@ -27,6 +28,45 @@ const OtherPart = z.looseObject({
     .regex(/^[A-Za-z0-9._:-]+$/, 'must be a part type')
     .refine((type) => type !== 'text', 'a text part must have a string `text`'),
 });
+
+/**
+ * A tool part the person answered with `addToolApprovalResponse`: the approval id the stream gave it and the
+ * decision. Everything else on the part (input, output) is the client's copy and is not read.
+ */
+const ApprovalRespondedPart = z.looseObject({
+  type: z.string().regex(/^(dynamic-tool|tool-.+)$/),
+  toolCallId: z.string().min(1).max(200),
+  state: z.literal('approval-responded'),
+  approval: z.looseObject({
+    id: z.string().min(1).max(64),
+    approved: z.boolean(),
+    reason: ApprovalDecisionRequest.shape.reason,
+  }),
+});
+
+/** A decision a chat POST carries for a call waiting for approval. */
+export interface ChatApprovalResponse {
+  approvalId: string;
+  toolCallId: string;
+  approved: boolean;
+  reason?: string;
+}
+
+function approvalResponsesOf(message: { parts: unknown[] }): ChatApprovalResponse[] {
+  const responses: ChatApprovalResponse[] = [];
+  for (const part of message.parts) {
+    const parsed = ApprovalRespondedPart.safeParse(part);
+    if (!parsed.success) continue;
+    const { toolCallId, approval } = parsed.data;
+    responses.push({
+      approvalId: approval.id,
+      toolCallId,
+      approved: approval.approved,
+      ...(approval.reason === undefined ? {} : { reason: approval.reason }),
+    });
+  }
+  return responses;
+}
 
 /** One message of the chat as the AI SDK's `UIMessage` holds it. */
 const ChatMessage = z.strictObject({
@@ -66,10 +106,29 @@ export const ChatRequestBody = z
         message: 'regenerating is not supported: a message id names one turn, whose answer is already stored',
       });
     }
-    if (last.role !== 'user') {
+    if (last.role === 'assistant') {
+      // useChat's `addToolApprovalResponse` sends the answer back with the person's decisions on its tool parts.
+      last.parts.forEach((part, i) => {
+        const responded = (part as { state?: unknown }).state === 'approval-responded';
+        if (responded && !ApprovalRespondedPart.safeParse(part).success) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['messages', body.messages.length - 1, 'parts', i],
+            message: 'an approval response needs `toolCallId` and `approval: { id, approved, reason? }`',
+          });
+        }
+      });
+      if (approvalResponsesOf(last).length === 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['messages', body.messages.length - 1],
+          message:
+            "the last message must be the user's, or the answer sent back with approval responses on its tool parts",
+        });
+      }
+    } else if (last.role !== 'user') {
       ctx.addIssue({ code: 'custom', path: ['messages', body.messages.length - 1, 'role'], message: 'must be user' });
-    }
-    if (!ExternalId.safeParse(last.id).success) {
+    } else if (!ExternalId.safeParse(last.id).success) {
       ctx.addIssue({
         code: 'custom',
         path: ['messages', body.messages.length - 1, 'id'],
@@ -85,6 +144,12 @@ export const ChatRequestBody = z
     }
   });
 export type ChatRequestBody = z.infer<typeof ChatRequestBody>;
+
+/** The decisions of a chat POST whose last message is the answer sent back with approval responses; else none. */
+export function approvalResponses(body: ChatRequestBody): ChatApprovalResponse[] {
+  const last = body.messages.at(-1)!;
+  return last.role === 'assistant' ? approvalResponsesOf(last) : [];
+}
 
 /** The user's text of a chat request: its last message's text parts, joined. */
 export function userText(body: ChatRequestBody): string {

@@ -14,7 +14,9 @@ import { ApiError, startNotAccepted } from '../errors';
 import { jsonBody, limitBody, validate } from '../request';
 import { ConversationId, ListLimit, StartTurnBody } from '../schemas';
 import type { TurnRoutesDeps } from '../turns';
-import { ChatRequestBody, userText } from './body';
+import { decisionRefused } from '../approvals';
+import { approvalLookups, decideFromChat, type ChatContinuation } from './approve';
+import { approvalResponses, ChatRequestBody, userText } from './body';
 import { chatHistory } from './history';
 import { startChatTurn } from './start';
 import { streamChatTurn } from './stream';
@@ -29,7 +31,9 @@ export const HistoryQuery = z.strictObject({ limit: ListLimit });
  * under `/v1` behind bearer authentication. The chat id is the conversation id and the user message id the request
  * id, so a retried POST attaches to its turn instead of starting another.
  *
- * - `POST /chat` starts (or attaches to) the turn of the last message and streams it as a UI message stream
+ * - `POST /chat` starts (or attaches to) the turn of the last message and streams it as a UI message stream; a POST
+ *   whose last message is the answer with `approval-responded` parts delivers those decisions and streams the rest
+ *   of that answer. A stream ends at calls waiting for a person (`finish`), while the turn waits.
  * - `GET  /chat/:id/stream` replays the chat's running turn from its start (`204` when none runs)
  * - `POST /chat/:id/stop` stops generating (the partial answer is kept); `204` when nothing runs
  * - `GET  /chat/:id/messages` the history as `UIMessage[]`
@@ -40,6 +44,30 @@ export function chatRoutes(deps: TurnRoutesDeps): Hono<AppEnv> {
   app.post('/chat', limitBody(deps.bodyLimitBytes), async (c) => {
     const tenant = c.var.tenant;
     const body = await jsonBody(c, ChatRequestBody);
+    const responses = approvalResponses(body);
+    if (responses.length > 0) {
+      // `addToolApprovalResponse` sent the answer back with the person's decisions: the same answer continues.
+      if (!deps.temporal) throw new ApiError(503, 'unavailable', 'Temporal is not reachable');
+      const messageId = body.messages.at(-1)!.id;
+      let continuation: ChatContinuation;
+      try {
+        continuation = await decideFromChat(
+          { temporal: deps.temporal, pool: deps.pool, turns: deps.turns },
+          tenant,
+          body.id,
+          messageId,
+          responses,
+        );
+      } catch (err: unknown) {
+        return decisionRefused(c, err);
+      }
+      deps.logger.info({ tenant, turnId: continuation.turnId, decisions: responses.length }, 'chat approvals decided');
+      const release = deps.limits.openStream(tenant);
+      return streamChatTurn(c, deps, continuation.turnId, messageId, release, {
+        from: continuation.from,
+        approvals: approvalLookups(deps.pool, tenant, continuation.turnId),
+      });
+    }
     const message = validate(StartTurnBody.shape.message, userText(body), 'text of the last message');
     const requestId = body.messages.at(-1)!.id;
     const conversationId = body.id;
@@ -70,7 +98,9 @@ export function chatRoutes(deps: TurnRoutesDeps): Hono<AppEnv> {
       throw err;
     }
     deps.logger.info({ tenant, turnId: started.turnId, attached: started.attached }, 'chat turn started');
-    return streamChatTurn(c, deps, started.turnId, answerMessageId(requestId), release);
+    return streamChatTurn(c, deps, started.turnId, answerMessageId(requestId), release, {
+      approvals: approvalLookups(deps.pool, tenant, started.turnId),
+    });
   });
 
   app.get('/chat/:id/stream', async (c) => {
@@ -80,7 +110,10 @@ export function chatRoutes(deps: TurnRoutesDeps): Hono<AppEnv> {
     // Hono answers HEAD with this handler: the headers, and no stream behind them.
     if (c.req.method === 'HEAD') return c.body(null, 200, UI_MESSAGE_STREAM_HEADERS);
     const release = deps.limits.openStream(c.var.tenant);
-    return streamChatTurn(c, deps, running.turnId, answerMessageId(running.requestId), release);
+    // A turn waiting for a person is replayed up to its approval requests, and the stream ends there.
+    return streamChatTurn(c, deps, running.turnId, answerMessageId(running.requestId), release, {
+      approvals: approvalLookups(deps.pool, c.var.tenant, running.turnId),
+    });
   });
 
   app.post('/chat/:id/stop', async (c) => {

@@ -5,7 +5,8 @@ import type { TurnClosure } from '../outcome';
 /** What the `finish` part's `messageMetadata` carries: turnflow's own words for how the turn ended. */
 export interface ChatMessageMetadata {
   turnId: string;
-  status: 'completed' | 'cancelled';
+  /** `awaiting_approval`: the stream ended at calls waiting for a person; the turn goes on once they are decided. */
+  status: 'completed' | 'cancelled' | 'awaiting_approval';
   /** The provider's finish reason, or `tool_limit_reached`, `cancelled`; `null` when none was sent. */
   finishReason: string | null;
   usage: Usage | null;
@@ -30,7 +31,16 @@ export class UiChunkTranslator {
   /** Calls denied before they ran: their stored "denied" result is shown as the denial, not as a tool error. */
   private readonly denied = new Set<string>();
 
-  constructor(private readonly messageId: string) {}
+  /**
+   * @param resumeHop - continue a message the reader already holds up to this hop (after its approval requests):
+   *   the hop's step is open on the reader's side, so its parts follow without a new step.
+   */
+  constructor(
+    private readonly messageId: string,
+    resumeHop?: number,
+  ) {
+    this.hop = resumeHop;
+  }
 
   /** The stream's first part. */
   start(): UIMessageChunk[] {
@@ -107,16 +117,7 @@ export class UiChunkTranslator {
         if (this.denied.has(event.toolCallId)) break;
         this.step(event.hop, out);
         this.closeText(out);
-        out.push(
-          event.isError
-            ? { type: 'tool-output-error', toolCallId: event.toolCallId, errorText: event.content, dynamic: true }
-            : {
-                type: 'tool-output-available',
-                toolCallId: event.toolCallId,
-                output: parseJsonOrText(event.content),
-                dynamic: true,
-              },
-        );
+        out.push(resultChunk(event));
         break;
       case 'done': {
         this.endStep(out);
@@ -139,6 +140,26 @@ export class UiChunkTranslator {
         throw new Error(`no UI message parts for event ${JSON.stringify(unhandled)}`);
       }
     }
+    return out;
+  }
+
+  /**
+   * The parts of results stored before their `tool_result` events (a round's results are announced once the round
+   * ends; while some of its calls wait for a person, the reader is shown the others' results from storage).
+   */
+  storedResults(results: StoredToolResult[]): UIMessageChunk[] {
+    return results.filter((r) => !this.denied.has(r.toolCallId)).map(resultChunk);
+  }
+
+  /**
+   * The parts that end a stream at calls waiting for a person: the message so far is finished (its tool parts are
+   * `approval-requested`), while the turn goes on waiting. A decision continues the same message.
+   */
+  awaiting(turnId: string): UIMessageChunk[] {
+    const out: UIMessageChunk[] = [];
+    this.endStep(out);
+    const metadata: ChatMessageMetadata = { turnId, status: 'awaiting_approval', finishReason: null, usage: null };
+    out.push({ type: 'finish', finishReason: 'tool-calls', messageMetadata: metadata });
     return out;
   }
 
@@ -178,6 +199,24 @@ export class UiChunkTranslator {
     out.push({ type: 'text-end', id: this.openText });
     this.openText = undefined;
   }
+}
+
+/** A tool's stored result. */
+export interface StoredToolResult {
+  toolCallId: string;
+  content: string;
+  isError: boolean;
+}
+
+function resultChunk(result: StoredToolResult): UIMessageChunk {
+  return result.isError
+    ? { type: 'tool-output-error', toolCallId: result.toolCallId, errorText: result.content, dynamic: true }
+    : {
+        type: 'tool-output-available',
+        toolCallId: result.toolCallId,
+        output: parseJsonOrText(result.content),
+        dynamic: true,
+      };
 }
 
 /**

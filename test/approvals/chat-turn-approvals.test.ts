@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { z } from 'zod';
-import { builtinTools, defineTool } from '../../activities/tools';
 import {
   ApprovalConflictError,
   ApprovalExpiredError,
@@ -12,35 +10,9 @@ import {
 import { searchAttributeKeys, TurnEvent } from '../../common';
 import { cancelTurn, supersedeApprovals } from '../../workflows';
 import { storedEvents, turnHarness, type TurnHarness } from '../turn/harness';
+import { approvalTools } from './approval-tools';
 
 type Msg = { role: string; content?: unknown; tool_call_id?: string };
-
-/** Tools whose every run is counted: `refund` asks for approval above 100, `send_email` always. */
-function approvalTools() {
-  const runs: { tool: string; args: unknown; key: string }[] = [];
-  const refund = defineTool({
-    name: 'refund',
-    description: 'Refunds an amount of an order.',
-    parameters: z.object({ orderId: z.string(), amount: z.number() }),
-    approval: ({ amount }) =>
-      amount > 100 ? { approval: 'user', reason: `refund of ${amount} is above 100` } : 'never',
-    execute: (args, ctx) => {
-      runs.push({ tool: 'refund', args, key: ctx.idempotencyKey });
-      return Promise.resolve({ refunded: args.amount });
-    },
-  });
-  const sendEmail = defineTool({
-    name: 'send_email',
-    description: 'Sends an email.',
-    parameters: z.object({ to: z.string() }),
-    approval: 'user',
-    execute: (args, ctx) => {
-      runs.push({ tool: 'send_email', args, key: ctx.idempotencyKey });
-      return Promise.resolve('sent');
-    },
-  });
-  return { runs, tools: [...builtinTools(), refund, sendEmail] };
-}
 
 describe('tool approvals in a turn', function () {
   this.timeout(240_000);

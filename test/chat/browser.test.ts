@@ -5,6 +5,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { ensureChromium, PROJECT_ROOT } from '../../dev';
 import { finalMessage } from '../turn/harness';
 import { gatewayHarness, TOKENS, type GatewayHarness } from '../gateway/harness';
+import { approvalTools } from '../approvals/approval-tools';
 
 /** Screenshots of the browser test (gitignored). */
 const ARTIFACTS_DIR = path.join(PROJECT_ROOT, 'test', 'artifacts');
@@ -100,5 +101,64 @@ describe('chat page in a real browser (Debian Chromium, driven by playwright-cor
       await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'chat-stopped.png') });
       g.h.llm.release('never');
     });
+  });
+
+  it('shows Approve and Deny on calls waiting for approval, keeps them across a reload, and shows each outcome', async () => {
+    since = new Date();
+    const { runs, tools } = approvalTools();
+    g.h.llm.enqueue(
+      {
+        steps: [
+          {
+            toolCalls: [
+              { id: 'call_mail', name: 'send_email', arguments: '{"to":"a@b.c"}' },
+              { id: 'call_big', name: 'refund', arguments: '{"orderId":"A-1","amount":250}' },
+            ],
+          },
+        ],
+      },
+      { steps: [{ text: 'Mailed; the refund was denied.' }] },
+    );
+    await g.h.withWorker(
+      async () => {
+        await page.goto(`${g.server.url}/chat#token=${TOKENS.acme}`);
+        await page.locator('#status').filter({ hasText: 'ready' }).waitFor();
+        await page.fill('#input', 'mail a@b.c and refund A-1');
+        await page.click('#send');
+        const waiting = page.locator('.message.assistant .tool-approval-requested');
+        await waiting.nth(1).waitFor();
+        assert.equal(await waiting.count(), 2);
+        assert.match(await waiting.nth(1).innerText(), /refund of 250 is above 100/);
+
+        // A reload while both wait: the calls and their buttons are back.
+        await page.reload();
+        await page.locator('#status').filter({ hasText: 'ready' }).waitFor();
+        await waiting.nth(1).waitFor();
+        assert.equal(await page.locator('.tool-approval-requested button.approve').count(), 2);
+        await mkdir(ARTIFACTS_DIR, { recursive: true });
+        await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'chat-approval-waiting.png') });
+        assert.equal(runs.length, 0);
+
+        await page.click('[data-tool-call-id="call_mail"] button.approve');
+        await page.click('[data-tool-call-id="call_big"] button.deny');
+        await page.locator('.message.assistant .text', { hasText: 'Mailed; the refund was denied.' }).waitFor();
+        await page.locator('#status').filter({ hasText: 'ready' }).waitFor();
+        assert.match(await page.locator('[data-tool-call-id="call_mail"]').innerText(), /✓ approved[\s\S]*sent/);
+        assert.match(await page.locator('[data-tool-call-id="call_big"].tool-output-denied').innerText(), /✗ denied/);
+        await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'chat-approval-decided.png') });
+
+        // The outcome stays after another reload.
+        await page.reload();
+        await page.locator('[data-tool-call-id="call_big"].tool-output-denied').waitFor();
+        assert.equal(await page.locator('button.approve').count(), 0);
+        const [answer] = await storedAnswers();
+        assert.equal(answer, 'Mailed; the refund was denied.');
+      },
+      { tools },
+    );
+    assert.deepEqual(
+      runs.map((r) => r.tool),
+      ['send_email'],
+    );
   });
 });

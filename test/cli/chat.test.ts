@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { gatewayHarness, TOKENS, type GatewayHarness } from '../gateway/harness';
 import { finalMessage } from '../turn/harness';
+import { approvalTools } from '../approvals/approval-tools';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -64,6 +65,68 @@ describe('turnflow chat', function () {
     assert.match(run.stderr, /✓ completed · stop/);
     const [final] = await finalMessage(g.h.env, `turn/acme/${g.h.conversationId}/cli-req-1`);
     assert.equal(final?.content, 'Working it out. The answer is 84.');
+  });
+
+  it('shows a call waiting for approval with its arguments; a stdin that is not a terminal denies it', async () => {
+    const { runs, tools } = approvalTools();
+    g.h.llm.enqueue(
+      { steps: [{ toolCalls: [{ id: 'c1', name: 'send_email', arguments: '{"to":"a@b.c"}' }] }] },
+      { steps: [{ text: 'Not sent.' }] },
+    );
+    const run = await g.h.withWorker(
+      () => chat(['mail a@b.c', '--conversation', g.h.conversationId, '--url', g.server.url, '--token', TOKENS.acme]),
+      { tools },
+    );
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /\? send_email\(\{"to":"a@b\.c"\}\) needs approval/);
+    assert.match(run.stderr, /approve\? \[y\/N\] n \(stdin is not a terminal: denied\)/);
+    assert.match(run.stderr, /✗ denied \(user\)/);
+    assert.equal(run.stdout, 'Not sent.\n');
+    assert.equal(runs.length, 0);
+  });
+
+  it('asks approve? [y/N] on a terminal and runs the call once the person answers y', async () => {
+    const { runs, tools } = approvalTools();
+    g.h.llm.enqueue(
+      { steps: [{ toolCalls: [{ id: 'c1', name: 'send_email', arguments: '{"to":"a@b.c"}' }] }] },
+      { steps: [{ text: 'Sent it.' }] },
+    );
+    const args = ['mail a@b.c', '--conversation', g.h.conversationId, '--url', g.server.url, '--token', TOKENS.acme];
+    const command = [process.execPath, '--import', 'tsx', path.join(ROOT, 'cli', 'turnflow.ts'), 'chat', ...args]
+      .map((a) => `'${a.replace(/'/g, `'\\''`)}'`)
+      .join(' ');
+    const run = await g.h.withWorker(
+      () =>
+        new Promise<{ code: number | null; output: string }>((resolve, reject) => {
+          // `script` gives the CLI a pseudo-terminal, as a person's shell would.
+          const child = spawn('script', ['-qfec', command, '/dev/null'], {
+            cwd: ROOT,
+            stdio: ['pipe', 'pipe', 'pipe'],
+          });
+          let output = '';
+          let answered = false;
+          const take = (d: Buffer) => {
+            output += d.toString();
+            if (!answered && output.includes('approve? [y/N]')) {
+              answered = true;
+              child.stdin.write('y\r');
+            }
+          };
+          child.stdout.on('data', take);
+          child.stderr.on('data', take);
+          child.once('error', reject);
+          child.once('exit', (code) => resolve({ code, output }));
+        }),
+      { tools },
+    );
+    assert.equal(run.code, 0, run.output);
+    assert.match(run.output, /send_email\(\{"to":"a@b\.c"\}\) needs approval/);
+    assert.match(run.output, /✓ approved \(user\)/);
+    assert.match(run.output, /Sent it\./);
+    assert.deepEqual(
+      runs.map((r) => r.args),
+      [{ to: 'a@b.c' }],
+    );
   });
 
   it('exits 1 with the gateway’s message when the token is wrong', async () => {

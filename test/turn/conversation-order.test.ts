@@ -220,7 +220,15 @@ describe('conversation order and double-texting', function () {
           'call_b',
         ]);
         assert.equal(events.at(-1)?.type, 'done');
-        assert.deepEqual(seenMessages(requestsFor(h, 'm2')[0]!), orderedContext([{ user: 'm1', answer: '' }], 'm2'));
+        // An interrupted turn's answer never said what its tools did: the next turn sees its complete tool round.
+        assert.deepEqual(seenMessages(requestsFor(h, 'm2')[0]!), [
+          { role: 'user', content: 'm1' },
+          { role: 'assistant', content: null },
+          { role: 'tool', content: 'echo: hi', tool_call_id: 'call_a' },
+          { role: 'tool', content: STOPPED_TOOL_RESULT.cancelled, tool_call_id: 'call_b' },
+          { role: 'assistant', content: '' },
+          { role: 'user', content: 'm2' },
+        ]);
       },
       { tools: [...builtinTools(), ...tools] },
     );
