@@ -129,6 +129,14 @@ export function createLlmActivity(deps: ActivityDeps) {
         // Earlier attempts whose worker died before recording them are recorded as lost, never silently dropped.
         await recordLostAttempts(deps.pool, { turnId: input.turnId, hop: input.hop, attempt, model: input.model });
       }
+      // What the turn spent before this attempt: with it, a usage reported mid-stream can end the stream once the
+      // turn's counted tokens reach its budget (most providers report usage only at the end: see docs/operating.md).
+      const maxTokens = input.maxTokens;
+      const spentBefore = maxTokens === undefined ? 0 : await turnTokens(deps.pool, input.turnId);
+      const overBudget = (usage: Record<string, unknown>) => {
+        const counts = tokenCounts(usage);
+        return counts !== null && spentBefore + counts.inputTokens + counts.outputTokens >= maxTokens!;
+      };
       const signal = AbortSignal.any([ctx.cancellationSignal, idle.signal]);
       // Read from the raw response: openai-node's Stream hides whether `data: [DONE]` arrived.
       const stream = await openChatChunkStream(
@@ -147,6 +155,7 @@ export function createLlmActivity(deps: ActivityDeps) {
       const read = await readChatStream(stream, {
         signal,
         toolCallIdPrefix: `call_h${input.hop}_`,
+        ...(maxTokens === undefined ? {} : { stopOnUsage: overBudget }),
         onDelta: (delta) => {
           lastDeltaAt = Date.now();
           // A refusal is what the user must see in place of an answer; reasoning stays out of the answer.
@@ -158,7 +167,8 @@ export function createLlmActivity(deps: ActivityDeps) {
       await recordAttemptUsage(deps.pool, usageOf('ok', read.message.usage));
       show(storable.end());
       // Reached, the budget ends the turn here: the model's tool calls are neither announced nor run nor stored.
-      const exhausted = input.maxTokens !== undefined && (await turnTokens(deps.pool, input.turnId)) >= input.maxTokens;
+      const exhausted =
+        read.stopped || (maxTokens !== undefined && (await turnTokens(deps.pool, input.turnId)) >= maxTokens);
       const message = exhausted ? { ...read.message, toolCalls: [] } : read.message;
       for (const dropped of read.droppedToolCalls) {
         deps.logger.warn({ turnId: input.turnId, hop: input.hop, dropped }, 'dropped an incomplete tool call');

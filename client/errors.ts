@@ -21,3 +21,21 @@ export class TurnStartTimeoutError extends Error {
     );
   }
 }
+
+/**
+ * Thrown by every start (`TurnClient.start`, `startOrderedTurn`, `startTurn`) while the tenant's tokens recorded
+ * since midnight UTC reach its daily budget (`TURNFLOW_TENANT_DAILY_TOKENS`). Nothing was stored or started.
+ */
+export class BudgetExhaustedError extends Error {
+  override readonly name = 'BudgetExhaustedError';
+
+  constructor(
+    readonly tenantId: string,
+    /** The tenant's daily budget, in input + output tokens. */
+    readonly dailyTokens: number,
+    /** Seconds until the budget resets (the next UTC midnight). */
+    readonly retryAfterSeconds: number,
+  ) {
+    super(`tenant ${tenantId} has used its daily budget of ${dailyTokens} tokens`);
+  }
+}

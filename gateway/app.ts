@@ -5,7 +5,6 @@ import type pg from 'pg';
 import pino, { type Logger } from 'pino';
 import type { TurnClient } from '../client';
 import { bearerAuth, type AppEnv } from './auth';
-import type { DailyTokenBudgets } from './budget';
 import { chatRoutes } from './chat';
 import { chatPageRoutes } from './chat-page';
 import { conversationRoutes } from './conversations';
@@ -41,8 +40,6 @@ export interface GatewayDeps {
   temporal?: Client;
   /** Extra `/healthz` checks by name. @default `{ temporal }` when {@link GatewayDeps.temporal} is given */
   healthChecks?: Record<string, HealthCheck>;
-  /** Daily token budgets per tenant (`TURNFLOW_TENANT_DAILY_TOKENS`). @default none */
-  dailyTokens?: DailyTokenBudgets;
   /** @default silent */
   logger?: Logger;
 }
@@ -73,7 +70,6 @@ export function createGatewayApp(deps: GatewayDeps): Hono {
     keepAliveMs: deps.keepAliveMs ?? 15_000,
     writeTimeoutMs: deps.writeTimeoutMs ?? 30_000,
     limits: new TenantLimits(deps.pool, deps.limits ?? DEFAULT_LIMITS),
-    dailyTokens: deps.dailyTokens,
     logger,
   };
 

@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { ConfigError, EnvBool, TemporalEnv, temporalEnvProblem } from '../config';
-import { DEFAULT_START_TIMEOUT_MS } from '../client';
+import { DailyTokenBudgets, DEFAULT_START_TIMEOUT_MS } from '../client';
 import { DoubleTextingPolicy } from '../common';
-import { DailyTokenBudgets } from './budget';
 import { DEFAULT_LIMITS } from './limits';
 import { DEFAULT_BODY_LIMIT_BYTES, MIN_BODY_LIMIT_BYTES } from './schemas';
 import { ApiTokens, TenantDirectory } from './tenants';

@@ -1,3 +1,5 @@
+import type { BudgetExhaustedError } from '../client';
+
 /** The machine-readable kinds of error the gateway answers with (`error.type` in the JSON body). */
 export type ApiErrorType =
   | 'bad_request'
@@ -62,5 +64,13 @@ export function startNotAccepted(message: string, retryAfterSeconds: number, cau
   return new ApiError(503, 'unavailable', message, {
     cause,
     headers: { 'Retry-After': String(retryAfterSeconds) },
+  });
+}
+
+/** The 429 of a start while the tenant is over its daily token budget: `Retry-After` is the time to the UTC reset. */
+export function budgetExhausted(err: BudgetExhaustedError): ApiError {
+  return new ApiError(429, 'budget.exhausted', err.message, {
+    cause: err,
+    headers: { 'Retry-After': String(err.retryAfterSeconds) },
   });
 }

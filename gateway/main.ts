@@ -54,6 +54,7 @@ async function main(): Promise<void> {
       taskQueue: config.TURNFLOW_TASK_QUEUE,
       doubleTexting: config.TURNFLOW_DOUBLE_TEXTING,
       startTimeoutMs: config.GATEWAY_START_TIMEOUT_MS,
+      ...(config.TURNFLOW_TENANT_DAILY_TOKENS ? { dailyTokens: config.TURNFLOW_TENANT_DAILY_TOKENS } : {}),
     });
     const app = createGatewayApp({
       turns,
@@ -68,7 +69,6 @@ async function main(): Promise<void> {
         maxOpenStreams: config.GATEWAY_MAX_OPEN_STREAMS,
         retryAfterSeconds: config.GATEWAY_RETRY_AFTER_SECONDS,
       },
-      ...(config.TURNFLOW_TENANT_DAILY_TOKENS ? { dailyTokens: config.TURNFLOW_TENANT_DAILY_TOKENS } : {}),
       logger,
     });
     // Signals stop a started gateway gracefully; before that, they end the process as usual.

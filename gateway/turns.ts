@@ -5,6 +5,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { parseTurnId, turnIdFor } from '../common';
 import {
+  BudgetExhaustedError,
   InvalidTurnRequestError,
   tenantSeesTurn,
   TurnConflictError,
@@ -12,8 +13,7 @@ import {
   type TurnClient,
 } from '../client';
 import type { AppEnv } from './auth';
-import { checkDailyBudget, type DailyTokenBudgets } from './budget';
-import { ApiError, notFound, startNotAccepted } from './errors';
+import { ApiError, budgetExhausted, notFound, startNotAccepted } from './errors';
 import type { TenantLimits } from './limits';
 import { jsonBody, limitBody, validate } from './request';
 import { requestedCursor, resumePoint } from './cursor';
@@ -29,7 +29,6 @@ export interface TurnRoutesDeps {
   keepAliveMs: number;
   writeTimeoutMs: number;
   limits: TenantLimits;
-  dailyTokens: DailyTokenBudgets | undefined;
   logger: Logger;
 }
 
@@ -52,7 +51,6 @@ export function turnRoutes(deps: TurnRoutesDeps): Hono<AppEnv> {
     const tenant = c.var.tenant;
     const conversationId = validate(ConversationId, c.req.param('id'), 'conversation id');
     const body = await jsonBody(c, StartTurnBody);
-    await checkDailyBudget(deps.pool, deps.dailyTokens, tenant, turnIdFor(tenant, conversationId, body.requestId));
     // No ownership check here: the conversation and the turn are keyed by the caller's tenant, so this can only
     // start or attach to the caller's own (client/access.ts).
     // The stream slot first: a turn must not be started for a caller who then cannot be given its stream.
@@ -66,6 +64,7 @@ export function turnRoutes(deps: TurnRoutesDeps): Hono<AppEnv> {
       release();
       if (err instanceof InvalidTurnRequestError) throw new ApiError(400, 'bad_request', err.message, { cause: err });
       if (err instanceof TurnStartTimeoutError) throw startNotAccepted(err.message, deps.limits.retryAfterSeconds, err);
+      if (err instanceof BudgetExhaustedError) throw budgetExhausted(err);
       if (err instanceof TurnConflictError) {
         throw new ApiError(409, 'conflict', err.message, {
           cause: err,

@@ -3,9 +3,9 @@ import { UI_MESSAGE_STREAM_HEADERS } from 'ai';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { turnIdFor } from '../../common';
-import { InvalidTurnRequestError, TurnConflictError, TurnStartTimeoutError } from '../../client';
+import { BudgetExhaustedError, InvalidTurnRequestError, TurnConflictError, TurnStartTimeoutError } from '../../client';
 import type { AppEnv } from '../auth';
-import { ApiError, startNotAccepted } from '../errors';
+import { ApiError, budgetExhausted, startNotAccepted } from '../errors';
 import { jsonBody, limitBody, validate } from '../request';
 import { ConversationId, ListLimit, StartTurnBody } from '../schemas';
 import type { TurnRoutesDeps } from '../turns';
@@ -58,6 +58,7 @@ export function chatRoutes(deps: TurnRoutesDeps): Hono<AppEnv> {
       release();
       if (err instanceof InvalidTurnRequestError) throw new ApiError(400, 'bad_request', err.message, { cause: err });
       if (err instanceof TurnStartTimeoutError) throw startNotAccepted(err.message, deps.limits.retryAfterSeconds, err);
+      if (err instanceof BudgetExhaustedError) throw budgetExhausted(err);
       // Only a full queue refuses a chat turn (its policy is `enqueue`).
       if (err instanceof TurnConflictError) throw new ApiError(409, 'conflict', err.message, { cause: err });
       throw err;

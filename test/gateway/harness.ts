@@ -6,11 +6,10 @@ import pg from 'pg';
 import pino from 'pino';
 import { builtinTools, createToolRegistry } from '../../activities/tools';
 import { createTurnWorker } from '../../worker/create-worker';
-import { TurnClient } from '../../client';
+import { DailyTokenBudgets, TurnClient } from '../../client';
 import { TurnEvent } from '../../common';
 import {
   createGatewayApp,
-  DailyTokenBudgets,
   DEFAULT_LIMITS,
   hashToken,
   startGatewayServer,
@@ -62,6 +61,7 @@ export async function gatewayHarness(
     databaseUrl: h.env.databaseUrl,
     taskQueue: h.taskQueue,
     ...(opts.startTimeoutMs !== undefined ? { startTimeoutMs: opts.startTimeoutMs } : {}),
+    ...(opts.dailyTokens !== undefined ? { dailyTokens: DailyTokenBudgets.parse(opts.dailyTokens) } : {}),
   });
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
@@ -81,7 +81,6 @@ export async function gatewayHarness(
     ...(opts.keepAliveMs !== undefined ? { keepAliveMs: opts.keepAliveMs } : {}),
     ...(opts.writeTimeoutMs !== undefined ? { writeTimeoutMs: opts.writeTimeoutMs } : {}),
     limits: { ...DEFAULT_LIMITS, ...opts.limits },
-    ...(opts.dailyTokens !== undefined ? { dailyTokens: DailyTokenBudgets.parse(opts.dailyTokens) } : {}),
     temporal: h.client,
     logger: pino({ level: 'debug' }, sink),
   });
