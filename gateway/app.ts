@@ -4,6 +4,7 @@ import { HTTPException } from 'hono/http-exception';
 import type pg from 'pg';
 import pino, { type Logger } from 'pino';
 import type { TurnClient } from '../client';
+import type { GatewayMetrics } from '../metrics';
 import { bearerAuth, type AppEnv } from './auth';
 import { chatRoutes } from './chat';
 import { chatPageRoutes } from './chat-page';
@@ -40,6 +41,8 @@ export interface GatewayDeps {
   temporal?: Client;
   /** Extra `/healthz` checks by name. @default `{ temporal }` when {@link GatewayDeps.temporal} is given */
   healthChecks?: Record<string, HealthCheck>;
+  /** Request counts and open streams (`metrics/`, served on `GATEWAY_METRICS_PORT`). @default none */
+  metrics?: GatewayMetrics;
   /** @default silent */
   logger?: Logger;
 }
@@ -82,6 +85,10 @@ export function createGatewayApp(deps: GatewayDeps): Hono {
   v1.route('/', approvalRoutes(routeDeps));
 
   const app = new Hono();
+  if (deps.metrics) {
+    app.use('*', deps.metrics.middleware);
+    deps.metrics.watchOpenStreams((fn) => routeDeps.limits.forEachOpenStreams(fn));
+  }
   app.use('*', headWithoutBody());
   const temporal = deps.temporal;
   const checks = deps.healthChecks ?? (temporal ? { temporal: () => temporal.workflowService.getSystemInfo({}) } : {});

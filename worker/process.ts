@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { NativeConnection } from '@temporalio/worker';
+import { NativeConnection, Runtime } from '@temporalio/worker';
 import OpenAI from 'openai';
 import pino, { type Logger } from 'pino';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createPool, isPostgresUnavailable, migrate } from '../db';
 import { builtinTools, createToolRegistry, type Tool } from '../activities/tools';
 import { signalOnShutdown, waitFor } from '../client';
@@ -9,6 +10,7 @@ import { temporalConnectionOptions } from '../config';
 import { loadWorkerConfig } from './config';
 import { checkApprovalTools, createTurnWorker, type TurnWorkerOptions } from './create-worker';
 import { readMcpConfigFile } from '../activities/tools/mcp';
+import { createWorkerMetrics, startMetricsServer, type MetricsServer } from '../metrics';
 
 /** Options of {@link runWorkerProcess}. */
 export interface WorkerProcessOptions {
@@ -60,14 +62,37 @@ export async function runWorkerProcess(opts: WorkerProcessOptions = {}): Promise
     { connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_MAX, connectionTimeoutMillis: 30_000 },
     (err) => logger.warn({ err: err.message }, 'database connection failed'),
   );
+  // The SDK's own metrics (task latencies, slots, pollers, sticky cache…) come from its Runtime, which must be
+  // installed before the first connection.
+  if (config.TURNFLOW_SDK_METRICS_PORT !== undefined) {
+    const bindAddress = `${config.TURNFLOW_METRICS_HOST}:${config.TURNFLOW_SDK_METRICS_PORT}`;
+    Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress } } } });
+    logger.info({ url: `http://${bindAddress}/metrics` }, 'temporal sdk metrics');
+  }
+  let metricsServer: MetricsServer | undefined;
+  const registry = config.TURNFLOW_METRICS_PORT === undefined ? undefined : new Registry();
+  if (registry && config.TURNFLOW_METRICS_PORT !== undefined) {
+    collectDefaultMetrics({ register: registry });
+    metricsServer = await startMetricsServer(registry, {
+      port: config.TURNFLOW_METRICS_PORT,
+      host: config.TURNFLOW_METRICS_HOST,
+    });
+    logger.info({ url: metricsServer.url }, 'turnflow worker metrics');
+  }
+  const metrics = registry && createWorkerMetrics(registry, { tenantLabel: config.TURNFLOW_METRICS_TENANT_LABEL });
   const connectionOptions = temporalConnectionOptions(config);
   const connection = await waitFor('Temporal', () => NativeConnection.connect(connectionOptions), waiting).catch(
     async (err: unknown) => {
       await pool.end();
+      await metricsServer?.close();
       if (!shutdown.aborted) throw err;
+      metricsServer = undefined;
     },
   );
-  if (connection === undefined) return;
+  if (connection === undefined) {
+    await metricsServer?.close();
+    return;
+  }
   try {
     const openai = new OpenAI({
       apiKey: config.OPENAI_API_KEY,
@@ -91,6 +116,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions = {}): Promise
           streamConnections: config.TURNFLOW_STREAM_CONNECTIONS,
           approvalTools: config.TURNFLOW_APPROVAL_TOOLS,
           approvalTimeoutMs: config.TURNFLOW_APPROVAL_TIMEOUT,
+          ...(metrics ? { metrics } : {}),
         },
         maxConcurrentActivityTaskExecutions: config.TURNFLOW_MAX_CONCURRENT_ACTIVITIES,
         ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : {}),
@@ -113,6 +139,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions = {}): Promise
   } finally {
     await connection.close();
     await pool.end();
+    await metricsServer?.close();
   }
 }
 

@@ -17,6 +17,7 @@ import {
   type GatewayServer,
   type LimitOptions,
 } from '../../gateway';
+import type { GatewayMetrics } from '../../metrics';
 import { uniqueId, type TestEnv } from '../support';
 import { storedEvents, TEST_MODEL, turnHarness, workflowBundle, type TurnHarness } from '../turn/harness';
 
@@ -51,6 +52,7 @@ export async function gatewayHarness(
     startTimeoutMs?: number;
     /** `TURNFLOW_TENANT_DAILY_TOKENS`. */
     dailyTokens?: string;
+    metrics?: GatewayMetrics;
   } = {},
 ): Promise<GatewayHarness> {
   const h = await turnHarness();
@@ -82,6 +84,7 @@ export async function gatewayHarness(
     ...(opts.writeTimeoutMs !== undefined ? { writeTimeoutMs: opts.writeTimeoutMs } : {}),
     limits: { ...DEFAULT_LIMITS, ...opts.limits },
     temporal: h.client,
+    ...(opts.metrics ? { metrics: opts.metrics } : {}),
     logger: pino({ level: 'debug' }, sink),
   });
   const server = await startGatewayServer(app);
