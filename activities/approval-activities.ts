@@ -155,12 +155,16 @@ export function createApprovalActivities(deps: ActivityDeps) {
         throw new Error(`approval ${input.approvalId} of ${input.turnId} is not stored`);
       }
       if (!row.approved) {
-        await saveToolResult(deps.pool, input.turnId, input.hop, {
+        const saved = await saveToolResult(deps.pool, input.turnId, input.hop, {
           toolCallId: row.toolCallId,
           name: row.toolName,
           content: deniedToolResult(row.decidedBy, row.decisionReason),
           isError: true,
         });
+        // Counted by the one call that stored the result.
+        if (saved.insertedFor !== null) {
+          deps.metrics?.toolResultStored({ tenantId: saved.insertedFor, tool: saved.name, outcome: 'denied' });
+        }
       }
       const writer = await StreamWriter.open(deps.pool, {
         turnId: input.turnId,

@@ -52,12 +52,17 @@ export function createConversationActivities(deps: ActivityDeps) {
   async function dropQueuedTurn(input: DropQueuedTurnInput): Promise<void> {
     const errorType = 'turn.cancelled_while_queued';
     await storageStep(async () => {
-      await deps.pool.query(
+      const { rows } = await deps.pool.query<{ tenant_id: string; seconds: number }>(
         `UPDATE turns SET status = 'cancelled', finish_reason = 'cancelled', completed_at = now(), error = $2::jsonb,
                           message = NULL
-         WHERE id = $1 AND status = 'queued'`,
+         WHERE id = $1 AND status = 'queued'
+         RETURNING tenant_id, extract(epoch FROM completed_at - created_at)::float8 AS seconds`,
         [input.turnId, JSON.stringify({ type: errorType, message: publicFailureMessage(errorType) })],
       );
+      // Counted by the one call whose update ended it.
+      for (const row of rows) {
+        deps.metrics?.turnEnded({ tenantId: row.tenant_id, outcome: 'cancelled', durationSeconds: row.seconds });
+      }
       await writeOnce(input.turnId, 'error', { type: 'error', errorType, message: publicFailureMessage(errorType) });
     });
   }
@@ -67,8 +72,9 @@ export function createConversationActivities(deps: ActivityDeps) {
    * request's own turn as having joined it, in one transaction.
    */
   async function storeSteers(input: StoreSteersInput): Promise<void> {
-    await storageStep(() =>
+    const steered = await storageStep(() =>
       inTransaction(deps.pool, async (db) => {
+        const ended: { tenant_id: string; seconds: number }[] = [];
         for (const steer of input.steers) {
           const { rowCount } = await db.query(
             `INSERT INTO messages (tenant_id, conversation_id, turn_id, idem_key, kind, hop, content)
@@ -87,13 +93,20 @@ export function createConversationActivities(deps: ActivityDeps) {
             }
           }
           // The message now lives in the turn it joined: the claim's copy is cleared.
-          await db.query(
-            `UPDATE turns SET status = 'steered', steered_into = $2, message = NULL WHERE id = $1 AND status = 'queued'`,
+          const { rows } = await db.query<{ tenant_id: string; seconds: number }>(
+            `UPDATE turns SET status = 'steered', steered_into = $2, message = NULL WHERE id = $1 AND status = 'queued'
+             RETURNING tenant_id, extract(epoch FROM now() - created_at)::float8 AS seconds`,
             [steer.turnId, input.turnId],
           );
+          ended.push(...rows);
         }
+        return ended;
       }),
     );
+    // Committed: each steered request counted by the one call whose update marked it.
+    for (const row of steered) {
+      deps.metrics?.turnEnded({ tenantId: row.tenant_id, outcome: 'steered', durationSeconds: row.seconds });
+    }
   }
 
   async function writeOnce(turnId: string, key: string, body: Exclude<TurnEventBody, { type: 'text' }>) {

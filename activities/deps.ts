@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import type OpenAI from 'openai';
 import type { Logger } from 'pino';
+import type { TurnMetrics } from './metrics';
 import type { ToolRegistry } from './tools';
 
 /** Everything the activities need, built once by the worker (the composition root). */
@@ -39,4 +40,6 @@ export interface ActivityDeps {
   approvalTimeoutMs?: number;
   /** How often running activities heartbeat. @default 1000 */
   heartbeatIntervalMs?: number;
+  /** Where turns, attempts, tokens and tool calls are counted (`metrics/`), each once. @default none */
+  metrics?: TurnMetrics;
 }

@@ -19,7 +19,13 @@ import {
   type AssembledMessage,
 } from './llm';
 import { recordProviderFailure } from './repo/llm-failures';
-import { recordAttemptUsage, recordLostAttempts, turnTokens, type AttemptUsage } from './repo/usage';
+import {
+  recordAttemptUsage,
+  recordLostAttempts,
+  turnTokens,
+  type AttemptUsage,
+  type RecordedAttempt,
+} from './repo/usage';
 import { loadContext, saveHopMessage } from './repo/messages';
 import { sqlState, toStorageFailure } from './repo/storage-failure';
 import { StreamWriter } from './stream/writer';
@@ -95,6 +101,15 @@ export function createLlmActivity(deps: ActivityDeps) {
     tick();
     const ticker = setInterval(tick, Math.min(heartbeatIntervalMs, Math.max(50, idleTimeoutMs / 4)));
 
+    const metrics = deps.metrics;
+    // Counted once: only the call whose write took effect reports it.
+    const counted = (recorded: RecordedAttempt | null) => {
+      if (recorded) metrics?.attemptRecorded(recorded);
+    };
+    // For the first token's latency: the turn's age by the database's clock, when this attempt of hop 0 began.
+    const turnAge = metrics && input.hop === 0 ? await turnAgeSeconds(deps, input.turnId).catch(() => null) : null;
+    const startedAt = performance.now();
+    let firstDeltaSeen = false;
     let partial = '';
     /** Set once the provider began a response: from then on the attempt may be billed. */
     let streamed = false;
@@ -112,6 +127,14 @@ export function createLlmActivity(deps: ActivityDeps) {
     const storable = new StorableTextStream();
     const show = (text: string) => {
       if (text === '') return;
+      if (!firstDeltaSeen) {
+        firstDeltaSeen = true;
+        if (turnAge)
+          metrics?.firstToken({
+            tenantId: turnAge.tenantId,
+            seconds: turnAge.seconds + (performance.now() - startedAt) / 1000,
+          });
+      }
       partial += text;
       chars += text.length;
       writer.text(text);
@@ -120,16 +143,34 @@ export function createLlmActivity(deps: ActivityDeps) {
     // as lost (a stop has no next attempt: its usage is then missing, which `/v1/usage` cannot tell apart).
     const recordFailedAttempt = (u: AttemptUsage) =>
       recordAttemptUsage(deps.pool, u).then(
-        () => undefined,
+        (recorded) => counted(recorded),
         (err: unknown) =>
           deps.logger.warn({ turnId: input.turnId, hop: input.hop, attempt, err }, 'usage not recorded'),
       );
     try {
       if (attempt > 1) {
-        await writer.event({ type: 'reset', supersededAttempt: attempt - 1 }, eventKeys.reset(input.hop, attempt));
+        const reset = await writer.event(
+          { type: 'reset', supersededAttempt: attempt - 1 },
+          eventKeys.reset(input.hop, attempt),
+        );
+        if (reset) metrics?.attemptReset({ tenantId: turnAge?.tenantId ?? null, model: input.model });
         // Earlier attempts whose worker died before recording them are recorded as lost, never silently dropped.
-        await recordLostAttempts(deps.pool, { turnId: input.turnId, hop: input.hop, attempt, model: input.model });
+        const lost = await recordLostAttempts(deps.pool, {
+          turnId: input.turnId,
+          hop: input.hop,
+          attempt,
+          model: input.model,
+        });
+        for (const row of lost) counted(row);
       }
+      // What the turn spent before this attempt: with it, a usage reported mid-stream can end the stream once the
+      // turn's counted tokens reach its budget (most providers report usage only at the end: see docs/operating.md).
+      const maxTokens = input.maxTokens;
+      const spentBefore = maxTokens === undefined ? 0 : await turnTokens(deps.pool, input.turnId);
+      const overBudget = (usage: Record<string, unknown>) => {
+        const counts = tokenCounts(usage);
+        return counts !== null && spentBefore + counts.inputTokens + counts.outputTokens >= maxTokens!;
+      };
       const signal = AbortSignal.any([ctx.cancellationSignal, idle.signal]);
       // Read from the raw response: openai-node's Stream hides whether `data: [DONE]` arrived.
       const stream = await openChatChunkStream(
@@ -148,6 +189,7 @@ export function createLlmActivity(deps: ActivityDeps) {
       const read = await readChatStream(stream, {
         signal,
         toolCallIdPrefix: `call_h${input.hop}_`,
+        ...(maxTokens === undefined ? {} : { stopOnUsage: overBudget }),
         onDelta: (delta) => {
           lastDeltaAt = Date.now();
           // A refusal is what the user must see in place of an answer; reasoning stays out of the answer.
@@ -156,10 +198,12 @@ export function createLlmActivity(deps: ActivityDeps) {
         },
       });
       // Recorded the moment it is known, before anything else can fail: the provider billed this response.
-      await recordAttemptUsage(deps.pool, usageOf('ok', read.message.usage));
+      counted(await recordAttemptUsage(deps.pool, usageOf('ok', read.message.usage)));
+      metrics?.llmCall({ model: input.model, seconds: (performance.now() - startedAt) / 1000, errorType: null });
       show(storable.end());
       // Reached, the budget ends the turn here: the model's tool calls are neither announced nor run nor stored.
-      const exhausted = input.maxTokens !== undefined && (await turnTokens(deps.pool, input.turnId)) >= input.maxTokens;
+      const exhausted =
+        read.stopped || (maxTokens !== undefined && (await turnTokens(deps.pool, input.turnId)) >= maxTokens);
       const message = exhausted ? { ...read.message, toolCalls: [] } : read.message;
       for (const dropped of read.droppedToolCalls) {
         deps.logger.warn({ turnId: input.turnId, hop: input.hop, dropped }, 'dropped an incomplete tool call');
@@ -225,6 +269,11 @@ export function createLlmActivity(deps: ActivityDeps) {
       const failure = idle.signal.aborted
         ? ApplicationFailure.retryable(`the model sent nothing for ${idleTimeoutMs} ms`, 'llm.stalled')
         : toLlmFailure(err);
+      metrics?.llmCall({
+        model: input.model,
+        seconds: (performance.now() - startedAt) / 1000,
+        errorType: failure.type ?? 'llm.unknown',
+      });
       // The provider's own words go to the worker's log only; the failure Temporal records holds none of them.
       const original = providerErrorOf(failure);
       if (original) {
@@ -239,6 +288,19 @@ export function createLlmActivity(deps: ActivityDeps) {
       writer.abandon();
     }
   };
+}
+
+/** The turn's tenant and how long ago it was accepted, by the database's clock (so no clock skew enters it). */
+async function turnAgeSeconds(
+  deps: ActivityDeps,
+  turnId: string,
+): Promise<{ tenantId: string; seconds: number } | null> {
+  const { rows } = await deps.pool.query<{ tenant_id: string; age: number }>(
+    `SELECT tenant_id, extract(epoch FROM now() - created_at)::float8 AS age FROM turns WHERE id = $1`,
+    [turnId],
+  );
+  const row = rows[0];
+  return row ? { tenantId: row.tenant_id, seconds: row.age } : null;
 }
 
 /** The `type` of the failure that ends a hop whose provider failures used up the budget. */

@@ -2,6 +2,7 @@ import { Context, cancellationDetails } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { eventKeys, storableText, type PersistenceOptions } from '../common';
 import type { ActivityDeps } from './deps';
+import type { ToolCallOutcome } from './metrics';
 import { approvalOfCall, argumentsHash } from './repo/approvals';
 import {
   getToolResult,
@@ -71,6 +72,12 @@ export interface RecordToolResultsInput {
 /** Builds the tool activities: `executeTool` (one call, exactly once) and `recordToolResults` (announce a hop's). */
 export function createToolActivities(deps: ActivityDeps) {
   const heartbeatIntervalMs = deps.heartbeatIntervalMs ?? 1_000;
+  /** Counts a stored result once: only the call that inserted it. */
+  const counted = (saved: { name: string; insertedFor: string | null }, outcome: ToolCallOutcome) => {
+    if (saved.insertedFor !== null) {
+      deps.metrics?.toolResultStored({ tenantId: saved.insertedFor, tool: saved.name, outcome });
+    }
+  };
 
   async function executeTool(input: ExecuteToolInput): Promise<ExecuteToolResult> {
     return storageStep(() => executeToolSteps(input));
@@ -108,6 +115,7 @@ export function createToolActivities(deps: ActivityDeps) {
       return { isError: saved.isError, errorType: 'tool.changed', reused: false };
     }
     const beat = setInterval(() => ctx.heartbeat(), heartbeatIntervalMs);
+    const startedAt = performance.now();
     let outcome: ToolOutcome;
     try {
       outcome = await runToolCall(
@@ -138,6 +146,7 @@ export function createToolActivities(deps: ActivityDeps) {
       throw toToolFailure(err);
     } finally {
       clearInterval(beat);
+      deps.metrics?.toolRun({ tool: call.function.name, seconds: (performance.now() - startedAt) / 1000 });
     }
     if (outcome.errorType === 'cancelled' && cancellationDetails()) throw ctx.cancellationSignal.reason;
     const saved = await saveToolResult(deps.pool, input.turnId, input.hop, {
@@ -146,6 +155,7 @@ export function createToolActivities(deps: ActivityDeps) {
       content: storableText(capResult(outcome.content)),
       isError: outcome.isError,
     });
+    counted(saved, saved.isError ? 'error' : 'ok');
     return { isError: saved.isError, errorType: outcome.errorType ?? null, reused: false };
   }
 
@@ -221,12 +231,13 @@ export function createToolActivities(deps: ActivityDeps) {
         ? `The tool failed and was not retried further: ${said}`
         : 'The tool failed and was not retried further.';
       const call = (await hopToolCalls(deps.pool, input.turnId, input.hop)).find((c) => c.id === input.toolCallId);
-      await saveToolResult(deps.pool, input.turnId, input.hop, {
+      const saved = await saveToolResult(deps.pool, input.turnId, input.hop, {
         toolCallId: input.toolCallId,
         name: call?.function.name ?? 'unknown',
         content: storableText(capResult(content)),
         isError: true,
       });
+      counted(saved, 'failed');
     });
   }
 
@@ -239,12 +250,13 @@ export function createToolActivities(deps: ActivityDeps) {
       const calls = await hopToolCalls(deps.pool, input.turnId, input.hop);
       for (const { toolCallId, outcome } of input.calls) {
         const call = calls.find((c) => c.id === toolCallId);
-        await saveToolResult(deps.pool, input.turnId, input.hop, {
+        const saved = await saveToolResult(deps.pool, input.turnId, input.hop, {
           toolCallId,
           name: call?.function.name ?? 'unknown',
           content: STOPPED_TOOL_RESULT[outcome],
           isError: true,
         });
+        counted(saved, outcome);
       }
     });
   }

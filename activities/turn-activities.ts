@@ -13,6 +13,7 @@ import {
   type Usage,
 } from '../common';
 import type { ActivityDeps } from './deps';
+import { turnOutcome } from './metrics';
 import { UnknownModelError } from './errors';
 import { hopMessages } from './repo/messages';
 import { storageStep } from './repo/storage-failure';
@@ -68,6 +69,8 @@ export function createTurnActivities(deps: ActivityDeps) {
       if (!deps.models.allowed.includes(model)) throw new UnknownModelError(model, deps.models.allowed);
       const tools = deps.tools.subset(input.tools ?? deps.tools.names);
       const turn = await storageStep(() => ensureTurn(deps.pool, { ...input, model }));
+      // Counted once: only the run whose transaction moved the turn out of the queue gets `leftQueue`.
+      if (turn.leftQueue) deps.metrics?.turnStarted(turn.leftQueue);
       const existing =
         turn.status === 'running' ? null : ((await storageStep(() => storedResult(deps.pool, input.turnId))) ?? null);
       if (turn.status === 'failed') {
@@ -117,13 +120,26 @@ export function createTurnActivities(deps: ActivityDeps) {
          ON CONFLICT (idem_key) DO NOTHING`,
         [input.turnId, messageKeys.final(input.turnId), content, input.finishReason, usage && JSON.stringify(usage)],
       );
-      await db.query(
+      const ended = await db.query<{ tenant_id: string; seconds: number }>(
         `UPDATE turns SET status = $2, finish_reason = $3, hops = $4, usage = $5, completed_at = now()
-         WHERE id = $1 AND status = 'running'`,
+         WHERE id = $1 AND status = 'running'
+         RETURNING tenant_id, extract(epoch FROM completed_at - created_at)::float8 AS seconds`,
         [input.turnId, input.status, input.finishReason, input.hops, usage && JSON.stringify(usage)],
       );
-      return storedResult(db, input.turnId);
+      return { stored: await storedResult(db, input.turnId), ended: ended.rows[0] };
     });
+    // Committed: counted by the one call whose update ended the turn, never by a retry of this activity.
+    if (result.ended) {
+      deps.metrics?.turnEnded({
+        tenantId: result.ended.tenant_id,
+        outcome: turnOutcome(input.status, input.finishReason),
+        durationSeconds: result.ended.seconds,
+      });
+    }
+    return announceEnd(input, result.stored);
+  }
+
+  async function announceEnd(input: CompleteTurnInput, result: ChatTurnResult | undefined): Promise<ChatTurnResult> {
     if (!result) throw new Error(`turn ${input.turnId} has no final message after completion`);
 
     const writer = await StreamWriter.open(deps.pool, {
@@ -172,15 +188,22 @@ export function createTurnActivities(deps: ActivityDeps) {
     const detail = storableText(input.message).slice(0, 4_000);
     deps.logger.warn({ turnId: input.turnId, errorType: input.errorType, detail }, 'turn failed');
     await storageStep(async () => {
-      const { rowCount } = await deps.pool.query(
-        `UPDATE turns SET status = CASE WHEN status = 'running' THEN 'failed' ELSE status END,
-                          error = CASE WHEN status = 'running' THEN $2::jsonb ELSE error END,
-                          completed_at = coalesce(completed_at, now())
-         WHERE id = $1`,
+      // `before` is the row as it was: only the call that moves it from running to failed counts the turn.
+      const { rows } = await deps.pool.query<{ tenant_id: string; was: string; seconds: number }>(
+        `WITH before AS (SELECT id, status FROM turns WHERE id = $1 FOR UPDATE)
+         UPDATE turns t SET status = CASE WHEN t.status = 'running' THEN 'failed' ELSE t.status END,
+                            error = CASE WHEN t.status = 'running' THEN $2::jsonb ELSE t.error END,
+                            completed_at = coalesce(t.completed_at, now())
+         FROM before WHERE t.id = before.id
+         RETURNING t.tenant_id, before.status AS was, extract(epoch FROM t.completed_at - t.created_at)::float8 AS seconds`,
         [input.turnId, JSON.stringify({ type: input.errorType, message: detail })],
       );
+      const row = rows[0];
       // Only a turn started without its row (not through startTurn) and failing before storing it gets here.
-      if (!rowCount) throw ApplicationFailure.nonRetryable(`turn ${input.turnId} is not stored`, 'turn.not_stored');
+      if (!row) throw ApplicationFailure.nonRetryable(`turn ${input.turnId} is not stored`, 'turn.not_stored');
+      if (row.was === 'running') {
+        deps.metrics?.turnEnded({ tenantId: row.tenant_id, outcome: 'failed', durationSeconds: row.seconds });
+      }
       const writer = await StreamWriter.open(deps.pool, {
         turnId: input.turnId,
         hop: input.hop,

@@ -41,9 +41,27 @@ export class ConversationStuckError extends Error {
   ) {
     super(
       `conversation ${conversationId} cannot take turns: its workflow (${workflowId}) has a workflow task that ` +
-        `failed ${attempts - 1} time(s) in a row; operators have been told by the worker's log and metrics; ` +
+        `failed ${attempts - 1} time(s) in a row (a bug: the worker logs it as an error for operators); ` +
         'retry the same request later to attach to it',
       options,
     );
+  }
+}
+
+/**
+ * Thrown by every start (`TurnClient.start`, `startOrderedTurn`, `startTurn`) while the tenant's tokens recorded
+ * since midnight UTC reach its daily budget (`TURNFLOW_TENANT_DAILY_TOKENS`). Nothing was stored or started.
+ */
+export class BudgetExhaustedError extends Error {
+  override readonly name = 'BudgetExhaustedError';
+
+  constructor(
+    readonly tenantId: string,
+    /** The tenant's daily budget, in input + output tokens. */
+    readonly dailyTokens: number,
+    /** Seconds until the budget resets (the next UTC midnight). */
+    readonly retryAfterSeconds: number,
+  ) {
+    super(`tenant ${tenantId} has used its daily budget of ${dailyTokens} tokens`);
   }
 }

@@ -11,7 +11,8 @@ export {
   type OrderedStart,
   type OrderedStartOptions,
 } from './ordered-start';
-export { ConversationStuckError, TurnStartTimeoutError } from './errors';
+export { BudgetExhaustedError, ConversationStuckError, TurnStartTimeoutError } from './errors';
+export { checkDailyBudget, DailyTokenBudgets, secondsUntilUtcMidnight } from './budget';
 export { EventHub, type EventHubOptions, type LiveMessage } from './event-hub';
 export { turnEvents, type TurnEventsOptions } from './turn-events';
 export { checkCursor, CursorOutOfRangeError } from './cursors';

@@ -27,6 +27,7 @@ import {
   type SubmitTurnResult,
 } from '../workflows';
 import { claimQueuedTurn, releaseQueuedClaim } from './access';
+import { checkDailyBudget } from './budget';
 import { ConversationStuckError, TurnStartTimeoutError } from './errors';
 import { InvalidTurnRequestError, type StartTurnDeps } from './start-turn';
 
@@ -103,6 +104,7 @@ export const DEFAULT_START_TIMEOUT_MS = 10_000;
  * @throws TurnConflictError when the conversation refuses it (policy `reject` while busy, or a full queue).
  * @throws TurnStartTimeoutError when no worker accepts it within `startTimeoutMs`; the same request retried later
  *   attaches to it (the update id is the request id, and the claim stays).
+ * @throws BudgetExhaustedError when the tenant has spent its daily token budget (a retry of an existing turn passes).
  */
 export async function startOrderedTurn(
   deps: StartTurnDeps,
@@ -116,6 +118,7 @@ export async function startOrderedTurn(
   const taskQueue = opts.taskQueue ?? TASK_QUEUE;
   const problem = await deps.catalog?.problem(taskQueue, turn);
   if (problem !== undefined) throw new InvalidTurnRequestError(problem);
+  await checkDailyBudget(deps.pool, deps.dailyTokens, tenantId, turnIdFor(tenantId, conversationId, requestId));
 
   const claim = await claimQueuedTurn(deps.pool, {
     tenantId,

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { StartTurnRequest, TASK_QUEUE, searchAttributeKeys as keys, turnIdFor, type ChatTurnInput } from '../common';
 import type { chatTurn } from '../workflows';
 import { claimTurn } from './access';
+import { checkDailyBudget, type DailyTokenBudgets } from './budget';
 import type { CatalogCache } from './catalog';
 
 /** Thrown when a start request fails validation, before anything reaches Temporal. */
@@ -26,6 +27,8 @@ export interface StartTurnDeps {
   pool: pg.Pool;
   /** The workers' published catalog; without one (or while none is published) the workflow checks model and tools. */
   catalog?: CatalogCache;
+  /** Daily token budgets per tenant (`TURNFLOW_TENANT_DAILY_TOKENS`): a start over budget throws. @default none */
+  dailyTokens?: DailyTokenBudgets;
 }
 
 /**
@@ -36,6 +39,7 @@ export interface StartTurnDeps {
  * (and is owned) from the moment this returns.
  *
  * @throws InvalidTurnRequestError when the request is invalid or asks for a model or tool the workers do not serve.
+ * @throws BudgetExhaustedError when the tenant has spent its daily token budget (a retry of an existing turn passes).
  */
 export async function startTurn(
   deps: StartTurnDeps,
@@ -49,6 +53,7 @@ export async function startTurn(
   const taskQueue = opts.taskQueue ?? TASK_QUEUE;
   const problem = await deps.catalog?.problem(taskQueue, parsed.data);
   if (problem !== undefined) throw new InvalidTurnRequestError(problem);
+  await checkDailyBudget(deps.pool, deps.dailyTokens, tenantId, turnIdFor(tenantId, conversationId, requestId));
 
   const turnId = await claimTurn(deps.pool, {
     tenantId,

@@ -12,6 +12,7 @@ import {
   type ApprovalOutcome,
   type PendingApprovalView,
 } from './approvals';
+import type { DailyTokenBudgets } from './budget';
 import { CatalogCache } from './catalog';
 import {
   cancelInConversation,
@@ -45,6 +46,11 @@ export interface TurnClientOptions {
    * completes (its next message starts a new run). @default DEFAULT_CONVERSATION_IDLE_MS (10 minutes)
    */
   conversationIdleMs?: number;
+  /**
+   * Daily token budgets per tenant (`TURNFLOW_TENANT_DAILY_TOKENS`, parsed with `DailyTokenBudgets`): a start while
+   * the tenant's tokens of the UTC day reach its budget throws `BudgetExhaustedError`. @default none
+   */
+  dailyTokens?: DailyTokenBudgets;
 }
 
 /** Thrown by {@link TurnClient.result} for a turn cancelled while it waited: it never ran, so it has no answer. */
@@ -86,10 +92,16 @@ export class TurnClient {
    * @throws TurnConflictError when the conversation refuses the turn (`reject` while busy, or a full queue).
    * @throws TurnStartTimeoutError when no worker accepts the turn within `startTimeoutMs`; retrying the same
    *   request attaches to it.
+   * @throws BudgetExhaustedError while the tenant is over its daily token budget (`dailyTokens`).
    */
   async start(request: OrderedTurnRequest): Promise<Omit<OrderedStart, 'handle'>> {
     const { handle: _handle, ...started } = await startOrderedTurn(
-      { temporal: this.opts.temporal, pool: this.opts.pool, catalog: this.catalog },
+      {
+        temporal: this.opts.temporal,
+        pool: this.opts.pool,
+        catalog: this.catalog,
+        ...(this.opts.dailyTokens ? { dailyTokens: this.opts.dailyTokens } : {}),
+      },
       request,
       {
         ...(this.opts.taskQueue ? { taskQueue: this.opts.taskQueue } : {}),

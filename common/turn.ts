@@ -46,8 +46,9 @@ export const StartTurnRequest = z.object({
   maxHops: z.number().int().min(0).max(50).default(5),
   persistence: PersistenceOptions.default({ persistDeltas: true, intervalMs: 200, minChars: 1024 }),
   /**
-   * Token budget of the turn: once its counted input + output tokens (every attempt) reach `maxTokens`, it stops
-   * at the next hop boundary with `finish_reason: budget_exhausted`, its answer so far kept. @default none
+   * Token budget of the turn: once its counted input + output tokens (every attempt, and the usage a provider
+   * reports mid-stream) reach `maxTokens`, it stops (mid-stream when the provider reports usage there, else at the
+   * next hop boundary) with `finish_reason: budget_exhausted`, its answer so far kept. @default none
    */
   budget: z.strictObject({ maxTokens: z.number().int().min(1).max(1_000_000_000) }).optional(),
   /** Log the first LLM reply of the turn (the seed's `log_initial_response`). @default false */

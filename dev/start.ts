@@ -34,6 +34,10 @@ const Config = z.object({
   OPENAI_BASE_URL: optional,
   SCRIPTED_LLM_PORT: z.coerce.number().int().min(1).max(65535).default(8089),
   GATEWAY_PORT: z.coerce.number().int().min(1).max(65535).default(8080),
+  /** Prometheus endpoints: the worker's, the Temporal SDK's (in the worker) and the gateway's. */
+  TURNFLOW_METRICS_PORT: z.coerce.number().int().min(1).max(65535).default(9464),
+  TURNFLOW_SDK_METRICS_PORT: z.coerce.number().int().min(1).max(65535).default(9465),
+  GATEWAY_METRICS_PORT: z.coerce.number().int().min(1).max(65535).default(9466),
 });
 type Config = z.infer<typeof Config>;
 
@@ -148,6 +152,9 @@ async function main(): Promise<void> {
     DATABASE_URL: databaseUrl,
     OPENAI_API_KEY: llm.apiKey,
     GATEWAY_PORT: String(config.GATEWAY_PORT),
+    TURNFLOW_METRICS_PORT: String(config.TURNFLOW_METRICS_PORT),
+    TURNFLOW_SDK_METRICS_PORT: String(config.TURNFLOW_SDK_METRICS_PORT),
+    GATEWAY_METRICS_PORT: String(config.GATEWAY_METRICS_PORT),
     // The embedded stack: the gateway accepts the dev token (tenant `dev`) when no tokens are configured.
     TURNFLOW_DEV: '1',
     ...(config.TEMPORAL_NAMESPACE ? { TEMPORAL_NAMESPACE: config.TEMPORAL_NAMESPACE } : {}),
@@ -160,6 +167,11 @@ async function main(): Promise<void> {
   // Without configured tokens the gateway accepts the dev token; the page takes it from the address.
   const token = process.env['TURNFLOW_API_TOKENS'] ? '' : `#token=${DEV_TOKEN}`;
   say(`chat page: http://localhost:${config.GATEWAY_PORT}/chat${token}`);
+  say(
+    `metrics (Prometheus text): worker http://127.0.0.1:${config.TURNFLOW_METRICS_PORT}/metrics · ` +
+      `Temporal SDK http://127.0.0.1:${config.TURNFLOW_SDK_METRICS_PORT}/metrics · ` +
+      `gateway http://127.0.0.1:${config.GATEWAY_METRICS_PORT}/metrics`,
+  );
   say(
     `up: Temporal ${temporal.address} · Postgres ${databaseUrl} · LLM ${llm.label} · worker` +
       ` · gateway http://localhost:${config.GATEWAY_PORT} — Ctrl-C stops everything`,

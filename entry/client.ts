@@ -12,6 +12,8 @@ export {
 export type { TurnEventsOptions } from '../client/turn-events';
 export { startTurn, InvalidTurnRequestError, type StartedTurn, type StartTurnDeps } from '../client/start-turn';
 export { CursorOutOfRangeError } from '../client/cursors';
+export { BudgetExhaustedError } from '../client/errors';
+export { DailyTokenBudgets, secondsUntilUtcMidnight } from '../client/budget';
 export { TurnOwnershipError } from '../client/access';
 export {
   AnswerAssembler,

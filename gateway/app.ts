@@ -4,8 +4,8 @@ import { HTTPException } from 'hono/http-exception';
 import type pg from 'pg';
 import pino, { type Logger } from 'pino';
 import type { TurnClient } from '../client';
+import type { GatewayMetrics } from '../metrics';
 import { bearerAuth, type AppEnv } from './auth';
-import type { DailyTokenBudgets } from './budget';
 import { chatRoutes } from './chat';
 import { chatPageRoutes } from './chat-page';
 import { conversationRoutes } from './conversations';
@@ -45,8 +45,8 @@ export interface GatewayDeps {
   temporal?: Client;
   /** Extra `/healthz` checks by name. @default `{ temporal }` when {@link GatewayDeps.temporal} is given */
   healthChecks?: Record<string, HealthCheck>;
-  /** Daily token budgets per tenant (`TURNFLOW_TENANT_DAILY_TOKENS`). @default none */
-  dailyTokens?: DailyTokenBudgets;
+  /** Request counts and open streams (`metrics/`, served on `GATEWAY_METRICS_PORT`). @default none */
+  metrics?: GatewayMetrics;
   /** @default silent */
   logger?: Logger;
 }
@@ -79,7 +79,6 @@ export function createGatewayApp(deps: GatewayDeps): Hono {
     keepAliveMs: deps.keepAliveMs ?? 15_000,
     writeTimeoutMs: deps.writeTimeoutMs ?? 30_000,
     limits: new TenantLimits(deps.pool, deps.limits ?? DEFAULT_LIMITS),
-    dailyTokens: deps.dailyTokens,
     logger,
   };
 
@@ -92,6 +91,10 @@ export function createGatewayApp(deps: GatewayDeps): Hono {
   v1.route('/', approvalRoutes(routeDeps));
 
   const app = new Hono();
+  if (deps.metrics) {
+    app.use('*', deps.metrics.middleware);
+    deps.metrics.watchOpenStreams((fn) => routeDeps.limits.forEachOpenStreams(fn));
+  }
   app.use('*', headWithoutBody());
   const temporal = deps.temporal;
   const checks = deps.healthChecks ?? (temporal ? { temporal: () => temporal.workflowService.getSystemInfo({}) } : {});

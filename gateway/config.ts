@@ -1,9 +1,8 @@
 import { z } from 'zod';
 import { ConfigError, EnvBool, EnvDuration, TemporalEnv, temporalEnvProblem } from '../config';
-import { DEFAULT_START_TIMEOUT_MS } from '../client';
+import { DailyTokenBudgets, DEFAULT_START_TIMEOUT_MS } from '../client';
 import { DEFAULT_CONVERSATION_IDLE_MS } from '../workflows';
 import { DoubleTextingPolicy } from '../common';
-import { DailyTokenBudgets } from './budget';
 import { DEFAULT_LIMITS } from './limits';
 import { DEFAULT_BODY_LIMIT_BYTES, MIN_BODY_LIMIT_BYTES } from './schemas';
 import { DEFAULT_TENANT_CLAIM, type JwtTenantOptions } from './jwt';
@@ -20,6 +19,12 @@ export const GatewayEnv = TemporalEnv.extend({
   GATEWAY_PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
   /** Interface to listen on; `0.0.0.0` to serve beyond this machine. @default 127.0.0.1 */
   GATEWAY_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Serve the gateway's metrics as Prometheus text on this port (`GET /metrics`); unset = no metrics. */
+  GATEWAY_METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
+  /** Address the metrics endpoint binds. @default 127.0.0.1 */
+  TURNFLOW_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Label the open-streams gauge with the tenant (one series per tenant). @default false */
+  TURNFLOW_METRICS_TENANT_LABEL: EnvBool.default(false),
   /**
    * Largest request body accepted, in bytes; at least what the longest valid message needs when fully escaped.
    * @default 1048576

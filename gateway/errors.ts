@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConversationStuckError, type TurnStartTimeoutError } from '../client';
+import { ConversationStuckError, type BudgetExhaustedError, type TurnStartTimeoutError } from '../client';
 
 /** The machine-readable kinds of error the gateway answers with (`error.type` in the JSON body). */
 export const ApiErrorType = z.enum([
@@ -83,5 +83,13 @@ export function startNotAccepted(
   return new ApiError(503, err instanceof ConversationStuckError ? 'conversation.stuck' : 'unavailable', err.message, {
     cause: err,
     headers: { 'Retry-After': String(retryAfterSeconds) },
+  });
+}
+
+/** The 429 of a start while the tenant is over its daily token budget: `Retry-After` is the time to the UTC reset. */
+export function budgetExhausted(err: BudgetExhaustedError): ApiError {
+  return new ApiError(429, 'budget.exhausted', err.message, {
+    cause: err,
+    headers: { 'Retry-After': String(err.retryAfterSeconds) },
   });
 }

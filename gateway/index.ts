@@ -1,7 +1,6 @@
 export { createGatewayApp, type GatewayDeps } from './app';
 export type { AppEnv } from './auth';
 export { GatewayEnv, loadGatewayConfig, type GatewayConfig } from './config';
-export { checkDailyBudget, DailyTokenBudgets, secondsUntilUtcMidnight } from './budget';
 export { ApiError, type ApiErrorBody, type ApiErrorType } from './errors';
 export { ConfigError } from '../config';
 export type { HealthCheck } from './health';

@@ -74,6 +74,11 @@ export class TenantLimits {
     return this.streams.get(tenant) ?? 0;
   }
 
+  /** Calls `fn` with each tenant holding open streams on this process (for the open-streams gauge). */
+  forEachOpenStreams(fn: (tenant: string, streams: number) => void): void {
+    for (const [tenant, streams] of this.streams) fn(tenant, streams);
+  }
+
   /**
    * Takes one of `tenant`'s stream slots; call the returned function (once) when the stream ends.
    * @throws ApiError 429 when the tenant holds {@link LimitOptions.maxOpenStreams} streams.

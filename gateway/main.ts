@@ -1,7 +1,9 @@
 import { Client, type Connection } from '@temporalio/client';
 import pino from 'pino';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { signalOnShutdown, TurnClient, waitFor } from '../client';
 import { createPool, isPostgresUnavailable, migrate } from '../db';
+import { createGatewayMetrics, startMetricsServer, type MetricsServer } from '../metrics';
 import { createGatewayApp } from './app';
 import { loadGatewayConfig } from './config';
 import { startGatewayServer, type GatewayServer } from './server';
@@ -45,6 +47,9 @@ async function main(): Promise<void> {
   let connection: Connection | undefined;
   let turns: TurnClient | undefined;
   let server: GatewayServer | undefined;
+  let metricsServer: MetricsServer | undefined;
+  const registry = config.GATEWAY_METRICS_PORT === undefined ? undefined : new Registry();
+  if (registry) collectDefaultMetrics({ register: registry });
   try {
     connection = await waitFor('Temporal', () => connectTemporal(config), waiting);
     const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
@@ -56,6 +61,7 @@ async function main(): Promise<void> {
       doubleTexting: config.TURNFLOW_DOUBLE_TEXTING,
       startTimeoutMs: config.GATEWAY_START_TIMEOUT_MS,
       conversationIdleMs: config.TURNFLOW_CONVERSATION_IDLE,
+      ...(config.TURNFLOW_TENANT_DAILY_TOKENS ? { dailyTokens: config.TURNFLOW_TENANT_DAILY_TOKENS } : {}),
     });
     const app = createGatewayApp({
       turns,
@@ -71,12 +77,21 @@ async function main(): Promise<void> {
         maxOpenStreams: config.GATEWAY_MAX_OPEN_STREAMS,
         retryAfterSeconds: config.GATEWAY_RETRY_AFTER_SECONDS,
       },
-      ...(config.TURNFLOW_TENANT_DAILY_TOKENS ? { dailyTokens: config.TURNFLOW_TENANT_DAILY_TOKENS } : {}),
+      ...(registry
+        ? { metrics: createGatewayMetrics(registry, { tenantLabel: config.TURNFLOW_METRICS_TENANT_LABEL }) }
+        : {}),
       logger,
     });
     // Signals stop a started gateway gracefully; before that, they end the process as usual.
     const stop = shutdownRequested();
     server = await startGatewayServer(app, { port: config.GATEWAY_PORT, host: config.GATEWAY_HOST });
+    if (registry && config.GATEWAY_METRICS_PORT !== undefined) {
+      metricsServer = await startMetricsServer(registry, {
+        port: config.GATEWAY_METRICS_PORT,
+        host: config.TURNFLOW_METRICS_HOST,
+      });
+      logger.info({ url: metricsServer.url }, 'turnflow gateway metrics');
+    }
     logger.info(
       {
         url: server.url,
@@ -93,6 +108,7 @@ async function main(): Promise<void> {
     const signal = await stop;
     logger.info({ signal }, 'turnflow gateway stopping');
   } finally {
+    await metricsServer?.close();
     await server?.close();
     await turns?.close();
     await connection?.close();

@@ -5,6 +5,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { turnIdFor } from '../common';
 import {
+  BudgetExhaustedError,
   InvalidTurnRequestError,
   tenantSeesTurn,
   TurnConflictError,
@@ -13,8 +14,7 @@ import {
   type TurnClient,
 } from '../client';
 import type { AppEnv } from './auth';
-import { checkDailyBudget, type DailyTokenBudgets } from './budget';
-import { ApiError, notFound, startNotAccepted } from './errors';
+import { ApiError, budgetExhausted, notFound, startNotAccepted } from './errors';
 import type { TenantLimits } from './limits';
 import { jsonBody, limitBody, validate } from './request';
 import { requestedCursor, resumePoint } from './cursor';
@@ -30,7 +30,6 @@ export interface TurnRoutesDeps {
   keepAliveMs: number;
   writeTimeoutMs: number;
   limits: TenantLimits;
-  dailyTokens: DailyTokenBudgets | undefined;
   logger: Logger;
 }
 
@@ -53,7 +52,6 @@ export function turnRoutes(deps: TurnRoutesDeps): Hono<AppEnv> {
     const tenant = c.var.tenant;
     const conversationId = validate(ConversationId, c.req.param('id'), 'conversation id');
     const body = await jsonBody(c, StartTurnBody);
-    await checkDailyBudget(deps.pool, deps.dailyTokens, tenant, turnIdFor(tenant, conversationId, body.requestId));
     // No ownership check here: the conversation and the turn are keyed by the caller's tenant, so this can only
     // start or attach to the caller's own (client/access.ts).
     // The stream slot first: a turn must not be started for a caller who then cannot be given its stream.
@@ -69,6 +67,7 @@ export function turnRoutes(deps: TurnRoutesDeps): Hono<AppEnv> {
       if (err instanceof TurnStartTimeoutError || err instanceof ConversationStuckError) {
         throw startNotAccepted(err, deps.limits.retryAfterSeconds);
       }
+      if (err instanceof BudgetExhaustedError) throw budgetExhausted(err);
       if (err instanceof TurnConflictError) {
         throw new ApiError(409, 'conflict', err.message, {
           cause: err,

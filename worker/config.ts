@@ -47,6 +47,14 @@ export const WorkerConfig = TemporalEnv.extend({
   TURNFLOW_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(500),
   /** A JSON file `{ "mcpServers": { … } }` naming MCP servers whose tools the worker offers. */
   TURNFLOW_MCP_CONFIG: z.string().min(1).optional(),
+  /** Serve the worker's metrics as Prometheus text on this port (`GET /metrics`); unset = no metrics. */
+  TURNFLOW_METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
+  /** Serve the Temporal SDK's own worker metrics (its Runtime's Prometheus exporter) on this port. */
+  TURNFLOW_SDK_METRICS_PORT: z.coerce.number().int().min(1).max(65_535).optional(),
+  /** Address the metrics endpoints bind. @default 127.0.0.1 */
+  TURNFLOW_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Label the per-turn counters with the tenant (one series per tenant: mind the cardinality). @default false */
+  TURNFLOW_METRICS_TENANT_LABEL: EnvBool.default(false),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 export type WorkerConfig = z.infer<typeof WorkerConfig>;

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { NativeConnection } from '@temporalio/worker';
 import OpenAI from 'openai';
 import pino, { type Logger } from 'pino';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createPool, isPostgresUnavailable, migrate } from '../db';
 import { builtinTools, createToolRegistry, type Tool } from '../activities/tools';
 import { signalOnShutdown, waitFor } from '../client';
@@ -10,6 +11,7 @@ import { loadWorkerConfig } from './config';
 import { checkApprovalTools, createTurnWorker, type TurnWorkerOptions } from './create-worker';
 import { readMcpConfigFile } from '../activities/tools/mcp';
 import { installWorkerRuntime } from './runtime';
+import { createWorkerMetrics, startMetricsServer, type MetricsServer } from '../metrics';
 
 /** Options of {@link runWorkerProcess}. */
 export interface WorkerProcessOptions {
@@ -33,8 +35,14 @@ export interface WorkerProcessOptions {
 export async function runWorkerProcess(opts: WorkerProcessOptions = {}): Promise<void> {
   const config = loadWorkerConfig();
   const logger = pino({ level: config.LOG_LEVEL, redact: ['*.apiKey', '*.authorization', '*.Authorization'] });
-  // The SDK's logs join ours, a failing workflow task as an error (before the first Temporal connection).
-  installWorkerRuntime(logger);
+  // Before the first Temporal connection: the SDK's logs join ours (a failing workflow task as an error), and its
+  // own metrics (task latencies, slots, pollers, sticky cache…) are served when a port is set.
+  const sdkMetrics =
+    config.TURNFLOW_SDK_METRICS_PORT === undefined
+      ? undefined
+      : `${config.TURNFLOW_METRICS_HOST}:${config.TURNFLOW_SDK_METRICS_PORT}`;
+  installWorkerRuntime(logger, sdkMetrics);
+  if (sdkMetrics) logger.info({ url: `http://${sdkMetrics}/metrics` }, 'temporal sdk metrics');
   // A bad tool set stops the worker here, before it takes any turn (the seed's fail-fast validation).
   const all = createToolRegistry([...builtinTools(), ...(opts.tools ?? [])]);
   const tools = config.TURNFLOW_TOOLS ? all.subset(config.TURNFLOW_TOOLS) : all;
@@ -63,14 +71,30 @@ export async function runWorkerProcess(opts: WorkerProcessOptions = {}): Promise
     { connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_MAX, connectionTimeoutMillis: 30_000 },
     (err) => logger.warn({ err: err.message }, 'database connection failed'),
   );
+  let metricsServer: MetricsServer | undefined;
+  const registry = config.TURNFLOW_METRICS_PORT === undefined ? undefined : new Registry();
+  if (registry && config.TURNFLOW_METRICS_PORT !== undefined) {
+    collectDefaultMetrics({ register: registry });
+    metricsServer = await startMetricsServer(registry, {
+      port: config.TURNFLOW_METRICS_PORT,
+      host: config.TURNFLOW_METRICS_HOST,
+    });
+    logger.info({ url: metricsServer.url }, 'turnflow worker metrics');
+  }
+  const metrics = registry && createWorkerMetrics(registry, { tenantLabel: config.TURNFLOW_METRICS_TENANT_LABEL });
   const connectionOptions = temporalConnectionOptions(config);
   const connection = await waitFor('Temporal', () => NativeConnection.connect(connectionOptions), waiting).catch(
     async (err: unknown) => {
       await pool.end();
+      await metricsServer?.close();
       if (!shutdown.aborted) throw err;
+      metricsServer = undefined;
     },
   );
-  if (connection === undefined) return;
+  if (connection === undefined) {
+    await metricsServer?.close();
+    return;
+  }
   try {
     const openai = new OpenAI({
       apiKey: config.OPENAI_API_KEY,
@@ -94,6 +118,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions = {}): Promise
           streamConnections: config.TURNFLOW_STREAM_CONNECTIONS,
           approvalTools: config.TURNFLOW_APPROVAL_TOOLS,
           approvalTimeoutMs: config.TURNFLOW_APPROVAL_TIMEOUT,
+          ...(metrics ? { metrics } : {}),
         },
         maxConcurrentActivityTaskExecutions: config.TURNFLOW_MAX_CONCURRENT_ACTIVITIES,
         ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : {}),
@@ -116,6 +141,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions = {}): Promise
   } finally {
     await connection.close();
     await pool.end();
+    await metricsServer?.close();
   }
 }
 

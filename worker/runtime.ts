@@ -11,13 +11,18 @@ const MAX_FAILURE_CHARS = 2_000;
  * process's own logger, so one log stream holds everything. A failing workflow task (non-determinism, a bug) is
  * logged as an error with `alert: 'workflow_task_failing'` and the run id: Temporal retries such a task for ever and
  * the workflow makes no progress until an operator acts (docs/operating.md), so it must not pass as a warning.
+ * With `sdkMetricsBindAddress` (`host:port`) the SDK serves its own Prometheus metrics there (task latencies, slots,
+ * pollers, sticky cache, `temporal_workflow_task_execution_failed{failure_reason}` …).
  * Call once, before the process's first Temporal connection; a runtime already installed is kept.
  */
-export function installWorkerRuntime(logger: Logger): void {
+export function installWorkerRuntime(logger: Logger, sdkMetricsBindAddress?: string): void {
   try {
     Runtime.install({
       logger: new ForwardedLogger(logger.child({ component: 'temporal' })),
-      telemetryOptions: { logging: { forward: {}, filter: { core: 'WARN', other: 'ERROR' } } },
+      telemetryOptions: {
+        logging: { forward: {}, filter: { core: 'WARN', other: 'ERROR' } },
+        ...(sdkMetricsBindAddress ? { metrics: { prometheus: { bindAddress: sdkMetricsBindAddress } } } : {}),
+      },
     });
   } catch (err: unknown) {
     logger.warn(

@@ -31,6 +31,7 @@ export class ChatStreamAccumulator {
   private readonly toolCalls: ToolCallAssembler;
   private finishReason: string | null = null;
   private usage: Record<string, unknown> | null = null;
+  private usageReports = 0;
 
   constructor(options: AccumulatorOptions = {}) {
     this.toolCalls = new ToolCallAssembler(options.toolCallIdPrefix ?? DEFAULT_TOOL_CALL_ID_PREFIX);
@@ -53,12 +54,25 @@ export class ChatStreamAccumulator {
     if (!data.choices && typeof data.message === 'string') throw providerError(data);
 
     const usage = asRecord(data.usage) ?? asRecord(asRecord(data.x_groq)?.['usage']);
-    if (usage !== null) this.usage = usage;
+    if (usage !== null) {
+      this.usage = usage;
+      this.usageReports += 1;
+    }
 
     const choice = data.choices?.find((c: ChunkChoice) => (c.index ?? 0) === 0);
     if (choice === undefined) return [];
     if (choice.finish_reason) this.finishReason = choice.finish_reason;
     return choice.delta ? this.applyDelta(choice.delta) : [];
+  }
+
+  /** How many chunks reported usage so far (a provider with continuous usage stats reports it on every chunk). */
+  get usageReported(): number {
+    return this.usageReports;
+  }
+
+  /** The last usage reported so far, as the provider sent it. */
+  get latestUsage(): Record<string, unknown> | null {
+    return this.usage;
   }
 
   /** Whether choice 0 carried a `finish_reason`: the provider said the message is complete. */
@@ -118,6 +132,12 @@ export interface ReadChatStreamOptions extends AccumulatorOptions {
    * it fires, so the reader checks it to report the abort instead of a truncated message.
    */
   signal?: AbortSignal;
+  /**
+   * Called with each usage the provider reports (most send one, at the end; some, like vLLM's continuous usage
+   * stats, send it on every chunk). Returning true ends the reading there: the request is aborted and the message
+   * so far is returned with `stopped: true` (not a truncation).
+   */
+  stopOnUsage?: (usage: Record<string, unknown>) => boolean;
 }
 
 /**
@@ -139,13 +159,16 @@ export async function readChatStream(
   );
   let chunks = 0;
   let callbackFailure: { error: unknown } | null = null;
+  let stopped = false;
   const fail = (cause: unknown, kind = streamErrorKind(cause)): ChatStreamError =>
     new ChatStreamError(kind, accumulator.result(), accumulator.droppedToolCalls(), chunks, cause);
 
   try {
     read: for await (const chunk of stream) {
       chunks += 1;
-      for (const delta of accumulator.push(chunk)) {
+      const reports = accumulator.usageReported;
+      const deltas = accumulator.push(chunk);
+      for (const delta of deltas) {
         if (options.onDelta === undefined) continue;
         try {
           await options.onDelta(delta);
@@ -154,14 +177,19 @@ export async function readChatStream(
           break read; // leaving the loop makes openai-node abort the request
         }
       }
+      const usage = accumulator.latestUsage;
+      if (options.stopOnUsage && accumulator.usageReported > reports && usage && options.stopOnUsage(usage)) {
+        stopped = true;
+        break; // the body is cancelled, which closes the connection
+      }
     }
   } catch (err: unknown) {
     throw options.signal?.aborted ? fail(err, 'aborted') : fail(err);
   }
   if (callbackFailure !== null) throw callbackFailure.error;
   if (options.signal?.aborted) throw fail(options.signal.reason, 'aborted');
-  if (!stream.sawDone && !accumulator.finished) throw fail(new TruncatedStreamError(chunks), 'truncated');
-  return { message: accumulator.result(), droppedToolCalls: accumulator.droppedToolCalls(), chunks };
+  if (!stopped && !stream.sawDone && !accumulator.finished) throw fail(new TruncatedStreamError(chunks), 'truncated');
+  return { message: accumulator.result(), droppedToolCalls: accumulator.droppedToolCalls(), chunks, stopped };
 }
 
 function providerError(payload: unknown): ProviderStreamError {

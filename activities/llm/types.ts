@@ -52,4 +52,6 @@ export interface ReadResult {
   droppedToolCalls: DroppedToolCall[];
   /** Number of chunks (SSE data events) read. */
   chunks: number;
+  /** The reading was ended early by `stopOnUsage`: the message is the part received until then. */
+  stopped: boolean;
 }

@@ -147,18 +147,22 @@ export async function getToolResult(
   return row && { toolCallId: row.tool_call_id, name: row.tool_name, content: row.content, isError: row.is_error };
 }
 
-/** Stores a tool result once; returns the stored one (the first writer's, if a retry raced it). */
+/**
+ * Stores a tool result once; returns the stored one (the first writer's, if a retry raced it), with `insertedFor`
+ * the turn's tenant when this call inserted it (`null` when it was stored already: count nothing then).
+ */
 export async function saveToolResult(
   pool: Pool,
   turnId: string,
   hop: number,
   result: ToolResultRow,
-): Promise<ToolResultRow> {
-  await pool.query(
+): Promise<ToolResultRow & { insertedFor: string | null }> {
+  const { rows } = await pool.query<{ tenant_id: string }>(
     `INSERT INTO messages (tenant_id, conversation_id, turn_id, idem_key, kind, hop, tool_call_id, tool_name, content,
                            is_error)
      SELECT tenant_id, conversation_id, id, $2, 'tool', $3, $4, $5, $6, $7 FROM turns WHERE id = $1
-     ON CONFLICT (idem_key) DO NOTHING`,
+     ON CONFLICT (idem_key) DO NOTHING
+     RETURNING tenant_id`,
     [
       turnId,
       messageKeys.toolResult({ turnId, hop, toolCallId: result.toolCallId }),
@@ -169,7 +173,7 @@ export async function saveToolResult(
       result.isError,
     ],
   );
-  return (await getToolResult(pool, turnId, hop, result.toolCallId))!;
+  return { ...(await getToolResult(pool, turnId, hop, result.toolCallId))!, insertedFor: rows[0]?.tenant_id ?? null };
 }
 
 /** The turn's hop messages in hop order: what the final answer is compacted from. */

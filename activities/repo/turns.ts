@@ -11,6 +11,8 @@ export interface TurnRow {
   hops: number;
   finishReason: string | null;
   usage: Usage | null;
+  /** Set by {@link ensureTurn} when its transaction moved the turn from `queued` to `running`. */
+  leftQueue?: { tenantId: string; queueWaitSeconds: number };
 }
 
 /**
@@ -34,7 +36,11 @@ export async function ensureTurn(
       [input.turnId, input.tenantId, input.conversationId, input.requestId, input.model],
     );
     // A turn that waited in its conversation's queue runs from now on.
-    await db.query(`UPDATE turns SET status = 'running' WHERE id = $1 AND status = 'queued'`, [input.turnId]);
+    const started = await db.query<{ tenant_id: string; waited: number }>(
+      `UPDATE turns SET status = 'running' WHERE id = $1 AND status = 'queued'
+       RETURNING tenant_id, extract(epoch FROM now() - created_at)::float8 AS waited`,
+      [input.turnId],
+    );
     // The message was stored with the turn row at claim time (a run started before that carries it in its input):
     // it moves into the conversation once, and the claim's copy is cleared.
     await db.query(
@@ -52,7 +58,8 @@ export async function ensureTurn(
     }
     const turn = await getTurn(db, input.turnId);
     if (!turn) throw new Error(`turn ${input.turnId} vanished inside its own transaction`);
-    return turn;
+    const left = started.rows[0];
+    return left ? { ...turn, leftQueue: { tenantId: left.tenant_id, queueWaitSeconds: left.waited } } : turn;
   });
 }
 

@@ -23,6 +23,8 @@ export interface RecordedAttempt {
   model: string;
   outcome: AttemptOutcome | 'lost';
   tokens: TokenCounts | null;
+  /** False when this write filled in a row an earlier attempt had recorded as `lost` (the attempt was counted). */
+  newAttempt: boolean;
 }
 
 /**
@@ -32,7 +34,7 @@ export interface RecordedAttempt {
  */
 export async function recordAttemptUsage(db: Pool | PoolClient, u: AttemptUsage): Promise<RecordedAttempt | null> {
   const t = u.tokens;
-  const { rows } = await db.query<{ tenant_id: string }>(
+  const { rows } = await db.query<{ tenant_id: string; inserted: boolean }>(
     `INSERT INTO llm_usage (tenant_id, turn_id, hop, attempt, conversation_id, model, outcome, streamed, usage_reported,
                             input_tokens, output_tokens, cached_input_tokens, reasoning_tokens)
      SELECT tenant_id, id, $2, $3, conversation_id, $4, $5, $6, $7, $8, $9, $10, $11 FROM turns WHERE id = $1
@@ -41,7 +43,7 @@ export async function recordAttemptUsage(db: Pool | PoolClient, u: AttemptUsage)
            input_tokens = EXCLUDED.input_tokens, output_tokens = EXCLUDED.output_tokens,
            cached_input_tokens = EXCLUDED.cached_input_tokens, reasoning_tokens = EXCLUDED.reasoning_tokens
        WHERE llm_usage.outcome = 'lost'
-     RETURNING tenant_id`,
+     RETURNING tenant_id, (xmax = 0) AS inserted`,
     [
       u.turnId,
       u.hop,
@@ -57,7 +59,9 @@ export async function recordAttemptUsage(db: Pool | PoolClient, u: AttemptUsage)
     ],
   );
   const row = rows[0];
-  return row ? { tenantId: row.tenant_id, model: u.model, outcome: u.outcome, tokens: t } : null;
+  return row
+    ? { tenantId: row.tenant_id, model: u.model, outcome: u.outcome, tokens: t, newAttempt: row.inserted }
+    : null;
 }
 
 /**
@@ -77,7 +81,7 @@ export async function recordLostAttempts(
      RETURNING tenant_id`,
     [a.turnId, a.hop, a.attempt, a.model],
   );
-  return rows.map((r) => ({ tenantId: r.tenant_id, model: a.model, outcome: 'lost', tokens: null }));
+  return rows.map((r) => ({ tenantId: r.tenant_id, model: a.model, outcome: 'lost', tokens: null, newAttempt: true }));
 }
 
 /** The turn's own totals over every recorded attempt (retried ones included); `null` when none was recorded. */

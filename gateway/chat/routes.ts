@@ -4,13 +4,14 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { turnIdFor } from '../../common';
 import {
+  BudgetExhaustedError,
   ConversationStuckError,
   InvalidTurnRequestError,
   TurnConflictError,
   TurnStartTimeoutError,
 } from '../../client';
 import type { AppEnv } from '../auth';
-import { ApiError, startNotAccepted } from '../errors';
+import { ApiError, budgetExhausted, startNotAccepted } from '../errors';
 import { jsonBody, limitBody, validate } from '../request';
 import { ConversationId, ListLimit, StartTurnBody } from '../schemas';
 import type { TurnRoutesDeps } from '../turns';
@@ -93,6 +94,7 @@ export function chatRoutes(deps: TurnRoutesDeps): Hono<AppEnv> {
       if (err instanceof TurnStartTimeoutError || err instanceof ConversationStuckError) {
         throw startNotAccepted(err, deps.limits.retryAfterSeconds);
       }
+      if (err instanceof BudgetExhaustedError) throw budgetExhausted(err);
       // Only a full queue refuses a chat turn (its policy is `enqueue`).
       if (err instanceof TurnConflictError) throw new ApiError(409, 'conflict', err.message, { cause: err });
       throw err;

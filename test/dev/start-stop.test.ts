@@ -10,7 +10,7 @@ import { freePort, testEnv, uniqueTaskQueue } from '../support';
 const ROOT = path.resolve(__dirname, '..', '..');
 // What a fresh clone holds, minus local state: the copy gets a Postgres cluster of its own in its `.data/`.
 const COPIED = ['package.json', 'tsconfig.json', 'activities', 'client', 'common', 'db', 'dev', 'gateway'];
-const COPIED_TOO = ['scripted-llm', 'worker', 'workflows', 'test/fixtures/llm-streams'];
+const COPIED_TOO = ['metrics', 'scripted-llm', 'worker', 'workflows', 'test/fixtures/llm-streams'];
 
 /** A copy of the project in a temporary folder, whose `npm start` runs its own cluster on a free port. */
 async function projectCopy() {
@@ -32,6 +32,9 @@ async function projectCopy() {
     TURNFLOW_TASK_QUEUE: uniqueTaskQueue('start'),
     GATEWAY_PORT: String(await freePort()),
     SCRIPTED_LLM_PORT: String(await freePort()),
+    TURNFLOW_METRICS_PORT: String(await freePort()),
+    TURNFLOW_SDK_METRICS_PORT: String(await freePort()),
+    GATEWAY_METRICS_PORT: String(await freePort()),
     TURNFLOW_FIXTURES_DIR: path.join(dir, 'test/fixtures/llm-streams'),
   };
   // Empty counts as unset for the bootstrap and dev/start.ts (and survives exec's merge with process.env).
@@ -91,6 +94,7 @@ describe('npm start and Ctrl-C', function () {
     const child = copy.start();
     const output = await upThenCtrlC(child, () => assert.equal(copy.clusterRunning(), true, 'the cluster ran'));
     assert.equal(copy.clusterRunning(), false, `the cluster was left running:\n${output}`);
+    assert.match(output, /\[start\] metrics \(Prometheus text\): worker http:\/\/127\.0\.0\.1:\d+\/metrics/);
   });
 
   it('leaves running on Ctrl-C a Postgres cluster that was running before npm start', async () => {

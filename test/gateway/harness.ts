@@ -6,11 +6,10 @@ import pg from 'pg';
 import pino from 'pino';
 import { builtinTools, createToolRegistry } from '../../activities/tools';
 import { createTurnWorker } from '../../worker/create-worker';
-import { TurnClient } from '../../client';
+import { DailyTokenBudgets, TurnClient } from '../../client';
 import { TurnEvent } from '../../common';
 import {
   createGatewayApp,
-  DailyTokenBudgets,
   DEFAULT_LIMITS,
   hashToken,
   startGatewayServer,
@@ -19,6 +18,7 @@ import {
   type GatewayServer,
   type LimitOptions,
 } from '../../gateway';
+import type { GatewayMetrics } from '../../metrics';
 import { uniqueId, type TestEnv } from '../support';
 import { storedEvents, TEST_MODEL, turnHarness, workflowBundle, type TurnHarness } from '../turn/harness';
 
@@ -55,6 +55,7 @@ export async function gatewayHarness(
     dailyTokens?: string;
     /** JWT tenants beside the static tokens. */
     jwt?: JwtTenants;
+    metrics?: GatewayMetrics;
   } = {},
 ): Promise<GatewayHarness> {
   const h = await turnHarness();
@@ -65,6 +66,7 @@ export async function gatewayHarness(
     databaseUrl: h.env.databaseUrl,
     taskQueue: h.taskQueue,
     ...(opts.startTimeoutMs !== undefined ? { startTimeoutMs: opts.startTimeoutMs } : {}),
+    ...(opts.dailyTokens !== undefined ? { dailyTokens: DailyTokenBudgets.parse(opts.dailyTokens) } : {}),
   });
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
@@ -84,9 +86,9 @@ export async function gatewayHarness(
     ...(opts.keepAliveMs !== undefined ? { keepAliveMs: opts.keepAliveMs } : {}),
     ...(opts.writeTimeoutMs !== undefined ? { writeTimeoutMs: opts.writeTimeoutMs } : {}),
     limits: { ...DEFAULT_LIMITS, ...opts.limits },
-    ...(opts.dailyTokens !== undefined ? { dailyTokens: DailyTokenBudgets.parse(opts.dailyTokens) } : {}),
     ...(opts.jwt ? { jwt: opts.jwt } : {}),
     temporal: h.client,
+    ...(opts.metrics ? { metrics: opts.metrics } : {}),
     logger: pino({ level: 'debug' }, sink),
   });
   const server = await startGatewayServer(app);

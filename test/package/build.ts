@@ -19,6 +19,7 @@ const SOURCES = [
   'worker',
   'client',
   'gateway',
+  'metrics',
   'db',
 ];
 

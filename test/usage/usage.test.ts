@@ -40,7 +40,8 @@ describe('usage, exactly once', function () {
   let since: Date;
 
   beforeEach(async () => {
-    g = await gatewayHarness();
+    // A just-spawned worker bundles its workflows before it polls (seconds on a loaded machine): starts wait for it.
+    g = await gatewayHarness({ startTimeoutMs: 60_000 });
     since = (await g.pool.query<{ now: Date }>('SELECT now()')).rows[0]!.now;
   });
   afterEach(async () => {

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { z } from 'zod';
 import { ExternalId } from '../common';
-import { ApiError } from './errors';
+import { BudgetExhaustedError } from './errors';
 
 const Tokens = z
   .string()
@@ -44,7 +44,8 @@ export function secondsUntilUtcMidnight(now: Date): number {
 /**
  * Refuses a start while `tenant` has spent its daily budget: input + output tokens of every LLM attempt recorded
  * since the UTC day began (retried attempts included). A request attaching to a turn that exists is never refused.
- * @throws ApiError 429 `budget.exhausted` with `Retry-After` until the next UTC midnight.
+ * Every start path calls it (`startTurn`, `startOrderedTurn`, so `TurnClient.start` and each gateway route).
+ * @throws BudgetExhaustedError with the seconds until the next UTC midnight (by the database's clock).
  */
 export async function checkDailyBudget(
   pool: pg.Pool,
@@ -63,7 +64,5 @@ export async function checkDailyBudget(
   );
   const row = rows[0]!;
   if (row.exists || Number(row.used) < limit) return;
-  throw new ApiError(429, 'budget.exhausted', `tenant ${tenant} has used its daily budget of ${limit} tokens`, {
-    headers: { 'Retry-After': String(secondsUntilUtcMidnight(row.now)) },
-  });
+  throw new BudgetExhaustedError(tenant, limit, secondsUntilUtcMidnight(row.now));
 }
