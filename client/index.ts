@@ -11,7 +11,14 @@ export {
   type OrderedStart,
   type OrderedStartOptions,
 } from './ordered-start';
-export { TurnStartTimeoutError } from './errors';
+export { ConversationDeletingError, TurnStartTimeoutError } from './errors';
+export {
+  deleteConversation,
+  listConversations,
+  TITLE_CHARS,
+  type ConversationSummary,
+  type DeleteConversationDeps,
+} from './conversations';
 export { EventHub, type EventHubOptions, type LiveMessage } from './event-hub';
 export { turnEvents, type TurnEventsOptions } from './turn-events';
 export { checkCursor, CursorOutOfRangeError } from './cursors';
