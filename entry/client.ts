@@ -5,6 +5,16 @@ export type { TurnEventsOptions } from '../client/turn-events';
 export { startTurn, InvalidTurnRequestError, type StartedTurn, type StartTurnDeps } from '../client/start-turn';
 export { CursorOutOfRangeError } from '../client/cursors';
 export { TurnOwnershipError } from '../client/access';
+export { ConversationDeletingError } from '../client/errors';
+export type { ConversationSummary } from '../client/conversations';
+export {
+  AesGcmPayloadCodec,
+  encryptionDataConverter,
+  EncryptionKeys,
+  PayloadDecryptionError,
+  UnknownEncryptionKeyError,
+  type EncryptionKey,
+} from '../codec';
 export {
   AnswerAssembler,
   DoneEvent,

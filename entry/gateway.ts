@@ -10,3 +10,4 @@ export { connectTemporal } from '../gateway/temporal';
 export { hashToken, TenantDirectory } from '../gateway/tenants';
 export { TURN_ATTACHED_HEADER, TURN_ID_HEADER } from '../gateway/turns';
 export { ConfigError } from '../config';
+export { codecRequestHandler, startCodecServer, type CodecServer, type CodecServerOptions } from '../codec';

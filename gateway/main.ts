@@ -1,6 +1,7 @@
 import { Client, type Connection } from '@temporalio/client';
 import pino from 'pino';
 import { signalOnShutdown, TurnClient, waitFor } from '../client';
+import { encryptionDataConverter } from '../codec';
 import { createPool, isPostgresUnavailable, migrate } from '../db';
 import { createGatewayApp } from './app';
 import { loadGatewayConfig } from './config';
@@ -46,7 +47,11 @@ async function main(): Promise<void> {
   let server: GatewayServer | undefined;
   try {
     connection = await waitFor('Temporal', () => connectTemporal(config), waiting);
-    const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+    const client = new Client({
+      connection,
+      namespace: config.TEMPORAL_NAMESPACE,
+      dataConverter: encryptionDataConverter(config.TURNFLOW_ENCRYPTION_KEYS),
+    });
     turns = new TurnClient({
       temporal: client,
       pool,

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { NativeConnection } from '@temporalio/worker';
 import OpenAI from 'openai';
 import pino, { type Logger } from 'pino';
+import { encryptionDataConverter } from '../codec';
 import { createPool, isPostgresUnavailable, migrate } from '../db';
 import { builtinTools, createToolRegistry, type Tool } from '../activities/tools';
 import { signalOnShutdown, waitFor } from '../client';
@@ -96,6 +97,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions = {}): Promise
         ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : {}),
         ...(opts.interceptors ? { interceptors: opts.interceptors } : {}),
         mcpServers,
+        dataConverter: encryptionDataConverter(config.TURNFLOW_ENCRYPTION_KEYS),
       });
     logger.info(
       {
