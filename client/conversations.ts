@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { z } from 'zod';
 import { conversationWorkflowIdFor } from '../common';
+import { EVENTS_CHANNEL, packPayloads, rereadAnnouncement } from '../stream-log';
 import { InvalidPageCursorError } from './approvals';
 
 /** A conversation as its tenant's list shows it (never more of its text than the title). */
@@ -87,20 +88,27 @@ export interface DeleteConversationDeps {
   pool: pg.Pool;
 }
 
-/** How long a deletion waits for Temporal to have removed a workflow it deleted. */
-const GONE_WITHIN_MS = 30_000;
+/**
+ * How long a deletion waits for Temporal to have removed the workflows it deleted. A running workflow goes at once;
+ * a closed one can take tens of seconds (the server removes it in the background).
+ */
+const GONE_WITHIN_MS = 120_000;
 
 /**
  * Deletes a tenant's conversation for good: its running turn is stopped and its queued ones dropped (their
- * workflows and the conversation's, every run, are deleted from Temporal), then its messages, turns, stream rows,
- * tool results, approvals and retry errors are deleted from Postgres. Usage figures (`llm_usage`: numbers and ids
- * only) stay. `not_found` for a conversation the tenant does not have (missing, another tenant's, or deleted before).
+ * workflows and the conversation's, every run, are deleted from Temporal), its messages, turns, stream rows, tool
+ * results, approvals and retry errors are deleted from Postgres, and it returns once Temporal no longer has any of
+ * its workflows. Usage figures (`llm_usage`: numbers and ids only) stay. `not_found` for a conversation the tenant
+ * does not have (missing, another tenant's, or deleted before).
  *
  * Safe to repeat and to run concurrently: the first step marks the conversation as being deleted (from then on
  * every read answers "missing" and every claim is refused, see client/access.ts), so a deletion that stopped half
  * way is finished by the next call. A turn claimed before that mark is deleted with the rest; if its start reaches
- * Temporal only after the deletion, its workflow finds no stored turn and ends without storing anything. Once the
- * deletion has finished, the same conversation id starts a new, empty conversation.
+ * Temporal only after the deletion, its workflow finds no stored turn and ends without storing anything. The mark
+ * goes last, once Temporal has let go of the turns' workflow ids: then the same conversation id (even the same
+ * request id) starts a new, empty conversation.
+ * @throws Error when Temporal still holds a deleted workflow after {@link GONE_WITHIN_MS}; the text is gone by then,
+ *   and calling again finishes the deletion.
  */
 export async function deleteConversation(
   deps: DeleteConversationDeps,
@@ -113,19 +121,37 @@ export async function deleteConversation(
   );
   if (!rowCount) return 'not_found';
 
-  // Temporal first, the conversation's workflow before its turns: nothing starts a queued turn any more.
+  // Temporal first, the conversation's workflow before its turns: nothing starts a queued turn any more, and a
+  // running turn is terminated before its rows go.
   const conversationRuns = await runsOf(deps.temporal, conversationWorkflowIdFor(tenantId, conversationId));
-  await deleteWorkflows(deps.temporal, conversationRuns);
+  const deleted = await requestDeletion(deps.temporal, conversationRuns);
   const { rows } = await deps.pool.query<{ id: string }>(
     `SELECT id FROM turns WHERE tenant_id = $1 AND conversation_id = $2`,
     [tenantId, conversationId],
   );
-  await deleteWorkflows(
-    deps.temporal,
-    rows.map((r) => ({ workflowId: r.id })),
+  deleted.push(
+    ...(await requestDeletion(
+      deps.temporal,
+      rows.map((r) => ({ workflowId: r.id })),
+    )),
   );
+  await deleteRows(
+    deps.pool,
+    tenantId,
+    conversationId,
+    rows.map((r) => r.id),
+  );
+  await waitUntilGone(deps.temporal, deleted);
+  await deps.pool.query(`DELETE FROM conversations WHERE tenant_id = $1 AND id = $2 AND deleting_since IS NOT NULL`, [
+    tenantId,
+    conversationId,
+  ]);
+  return 'deleted';
+}
 
-  const db = await deps.pool.connect();
+/** Every row of the conversation but its own (the deletion's mark), in one transaction. */
+async function deleteRows(pool: pg.Pool, tenantId: string, conversationId: string, turnIds: string[]): Promise<void> {
+  const db = await pool.connect();
   try {
     await db.query('BEGIN');
     // Locks the turns: an activity still writing for one of them waits, then finds it gone (every such row
@@ -137,7 +163,11 @@ export async function deleteConversation(
     await db.query(`DELETE FROM messages WHERE tenant_id = $1 AND conversation_id = $2`, [tenantId, conversationId]);
     // Cascades to the stream (turn_events), tool approvals and their reasons, tool retry errors and LLM failures.
     await db.query(`DELETE FROM turns WHERE tenant_id = $1 AND conversation_id = $2`, [tenantId, conversationId]);
-    await db.query(`DELETE FROM conversations WHERE tenant_id = $1 AND id = $2`, [tenantId, conversationId]);
+    // Delivered at commit: readers following one of its turns read again, find it gone and end.
+    await db.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [
+      EVENTS_CHANNEL,
+      packPayloads(turnIds.map(rereadAnnouncement)),
+    ]);
     await db.query('COMMIT');
   } catch (err: unknown) {
     await db.query('ROLLBACK').catch(() => undefined);
@@ -145,7 +175,6 @@ export async function deleteConversation(
   } finally {
     db.release();
   }
-  return 'deleted';
 }
 
 interface Execution {
@@ -163,36 +192,50 @@ async function runsOf(temporal: Client, workflowId: string): Promise<Execution[]
   return runs;
 }
 
-/**
- * Deletes the executions (a running one is terminated first) and waits until Temporal no longer has them, so a new
- * turn under a deleted turn's id can start (turn workflow ids are never reused while their history exists).
- */
-async function deleteWorkflows(temporal: Client, executions: Execution[]): Promise<void> {
+const executionOf = (e: Execution) => ({ workflowId: e.workflowId, runId: e.runId ?? null });
+
+/** Asks Temporal to delete the executions (a running one is terminated at once); those it had. */
+async function requestDeletion(temporal: Client, executions: Execution[]): Promise<Execution[]> {
   const namespace = temporal.options.namespace;
-  const remove = async (e: Execution): Promise<boolean> => {
-    try {
-      await temporal.workflowService.deleteWorkflowExecution({
-        namespace,
-        workflowExecution: { workflowId: e.workflowId, runId: e.runId ?? null },
-      });
-      return true;
-    } catch (err: unknown) {
-      if (isNotFound(err)) return false;
-      throw err;
-    }
-  };
+  const had = await Promise.all(
+    executions.map((e) =>
+      exists(() => temporal.workflowService.deleteWorkflowExecution({ namespace, workflowExecution: executionOf(e) })),
+    ),
+  );
+  return executions.filter((_, i) => had[i]);
+}
+
+/**
+ * Waits until Temporal no longer has the executions, so a new turn under a deleted turn's id can start (turn
+ * workflow ids are never reused while their history exists).
+ */
+async function waitUntilGone(temporal: Client, executions: Execution[]): Promise<void> {
+  const namespace = temporal.options.namespace;
   const deadline = Date.now() + GONE_WITHIN_MS;
   let left = executions;
   while (left.length > 0) {
-    const found = await Promise.all(left.map(remove));
-    left = left.filter((_, i) => found[i]);
+    const present = await Promise.all(
+      left.map((e) =>
+        exists(() => temporal.workflowService.describeWorkflowExecution({ namespace, execution: executionOf(e) })),
+      ),
+    );
+    left = left.filter((_, i) => present[i]);
     if (left.length === 0) return;
     if (Date.now() > deadline) {
-      throw new Error(
-        `Temporal still holds ${left.length} deleted workflow(s) of the conversation; retry the deletion`,
-      );
+      throw new Error(`Temporal still holds ${left.length} deleted workflow(s) of the conversation; delete it again`);
     }
-    await sleep(200);
+    await sleep(250);
+  }
+}
+
+/** False when the call answers "not found". */
+async function exists(call: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await call();
+    return true;
+  } catch (err: unknown) {
+    if (isNotFound(err)) return false;
+    throw err;
   }
 }
 

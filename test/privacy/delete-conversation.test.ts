@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { WithStartWorkflowOperation, WorkflowFailedError } from '@temporalio/client';
+import { WithStartWorkflowOperation } from '@temporalio/client';
 import { claimQueuedTurn, TurnConflictError, type OrderedStart } from '../../client';
 import { ChatTurnInput, conversationWorkflowIdFor, turnIdFor } from '../../common';
 import { builtinTools, defineTool } from '../../activities/tools';
 import { submitTurn, type conversation } from '../../workflows';
 import type { ScriptInput } from '../../scripted-llm';
 import { uniqueId } from '../support';
-import { gatewayHarness, TOKENS, type GatewayHarness } from '../gateway/harness';
+import { gatewayHarness, readEvents, TOKENS, type GatewayHarness } from '../gateway/harness';
 import { waitForFinished } from '../turn/conversation-harness';
 
 /**
@@ -135,9 +135,19 @@ describe('conversations listed and deleted', function () {
         });
         await waitForFinished(g.h, idle.requestTurnId);
 
-        // Streaming: held mid-answer.
-        await send('running', { steps: [{ text: `${marker('partial')} ` }, { waitFor: 'del-run' }, { text: 'x' }] });
+        // Streaming: held mid-answer, followed by a TurnClient reader and an SSE reader.
+        const running = await send('running', {
+          steps: [{ text: `${marker('partial')} ` }, { waitFor: 'del-run' }, { text: 'x' }],
+        });
         await g.h.llm.gateReached('del-run');
+        const reader = (async () => {
+          const seen: string[] = [];
+          for await (const event of g.turns.events(running.turnId)) seen.push(event.type);
+          return seen;
+        })();
+        const sse = await g.request(`/v1/turns/${encodeURIComponent(running.turnId)}/events`);
+        assert.equal(sse.status, 200);
+        const sseRead = readEvents(sse);
 
         // Queued: a held turn and two waiting behind it.
         await send('queued', { steps: [{ text: `${marker('partial')} ` }, { waitFor: 'del-queue' }, { text: 'x' }] });
@@ -188,9 +198,20 @@ describe('conversations listed and deleted', function () {
         }
         assert.equal((await g.request(`/v1/conversations/${conv.idle}/messages`)).status, 200);
 
-        for (const id of Object.values(conv)) {
+        const deleteStarted = Date.now();
+        assert.equal((await g.request(`/v1/conversations/${conv.running}`, { method: 'DELETE' })).status, 204);
+        // Its readers end (without a terminal event: there is no turn any more).
+        const seen = await within(10_000, reader);
+        assert.ok(
+          seen.every((type) => type === 'text'),
+          seen.join(),
+        );
+        const sseEvents = await within(10_000, sseRead);
+        assert.ok(!sseEvents.some((e) => e.turnEvent?.type === 'done'), JSON.stringify(sseEvents));
+        for (const id of [conv.queued, conv.tool, conv.approval, conv.idle]) {
           assert.equal((await g.request(`/v1/conversations/${id}`, { method: 'DELETE' })).status, 204, id);
         }
+        console.log(`      (5 deletions took ${Date.now() - deleteStarted} ms)`);
 
         // Nothing of it anywhere in Postgres; its usage figures stay.
         assert.equal(await holdsMarker(), false, 'no table holds any of the conversations’ text');
@@ -298,7 +319,17 @@ describe('conversations listed and deleted', function () {
           workflowIdConflictPolicy: 'USE_EXISTING',
         }),
       });
-      await assert.rejects(g.h.client.workflow.getHandle(turnId).result(), WorkflowFailedError);
+      // Its turn is started by the new run: it finds nothing stored and fails without storing anything.
+      let status: string | undefined;
+      await waitFor(async () => {
+        const described = await g.h.client.workflow
+          .getHandle(turnId)
+          .describe()
+          .catch(() => undefined);
+        status = described?.status.name;
+        return status !== undefined && status !== 'RUNNING';
+      });
+      assert.equal(status, 'FAILED');
       const rows = await g.pool.query(`SELECT 1 FROM turns WHERE tenant_id = 'acme' AND conversation_id = $1`, [
         conversationId,
       ]);
@@ -336,6 +367,20 @@ describe('conversations listed and deleted', function () {
     return rows[0]!.n;
   }
 });
+
+async function within<T>(ms: number, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 async function waitFor(ok: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
