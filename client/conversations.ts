@@ -194,15 +194,36 @@ async function runsOf(temporal: Client, workflowId: string): Promise<Execution[]
 
 const executionOf = (e: Execution) => ({ workflowId: e.workflowId, runId: e.runId ?? null });
 
-/** Asks Temporal to delete the executions (a running one is terminated at once); those it had. */
+/**
+ * Asks Temporal to delete the executions (a running one is terminated at once); those it had, each by its run id. An
+ * execution named by workflow id alone is resolved to its current run first: a start arriving meanwhile may begin a
+ * new run under the same id, which is not the one being deleted (and must not be waited for).
+ */
 async function requestDeletion(temporal: Client, executions: Execution[]): Promise<Execution[]> {
   const namespace = temporal.options.namespace;
+  const runs = await Promise.all(
+    executions.map(async (e): Promise<Execution | undefined> => {
+      if (e.runId !== undefined) return e;
+      try {
+        const described = await temporal.workflowService.describeWorkflowExecution({
+          namespace,
+          execution: executionOf(e),
+        });
+        const runId = described.workflowExecutionInfo?.execution?.runId;
+        return runId ? { workflowId: e.workflowId, runId } : undefined;
+      } catch (err: unknown) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
+    }),
+  );
+  const known = runs.filter((e): e is Execution => e !== undefined);
   const had = await Promise.all(
-    executions.map((e) =>
+    known.map((e) =>
       exists(() => temporal.workflowService.deleteWorkflowExecution({ namespace, workflowExecution: executionOf(e) })),
     ),
   );
-  return executions.filter((_, i) => had[i]);
+  return known.filter((_, i) => had[i]);
 }
 
 /**

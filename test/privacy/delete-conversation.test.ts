@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { WithStartWorkflowOperation } from '@temporalio/client';
@@ -343,8 +344,56 @@ describe('conversations listed and deleted', function () {
     });
   });
 
-  /** Whether any row of any table of the database holds a marker of this file. */
-  async function holdsMarker(): Promise<boolean> {
+  it('races starts with a deletion: each start is refused, deleted with the conversation, or runs in the new one', async () => {
+    g.h.llm.respond(() => ({ steps: [{ text: 'ok' }] }));
+    const conversationId = uniqueId('del-burst');
+    await g.h.withWorker(async () => {
+      await waitForFinished(g.h, (await start('acme', conversationId, marker('user'))).requestTurnId);
+      const messages = Array.from({ length: 10 }, () => marker('user'));
+      const starts = messages.map((message, i) =>
+        sleep(i * 30)
+          .then(() => start('acme', conversationId, message))
+          .then(
+            (started) => ({ message, started, err: undefined }),
+            (err: unknown) => ({ message, started: undefined, err }),
+          ),
+      );
+      const deletion = sleep(90).then(() => g.turns.deleteConversation('acme', conversationId));
+      const outcomes = await Promise.all(starts);
+      assert.equal(await deletion, 'deleted');
+      const seen = { refused: 0, deleted: 0, ran: 0 };
+      for (const { message, started, err } of outcomes) {
+        if (!started) {
+          assert.ok(err instanceof TurnConflictError && err.reason === 'deleting', String(err));
+          seen.refused += 1;
+          continue;
+        }
+        // Never stuck: its turn is gone with the conversation, or it ends in the new one.
+        let status: string | undefined;
+        await waitFor(async () => {
+          const { rows } = await g.pool.query<{ status: string }>(`SELECT status FROM turns WHERE id = $1`, [
+            started.requestTurnId,
+          ]);
+          status = rows[0]?.status;
+          return status === undefined || ['completed', 'failed', 'cancelled', 'steered'].includes(status);
+        }, 60_000);
+        if (status === undefined) {
+          assert.equal(await holdsMarker(message), false, 'a deleted turn left its message behind');
+          seen.deleted += 1;
+        } else {
+          assert.equal(status, 'completed');
+          seen.ran += 1;
+        }
+      }
+      console.log(`      (${JSON.stringify(seen)})`);
+      // The conversation the deletion left behind takes turns as usual.
+      const after = await start('acme', conversationId, 'after the burst');
+      assert.equal((await waitForFinished(g.h, after.requestTurnId)).status, 'completed');
+    });
+  });
+
+  /** Whether any row of any table of the database holds `needle` (default: any marker of this file). */
+  async function holdsMarker(needle = prefix): Promise<boolean> {
     const { rows: tables } = await g.pool.query<{ name: string }>(
       `SELECT quote_ident(table_schema) || '.' || quote_ident(table_name) AS name FROM information_schema.tables
        WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_type = 'BASE TABLE'`,
@@ -352,7 +401,7 @@ describe('conversations listed and deleted', function () {
     assert.ok(tables.length >= 10, `scanned ${tables.length} tables`);
     for (const { name } of tables) {
       const { rowCount } = await g.pool.query(`SELECT 1 FROM ${name} t WHERE strpos(t::text, $1) > 0 LIMIT 1`, [
-        prefix,
+        needle,
       ]);
       if (rowCount) return true;
     }
