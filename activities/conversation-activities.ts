@@ -110,6 +110,12 @@ export function createConversationActivities(deps: ActivityDeps) {
   }
 
   async function writeOnce(turnId: string, key: string, body: Exclude<TurnEventBody, { type: 'text' }>) {
+    // A turn deleted with its conversation (its start reached the conversation late) has no stream to write to: its
+    // conversation must not wait on it.
+    if (!(await deps.pool.query(`SELECT 1 FROM turns WHERE id = $1`, [turnId])).rowCount) {
+      deps.logger.info({ turnId, event: body.type }, 'turn deleted with its conversation: nothing to announce');
+      return;
+    }
     const writer = await StreamWriter.open(deps.pool, {
       turnId,
       hop: 0,

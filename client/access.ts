@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { ConversationDeletingError } from './errors';
 
 /**
  * The one rule of who may see what: a tenant sees exactly the conversations and turns stored under its tenant id,
@@ -39,22 +40,59 @@ export class TurnOwnershipError extends Error {
  * turn is stored under: `claim.turnId`, or the old-style id of a turn stored for the same request before turn
  * ids carried the tenant (so a request never gets a second turn across that change).
  * @throws TurnOwnershipError when the turn id is already stored under another tenant.
+ * @throws ConversationDeletingError while the conversation is being deleted.
  */
 export async function claimTurn(db: Db, claim: TurnClaim): Promise<string> {
-  const { rows } = await db.query<{ id: string; tenant_id: string }>(
-    `WITH conversation AS (
-       INSERT INTO conversations (tenant_id, id) VALUES ($1, $2) ON CONFLICT (tenant_id, id) DO NOTHING),
+  const { rows } = await db.query<ClaimRow>(claimSql(`'running'`), claimParams(claim));
+  return settleClaim(rows, claim).turnId;
+}
+
+/** A row of {@link claimSql}: whether the conversation took the claim, and the request's turn (if any). */
+interface ClaimRow {
+  open: boolean;
+  id: string | null;
+  tenant_id: string | null;
+  status: QueuedClaim['status'] | null;
+  steered_into: string | null;
+}
+
+/**
+ * One statement: the conversation is created, or its last activity moved to now, unless a deletion has begun
+ * (`deleting_since`); only then is the turn stored, under `status`. `ON CONFLICT DO UPDATE` locks the conversation's
+ * row, so a claim and the start of a deletion never interleave: a claim either lands before the deletion (which then
+ * deletes it with the rest) or sees it and stores nothing. A deletion that already removed the row leaves no conflict:
+ * the claim creates a new, empty conversation.
+ */
+function claimSql(status: string): string {
+  return `WITH conversation AS (
+       INSERT INTO conversations (tenant_id, id) VALUES ($1, $2)
+       ON CONFLICT (tenant_id, id) DO UPDATE SET last_activity_at = date_trunc('milliseconds', now())
+         WHERE conversations.deleting_since IS NULL
+       RETURNING 1),
      turn AS (
-       INSERT INTO turns (id, tenant_id, conversation_id, request_id, message) VALUES ($4, $1, $2, $3, $5)
-       ON CONFLICT DO NOTHING RETURNING id, tenant_id)
-     SELECT id, tenant_id FROM turn
-     UNION ALL
-     SELECT id, tenant_id FROM turns
-     WHERE id = $4 OR (tenant_id = $1 AND conversation_id = $2 AND request_id = $3)`,
-    [claim.tenantId, claim.conversationId, claim.requestId, claim.turnId, claim.message],
-  );
-  if (rows.some((r) => r.tenant_id !== claim.tenantId)) throw new TurnOwnershipError(claim.turnId);
-  return rows[0]?.id ?? claim.turnId;
+       INSERT INTO turns (id, tenant_id, conversation_id, request_id, status, message)
+       SELECT $4, $1, $2, $3, ${status}, $5 WHERE EXISTS (SELECT 1 FROM conversation)
+       ON CONFLICT DO NOTHING RETURNING id, tenant_id, status, steered_into)
+     SELECT c.open, r.id, r.tenant_id, r.status, r.steered_into
+     FROM (SELECT count(*) > 0 AS open FROM conversation) c
+     LEFT JOIN (
+       SELECT id, tenant_id, status, steered_into FROM turn
+       UNION ALL
+       SELECT id, tenant_id, status, steered_into FROM turns
+       WHERE id = $4 OR (tenant_id = $1 AND conversation_id = $2 AND request_id = $3)) r ON true`;
+}
+
+function claimParams(claim: TurnClaim): unknown[] {
+  return [claim.tenantId, claim.conversationId, claim.requestId, claim.turnId, claim.message];
+}
+
+function settleClaim(rows: ClaimRow[], claim: TurnClaim): QueuedClaim {
+  if (rows[0]?.open !== true) throw new ConversationDeletingError(claim.conversationId);
+  if (rows.some((r) => r.tenant_id !== null && r.tenant_id !== claim.tenantId)) {
+    throw new TurnOwnershipError(claim.turnId);
+  }
+  const row = rows.find((r) => r.id !== null);
+  return { turnId: row?.id ?? claim.turnId, status: row?.status ?? 'queued', steeredInto: row?.steered_into ?? null };
 }
 
 /** A turn claimed for the ordered start: where the request stands. */
@@ -71,29 +109,11 @@ export interface QueuedClaim {
  * Like {@link claimTurn}, for a turn that may have to wait behind its conversation's running turn: a new turn is
  * stored as `queued` (owned by the tenant from now on, not counted as running) until its workflow starts.
  * @throws TurnOwnershipError when the turn id is already stored under another tenant.
+ * @throws ConversationDeletingError while the conversation is being deleted.
  */
 export async function claimQueuedTurn(db: Db, claim: TurnClaim): Promise<QueuedClaim> {
-  const { rows } = await db.query<{
-    id: string;
-    tenant_id: string;
-    status: QueuedClaim['status'];
-    steered_into: string | null;
-  }>(
-    `WITH conversation AS (
-       INSERT INTO conversations (tenant_id, id) VALUES ($1, $2) ON CONFLICT (tenant_id, id) DO NOTHING),
-     turn AS (
-       INSERT INTO turns (id, tenant_id, conversation_id, request_id, status, message)
-       VALUES ($4, $1, $2, $3, 'queued', $5)
-       ON CONFLICT DO NOTHING RETURNING id, tenant_id, status, steered_into)
-     SELECT id, tenant_id, status, steered_into FROM turn
-     UNION ALL
-     SELECT id, tenant_id, status, steered_into FROM turns
-     WHERE id = $4 OR (tenant_id = $1 AND conversation_id = $2 AND request_id = $3)`,
-    [claim.tenantId, claim.conversationId, claim.requestId, claim.turnId, claim.message],
-  );
-  if (rows.some((r) => r.tenant_id !== claim.tenantId)) throw new TurnOwnershipError(claim.turnId);
-  const row = rows[0];
-  return { turnId: row?.id ?? claim.turnId, status: row?.status ?? 'queued', steeredInto: row?.steered_into ?? null };
+  const { rows } = await db.query<ClaimRow>(claimSql(`'queued'`), claimParams(claim));
+  return settleClaim(rows, claim);
 }
 
 /**
@@ -109,17 +129,27 @@ export async function releaseQueuedClaim(db: Db, turnId: string): Promise<void> 
   );
 }
 
-/** Whether `tenant` may see the turn `turnId` (false for a missing turn and for another tenant's alike). */
+/**
+ * Whether `tenant` may see the turn `turnId` (false for a missing turn and for another tenant's alike, and for a turn
+ * of a conversation being deleted).
+ */
 export async function tenantSeesTurn(db: Db, tenant: string, turnId: string): Promise<boolean> {
-  const { rowCount } = await db.query(`SELECT 1 FROM turns WHERE id = $1 AND tenant_id = $2`, [turnId, tenant]);
+  const { rowCount } = await db.query(
+    `SELECT 1 FROM turns t JOIN conversations c ON c.tenant_id = t.tenant_id AND c.id = t.conversation_id
+     WHERE t.id = $1 AND t.tenant_id = $2 AND c.deleting_since IS NULL`,
+    [turnId, tenant],
+  );
   return (rowCount ?? 0) > 0;
 }
 
-/** Whether `tenant` has a conversation `conversationId` (false for a missing one and for another tenant's alike). */
+/**
+ * Whether `tenant` has a conversation `conversationId` (false for a missing one and for another tenant's alike, and
+ * for one being deleted).
+ */
 export async function tenantSeesConversation(db: Db, tenant: string, conversationId: string): Promise<boolean> {
-  const { rowCount } = await db.query(`SELECT 1 FROM conversations WHERE tenant_id = $1 AND id = $2`, [
-    tenant,
-    conversationId,
-  ]);
+  const { rowCount } = await db.query(
+    `SELECT 1 FROM conversations WHERE tenant_id = $1 AND id = $2 AND deleting_since IS NULL`,
+    [tenant, conversationId],
+  );
   return (rowCount ?? 0) > 0;
 }

@@ -65,3 +65,15 @@ export class BudgetExhaustedError extends Error {
     super(`tenant ${tenantId} has used its daily budget of ${dailyTokens} tokens`);
   }
 }
+
+/**
+ * Thrown by a claim (and so by every start) while the conversation is being deleted: nothing is stored. Once the
+ * deletion has finished, the same conversation id starts a new, empty conversation.
+ */
+export class ConversationDeletingError extends Error {
+  override readonly name = 'ConversationDeletingError';
+
+  constructor(readonly conversationId: string) {
+    super(`conversation ${conversationId} is being deleted`);
+  }
+}

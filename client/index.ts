@@ -11,8 +11,20 @@ export {
   type OrderedStart,
   type OrderedStartOptions,
 } from './ordered-start';
-export { BudgetExhaustedError, ConversationStuckError, TurnStartTimeoutError } from './errors';
+export {
+  BudgetExhaustedError,
+  ConversationDeletingError,
+  ConversationStuckError,
+  TurnStartTimeoutError,
+} from './errors';
 export { checkDailyBudget, DailyTokenBudgets, secondsUntilUtcMidnight } from './budget';
+export {
+  deleteConversation,
+  listConversations,
+  TITLE_CHARS,
+  type ConversationSummary,
+  type DeleteConversationDeps,
+} from './conversations';
 export { EventHub, type EventHubOptions, type LiveMessage } from './event-hub';
 export { turnEvents, type TurnEventsOptions } from './turn-events';
 export { checkCursor, CursorOutOfRangeError } from './cursors';

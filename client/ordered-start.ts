@@ -28,7 +28,7 @@ import {
 } from '../workflows';
 import { claimQueuedTurn, releaseQueuedClaim } from './access';
 import { checkDailyBudget } from './budget';
-import { ConversationStuckError, TurnStartTimeoutError } from './errors';
+import { ConversationDeletingError, ConversationStuckError, TurnStartTimeoutError } from './errors';
 import { InvalidTurnRequestError, type StartTurnDeps } from './start-turn';
 
 /** A turn request with its double-texting policy (what to do while another turn of the conversation runs). */
@@ -36,14 +36,15 @@ export const OrderedTurnRequest = StartTurnRequest.extend({ doubleTexting: Doubl
 export type OrderedTurnRequest = z.input<typeof OrderedTurnRequest>;
 
 /**
- * Thrown when the conversation refuses the turn: policy `reject` while `runningTurnId` runs (or waits), or a queue
- * already holding `MAX_QUEUED_TURNS` turns. Nothing was started or stored for the request.
+ * Thrown when the conversation refuses the turn: policy `reject` while `runningTurnId` runs (or waits), a queue
+ * already holding `MAX_QUEUED_TURNS` turns, or a deletion of the conversation under way (`deleting`; once it has
+ * finished, the same request starts a new conversation). Nothing was started or stored for the request.
  */
 export class TurnConflictError extends Error {
   override readonly name = 'TurnConflictError';
 
   constructor(
-    readonly reason: 'busy' | 'queue_full',
+    readonly reason: 'busy' | 'queue_full' | 'deleting',
     /** The turn the conversation is busy with (`busy` only). */
     readonly runningTurnId: string | null,
     options?: { cause?: unknown },
@@ -51,7 +52,9 @@ export class TurnConflictError extends Error {
     super(
       reason === 'busy'
         ? `turn ${runningTurnId} of the conversation is running`
-        : 'the conversation has too many turns waiting',
+        : reason === 'deleting'
+          ? 'the conversation is being deleted'
+          : 'the conversation has too many turns waiting',
       options,
     );
   }
@@ -101,7 +104,8 @@ export const DEFAULT_START_TIMEOUT_MS = 10_000;
  * stored under its tenant (as `queued`) before that, so it is owned from the moment this returns.
  *
  * @throws InvalidTurnRequestError for an invalid request or one naming a model or tool no worker serves.
- * @throws TurnConflictError when the conversation refuses it (policy `reject` while busy, or a full queue).
+ * @throws TurnConflictError when the conversation refuses it (policy `reject` while busy, a full queue, or a deletion
+ *   under way).
  * @throws TurnStartTimeoutError when no worker accepts it within `startTimeoutMs`; the same request retried later
  *   attaches to it (the update id is the request id, and the claim stays).
  * @throws BudgetExhaustedError when the tenant has spent its daily token budget (a retry of an existing turn passes).
@@ -126,6 +130,9 @@ export async function startOrderedTurn(
     requestId,
     turnId: turnIdFor(tenantId, conversationId, requestId),
     message,
+  }).catch((err: unknown) => {
+    if (err instanceof ConversationDeletingError) throw new TurnConflictError('deleting', null, { cause: err });
+    throw err;
   });
   const handleOf = (turnId: string) => deps.temporal.workflow.getHandle<typeof chatTurn>(turnId);
   if (claim.status !== 'queued') {

@@ -22,6 +22,7 @@ import {
   type OrderedTurnRequest,
 } from './ordered-start';
 import { checkCursor } from './cursors';
+import { deleteConversation, listConversations, type ConversationSummary } from './conversations';
 import { finalMessageOf, hasTerminalEvent, storedEventsAfter, turnState } from './store';
 import { turnEvents, type TurnEventsOptions } from './turn-events';
 
@@ -113,6 +114,27 @@ export class TurnClient {
       },
     );
     return started;
+  }
+
+  /**
+   * A page of the tenant's conversations, most recent activity first (`after`: the last page's `next`).
+   * @throws InvalidPageCursorError for an `after` that is not a `next` of this listing.
+   */
+  conversations(
+    tenantId: string,
+    page: { limit?: number; after?: string } = {},
+  ): Promise<{ conversations: ConversationSummary[]; next: string | null }> {
+    return listConversations(this.opts.pool, tenantId, page);
+  }
+
+  /**
+   * Deletes the tenant's conversation for good: stops its running turn, drops its queued ones, closes its workflow and
+   * deletes its text (messages, stream, tool calls and results, approvals); usage figures stay. `not_found` for a
+   * conversation the tenant does not have. Safe to repeat: a deletion cut short is finished by the next call.
+   * Afterwards the same id starts a new, empty conversation.
+   */
+  deleteConversation(tenantId: string, conversationId: string): Promise<'deleted' | 'not_found'> {
+    return deleteConversation(this.opts, tenantId, conversationId);
   }
 
   /** The conversation's running turn and its queued ones, in the order they will run. */

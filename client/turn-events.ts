@@ -23,6 +23,8 @@ export interface TurnEventsOptions {
  * lay beyond the stream, which is all that can be said of it then), and a cursor the turn never issued is refused
  * before any waiting.
  *
+ * Ends without a terminal event when the turn is deleted (with its conversation) while it is followed.
+ *
  * @throws CursorOutOfRangeError (from the first `next()`) for an `after` beyond the turn's end or never issued.
  */
 export async function* turnEvents(
@@ -42,12 +44,15 @@ export async function* turnEvents(
   };
   /** A terminal event announced at or below `last`: the reader's cursor was beyond it, but it must still end. */
   let lateEnd: TurnEvent | undefined;
+  /** A doorbell rang since the last read: if the read then finds nothing, the turn may have been deleted. */
+  let rang = false;
   const onLive = (message: LiveMessage) => {
     if (message.kind === 'event') {
       if (message.event.cursor > last) pending.set(message.event.cursor, message.event);
       else if (isTerminal(message.event) && message.event.cursor < last) lateEnd = message.event;
     } else {
       needsRead = true;
+      rang = true;
     }
     notify();
   };
@@ -66,9 +71,12 @@ export async function* turnEvents(
       }
       if (needsRead) {
         needsRead = false;
+        const afterRing = rang;
+        rang = false;
         // Page by page until a page comes back short: a turn may hold far more rows than one page.
         for (let full = true; full;) {
           const page = await storedEventsAfter(db, turnId, last);
+          if (afterRing && page.length === 0 && !(await turnExists(db, turnId))) return;
           full = page.length === STORED_EVENTS_PAGE;
           for (const event of page) {
             if (event.cursor <= last) continue;
@@ -112,6 +120,10 @@ export async function* turnEvents(
     unsubscribe();
     opts.signal?.removeEventListener('abort', onAbort);
   }
+}
+
+async function turnExists(db: pg.Pool, turnId: string): Promise<boolean> {
+  return ((await db.query(`SELECT 1 FROM turns WHERE id = $1`, [turnId])).rowCount ?? 0) > 0;
 }
 
 function hasDeliverable(pending: Map<number, TurnEvent>, last: number): boolean {

@@ -1,6 +1,7 @@
 import type { TLSConfig } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { z } from 'zod';
+import { EncryptionKeys } from '../codec/keys';
 import { TASK_QUEUE } from '../common';
 
 /** An environment flag: `true|false|1|0|yes|no`. */
@@ -26,6 +27,11 @@ export const TemporalEnv = z.object({
   TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
   /** Task queue turns run on. @default 'turnflow' */
   TURNFLOW_TASK_QUEUE: z.string().min(1).default(TASK_QUEUE),
+  /**
+   * Payload encryption: `keyId:base64key,…` (32-byte AES-256 keys); the first encrypts, all decrypt. Unset: payloads
+   * go to Temporal as they are.
+   */
+  TURNFLOW_ENCRYPTION_KEYS: z.preprocess((v) => (v === '' ? undefined : v), EncryptionKeys.optional()),
 });
 export type TemporalEnv = z.infer<typeof TemporalEnv>;
 

@@ -4,6 +4,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { EncryptionKeys } from '../codec/keys';
 import { migrate } from '../db';
 import { DEV_TOKEN } from '../gateway/tenants';
 import {
@@ -38,6 +39,9 @@ const Config = z.object({
   TURNFLOW_METRICS_PORT: z.coerce.number().int().min(1).max(65535).default(9464),
   TURNFLOW_SDK_METRICS_PORT: z.coerce.number().int().min(1).max(65535).default(9465),
   GATEWAY_METRICS_PORT: z.coerce.number().int().min(1).max(65535).default(9466),
+  /** With keys, payloads are encrypted and a codec server lets the embedded UI show them (docs/security.md). */
+  TURNFLOW_ENCRYPTION_KEYS: z.preprocess((v) => (v === '' ? undefined : v), EncryptionKeys.optional()),
+  CODEC_PORT: z.coerce.number().int().min(1).max(65535).default(8234),
 });
 type Config = z.infer<typeof Config>;
 
@@ -45,6 +49,7 @@ const ENTRY = {
   worker: path.join(PROJECT_ROOT, 'worker', 'main.ts'),
   gateway: path.join(PROJECT_ROOT, 'gateway', 'main.ts'),
   scriptedLlm: path.join(PROJECT_ROOT, 'scripted-llm', 'main.ts'),
+  codec: path.join(PROJECT_ROOT, 'codec', 'main.ts'),
 };
 
 const supervisor = new Supervisor();
@@ -79,12 +84,16 @@ function describeExit(exit: ChildExit): string {
   return exit.signal ? `was killed by ${exit.signal}` : `exited with code ${String(exit.code)}`;
 }
 
-async function startTemporal(config: Config): Promise<{ address: string; ui: string | undefined }> {
+async function startTemporal(
+  config: Config,
+  codecEndpoint: string | undefined,
+): Promise<{ address: string; ui: string | undefined }> {
   if (config.TEMPORAL_ADDRESS) return { address: config.TEMPORAL_ADDRESS, ui: undefined };
   const address = `localhost:${DEV_SERVER_PORTS.grpc}`;
   const ui = `http://localhost:${DEV_SERVER_PORTS.ui}`;
   if (await isTemporalReachable(address)) {
     say(`reusing the Temporal server already answering at ${address}`);
+    if (codecEndpoint) say(`its UI decodes payloads only if it was started with --ui-codec-endpoint ${codecEndpoint}`);
     return { address, ui };
   }
   await mkdir(DATA_DIR, { recursive: true });
@@ -92,7 +101,7 @@ async function startTemporal(config: Config): Promise<{ address: string; ui: str
   const child = await supervisor.start({
     name: 'temporal',
     command: cli,
-    args: devServerArgs(),
+    args: devServerArgs(codecEndpoint ? { codecEndpoint } : {}),
     cwd: PROJECT_ROOT,
     quietWhenStopping: true,
   });
@@ -134,6 +143,22 @@ async function startLlm(config: Config): Promise<{ baseUrl: string | undefined; 
   return { baseUrl, apiKey: 'scripted', label: `${baseUrl} (scripted)` };
 }
 
+/** The codec server for the embedded UI (localhost, no token: the dev UI has none to pass); its endpoint. */
+async function startCodec(port: number): Promise<string> {
+  await supervisor.start(
+    tsEntry('codec', ENTRY.codec, { CODEC_PORT: String(port), CODEC_HOST: '127.0.0.1', TURNFLOW_DEV: '1' }),
+  );
+  await Promise.race([
+    waitForPort(port, 'the codec server'),
+    supervisor.firstUnexpectedExit.then((exit) => {
+      throw new Error(`${exit.name} ${describeExit(exit)} while starting`);
+    }),
+  ]);
+  const endpoint = `http://localhost:${port}/codec`;
+  say(`payloads are encrypted; codec server ${endpoint} (the Temporal UI decodes through it)`);
+  return endpoint;
+}
+
 async function main(): Promise<void> {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
@@ -143,7 +168,8 @@ async function main(): Promise<void> {
     });
   }
   const config = Config.parse(process.env);
-  const [temporal, databaseUrl] = await Promise.all([startTemporal(config), startPostgres(config)]);
+  const codecEndpoint = config.TURNFLOW_ENCRYPTION_KEYS ? await startCodec(config.CODEC_PORT) : undefined;
+  const [temporal, databaseUrl] = await Promise.all([startTemporal(config, codecEndpoint), startPostgres(config)]);
   await migrate(databaseUrl);
   const llm = await startLlm(config);
 

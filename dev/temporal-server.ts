@@ -10,8 +10,11 @@ export const DEV_SERVER_DB_FILE = path.join(DATA_DIR, 'temporal.sqlite');
 /** Ports of `npm start`'s dev server (Temporal's own defaults). */
 export const DEV_SERVER_PORTS = { grpc: 7233, ui: 8233 } as const;
 
-/** Arguments for `temporal server start-dev` with persistent state and the project's search attributes. */
-export function devServerArgs(): string[] {
+/**
+ * Arguments for `temporal server start-dev` with persistent state and the project's search attributes; with
+ * `codecEndpoint`, its UI decodes payloads through that codec server.
+ */
+export function devServerArgs(opts: { codecEndpoint?: string } = {}): string[] {
   return [
     'server',
     'start-dev',
@@ -25,6 +28,7 @@ export function devServerArgs(): string[] {
     'warn',
     ...searchAttributeCliArgs(),
     ...devServerDynamicConfigArgs(),
+    ...(opts.codecEndpoint ? ['--ui-codec-endpoint', opts.codecEndpoint] : []),
   ];
 }
 

@@ -15,6 +15,16 @@ export { CursorOutOfRangeError } from '../client/cursors';
 export { BudgetExhaustedError } from '../client/errors';
 export { DailyTokenBudgets, secondsUntilUtcMidnight } from '../client/budget';
 export { TurnOwnershipError } from '../client/access';
+export { ConversationDeletingError } from '../client/errors';
+export type { ConversationSummary } from '../client/conversations';
+export {
+  AesGcmPayloadCodec,
+  encryptionDataConverter,
+  EncryptionKeys,
+  PayloadDecryptionError,
+  UnknownEncryptionKeyError,
+  type EncryptionKey,
+} from '../codec';
 export {
   AnswerAssembler,
   DoneEvent,

@@ -11,3 +11,4 @@ export { hashToken, TenantDirectory } from '../gateway/tenants';
 export { JwtTenants, type JwtTenantOptions } from '../gateway/jwt';
 export { TURN_ATTACHED_HEADER, TURN_ID_HEADER } from '../gateway/turns';
 export { ConfigError } from '../config';
+export { codecRequestHandler, startCodecServer, type CodecServer, type CodecServerOptions } from '../codec';

@@ -59,6 +59,8 @@ export interface GatewayDeps {
  * - `POST /v1/turns/:turnId/cancel` asks a running turn to stop (202)
  * - `GET  /v1/conversations/:id/messages` lists the conversation's user and assistant messages
  * - `GET  /v1/conversations/:id/turns` lists the conversation's running and queued turns
+ * - `GET  /v1/conversations` lists the tenant's conversations, most recent activity first (paged)
+ * - `DELETE /v1/conversations/:id` deletes a conversation for good (its turns stopped, its text erased)
  * - `POST /v1/chat`, `GET /v1/chat/:id/stream`, `POST /v1/chat/:id/stop`, `GET /v1/chat/:id/messages`: the same
  *   turns for the AI SDK's `useChat` (UI message stream protocol; gateway/chat/)
  * - `GET  /v1/usage?from&to&groupBy` the tenant's tokens, LLM attempts, turns and tool calls in a time range

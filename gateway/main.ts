@@ -2,6 +2,7 @@ import { Client, type Connection } from '@temporalio/client';
 import pino from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { signalOnShutdown, TurnClient, waitFor } from '../client';
+import { encryptionDataConverter } from '../codec';
 import { createPool, isPostgresUnavailable, migrate } from '../db';
 import { createGatewayMetrics, startMetricsServer, type MetricsServer } from '../metrics';
 import { createGatewayApp } from './app';
@@ -52,7 +53,11 @@ async function main(): Promise<void> {
   if (registry) collectDefaultMetrics({ register: registry });
   try {
     connection = await waitFor('Temporal', () => connectTemporal(config), waiting);
-    const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+    const client = new Client({
+      connection,
+      namespace: config.TEMPORAL_NAMESPACE,
+      dataConverter: encryptionDataConverter(config.TURNFLOW_ENCRYPTION_KEYS),
+    });
     turns = new TurnClient({
       temporal: client,
       pool,

@@ -3,6 +3,8 @@ import { ApiError } from './errors';
 
 /** Every route of the gateway with the methods it answers (HEAD is answered wherever GET is). */
 export const ROUTE_METHODS: readonly { path: string; allow: readonly string[] }[] = [
+  { path: '/v1/conversations', allow: ['GET', 'HEAD'] },
+  { path: '/v1/conversations/:id', allow: ['DELETE'] },
   { path: '/v1/conversations/:id/turns', allow: ['GET', 'HEAD', 'POST'] },
   { path: '/v1/conversations/:id/messages', allow: ['GET', 'HEAD'] },
   { path: '/v1/turns/:turnId/events', allow: ['GET', 'HEAD'] },

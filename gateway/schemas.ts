@@ -78,3 +78,29 @@ export const TurnIdParam = z
   .max(400)
   .refine((id) => parseTurnId(id) !== undefined, 'must be a turn id (turn/<tenant>/<conversationId>/<requestId>)')
   .meta({ description: 'A turn id, `turn/<tenant>/<conversationId>/<requestId>`, URL-encoded.' });
+
+/** Query of `GET /v1/conversations`. */
+export const ConversationsQuery = z.strictObject({
+  /** Conversations per page. @default 50 */
+  limit: ListLimit,
+  /** The `next` of the previous page. */
+  after: z.string().min(1).max(512).optional(),
+});
+
+/** One conversation of `GET /v1/conversations`. */
+export const ConversationSummary = z.object({
+  id: ConversationId,
+  createdAt: z.iso.datetime(),
+  /** When a message was last sent to it. */
+  lastActivityAt: z.iso.datetime(),
+  /** Its turns (a steered message is part of the turn it joined). */
+  turnCount: z.number().int().nonnegative(),
+  /** Its first user message, cut to 80 characters (Unicode code points); empty before it is stored. */
+  title: z.string(),
+});
+
+/** Response of `GET /v1/conversations`: most recent activity first; `next` is the `after` of the next page. */
+export const ConversationPage = z.object({
+  conversations: z.array(ConversationSummary),
+  next: z.string().nullable(),
+});

@@ -8,6 +8,7 @@ export {
   decodeNotification,
   encodeAnnouncement,
   packPayloads,
+  rereadAnnouncement,
   type Announcement,
   type Doorbell,
 } from './notify';

@@ -33,6 +33,15 @@ export function encodeAnnouncement(event: TurnEvent): { payload: string; doorbel
 }
 
 /**
+ * A bodiless announcement that only asks the turn's listeners to read its stored stream again: sent when the turn's
+ * rows were deleted (its conversation was), so a reader finds that out instead of waiting for ever.
+ */
+export function rereadAnnouncement(turnId: string): string {
+  const bell: Doorbell = { turnId, cursor: 0, prev: 0, doorbell: true };
+  return JSON.stringify(bell);
+}
+
+/**
  * Packs announcements into as few NOTIFY payloads as fit under the size limit: one alone as itself, several as
  * a JSON array, in order.
  */

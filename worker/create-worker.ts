@@ -22,6 +22,11 @@ export interface TurnWorkerOptions {
    * @default DEFAULT_MAX_CONCURRENT_ACTIVITIES
    */
   maxConcurrentActivityTaskExecutions?: number;
+  /**
+   * How payloads are converted and encoded (e.g. `encryptionDataConverter(keys)`); it must match the clients'.
+   * @default Temporal's default converter
+   */
+  dataConverter?: WorkerOptions['dataConverter'];
   /** Temporal worker interceptors (e.g. to observe activities); none by default. */
   interceptors?: WorkerOptions['interceptors'];
   /**
@@ -113,6 +118,7 @@ async function createWorker(opts: TurnWorkerOptions): Promise<Worker> {
     maxHeartbeatThrottleInterval: '1 second',
     defaultHeartbeatThrottleInterval: '1 second',
     ...(opts.interceptors ? { interceptors: opts.interceptors } : {}),
+    ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
     ...(opts.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: opts.maxCachedWorkflows }),
   });
   await publishCatalog(opts.deps.pool, {

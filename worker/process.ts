@@ -3,6 +3,7 @@ import { NativeConnection } from '@temporalio/worker';
 import OpenAI from 'openai';
 import pino, { type Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { encryptionDataConverter } from '../codec';
 import { createPool, isPostgresUnavailable, migrate } from '../db';
 import { builtinTools, createToolRegistry, type Tool } from '../activities/tools';
 import { signalOnShutdown, waitFor } from '../client';
@@ -124,6 +125,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions = {}): Promise
         ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : {}),
         ...(opts.interceptors ? { interceptors: opts.interceptors } : {}),
         mcpServers,
+        dataConverter: encryptionDataConverter(config.TURNFLOW_ENCRYPTION_KEYS),
       });
     logger.info(
       {

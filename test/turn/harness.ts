@@ -10,7 +10,7 @@ import pino, { type Logger } from 'pino';
 import { startScriptedLlm, type ScriptedLlm } from '../../scripted-llm';
 import { builtinTools, createToolRegistry, type Tool } from '../../activities/tools';
 import type { ActivityDeps } from '../../activities';
-import { createTurnWorker, WORKFLOWS_PATH } from '../../worker/create-worker';
+import { createTurnWorker, WORKFLOWS_PATH, type TurnWorkerOptions } from '../../worker/create-worker';
 import { startTurn, type StartedTurn } from '../../client';
 import type { StartTurnRequest } from '../../common';
 import { testEnv, uniqueId, uniqueTaskQueue, type TestEnv } from '../support';
@@ -60,6 +60,8 @@ export interface WorkerOpts {
   approvalTools?: string[];
   approvalTimeoutMs?: number;
   maxConcurrentActivityTaskExecutions?: number;
+  /** The worker's data converter (payload encryption). */
+  dataConverter?: TurnWorkerOptions['dataConverter'];
 }
 
 export const TEST_MODEL = 'scripted-model';
@@ -106,6 +108,7 @@ export async function turnHarness(): Promise<TurnHarness> {
           workflowBundle: workflowBundleCode,
           ...(opts.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: opts.maxCachedWorkflows }),
           ...(opts.mcpServers ? { mcpServers: opts.mcpServers } : {}),
+          ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
           ...(opts.maxConcurrentActivityTaskExecutions === undefined
             ? {}
             : { maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions }),
