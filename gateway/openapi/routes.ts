@@ -4,7 +4,17 @@ import { ApprovalDecisionRequest } from '../../client';
 import { ApprovalId, PageQuery } from '../approvals';
 import { ChatRequestBody } from '../chat/body';
 import { HistoryQuery } from '../chat/routes';
-import { CancelBody, ConversationId, Cursor, EventsQuery, MessagesQuery, StartTurnBody, TurnIdParam } from '../schemas';
+import {
+  CancelBody,
+  ConversationId,
+  ConversationPage,
+  ConversationsQuery,
+  Cursor,
+  EventsQuery,
+  MessagesQuery,
+  StartTurnBody,
+  TurnIdParam,
+} from '../schemas';
 import { UsageQuery } from '../usage';
 import { authErrors, bodyErrors, errorResponse, errors } from './common';
 import {
@@ -50,7 +60,7 @@ const uiMessageStreamHeaders = z.object({
 
 const conflict = errorResponse(
   '`conflict`: the conversation refuses the turn (double-texting policy `reject` while another turn runs or waits, ' +
-    'with `error.runningTurnId`; or its queue is full).',
+    'with `error.runningTurnId`; or its queue is full; or it is being deleted).',
 );
 
 /**
@@ -92,6 +102,45 @@ export const API_ROUTES: readonly ApiRoute[] = [
         '409': conflict,
         '429': errors.tooManyRequests,
         '503': errors.unavailable,
+      },
+    },
+  },
+  {
+    method: 'get',
+    path: '/v1/conversations',
+    operation: {
+      operationId: 'listConversations',
+      tags: ['conversations'],
+      summary: "The tenant's conversations, most recent activity first",
+      description: 'Cursor-paged: pass the `next` of a page as `after` for the next one (`null` on the last page).',
+      requestParams: { query: ConversationsQuery },
+      responses: {
+        ...authErrors,
+        '200': {
+          description: 'A page of conversations, each titled by its first user message (cut to 80 characters).',
+          content: { 'application/json': { schema: ConversationPage } },
+        },
+        '400': errors.badRequest,
+      },
+    },
+  },
+  {
+    method: 'delete',
+    path: '/v1/conversations/:id',
+    operation: {
+      operationId: 'deleteConversation',
+      tags: ['conversations'],
+      summary: 'Delete a conversation for good',
+      description:
+        'Stops its running turn, drops its queued ones, removes its workflows from Temporal and every row holding its ' +
+        'text from Postgres (usage figures stay). Idempotent; afterwards its reads answer 404 and the same id starts a ' +
+        'new, empty conversation. A start while the deletion runs answers 409.',
+      requestParams: { path: conversationPath },
+      responses: {
+        ...authErrors,
+        '204': { description: 'Deleted.' },
+        '400': errors.badRequest,
+        '404': errors.notFound,
       },
     },
   },
