@@ -20,16 +20,9 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { z } from 'zod';
 import type { Activities, LegacyActivities, PrepareTurnResult, TurnflowActivities } from '../activities';
-import {
-  ChatTurnInput,
-  legacyTurnIdFor,
-  searchAttributeKeys as keys,
-  turnIdFor,
-  type ChatTurnResult,
-  type TurnProgress,
-} from '../common';
+import type { ChatTurnInput, ChatTurnResult, TurnProgress } from '../common';
+import { checkTurnInput, legacyTurnIdFor, searchAttributeKeys as keys, turnIdFor } from '../common/sandbox';
 import { ApprovalBook, decideApproval, supersedeApprovals, type DecideApprovalInput } from './approvals';
 import { steerTurn, steersAccepted, type SteerTurnInput } from './conversation-signals';
 
@@ -524,11 +517,11 @@ async function fail(failTurn: TurnSteps['failTurn'], input: ChatTurnInput, hop: 
 }
 
 function parseInput(raw: unknown): ChatTurnInput {
-  const parsed = ChatTurnInput.safeParse(raw);
-  if (!parsed.success) {
-    throw ApplicationFailure.nonRetryable(`invalid turn input: ${z.prettifyError(parsed.error)}`, 'turn.invalid_input');
+  const checked = checkTurnInput(raw);
+  if ('problem' in checked) {
+    throw ApplicationFailure.nonRetryable(`invalid turn input: ${checked.problem}`, 'turn.invalid_input');
   }
-  const input = parsed.data;
+  const { input } = checked;
   const expected = turnIdFor(input.tenantId, input.conversationId, input.requestId);
   // Runs started before the tenant became part of the id keep their old id.
   const legacy = legacyTurnIdFor(input.conversationId, input.requestId);

@@ -5,11 +5,12 @@ export {
   cancelConversationTurn,
   conversationTurns,
   MAX_QUEUED_TURNS,
-  SubmitTurnInput,
+  type CancelConversationTurnInput,
   type ConversationInput,
   type ConversationTurn,
   type ConversationTurns,
   type QueuedTurn,
+  type SubmitTurnInput,
   type SubmitTurnResult,
 } from './conversation';
 export { steerTurn, steersAccepted, type SteerTurnInput, type SteersAcceptedInput } from './conversation-signals';
