@@ -82,6 +82,13 @@ const llmCall = {
  */
 const CURRENT_SHAPE = 'turnflow-activities-v2';
 
+/**
+ * Turns started since this marker make one search-attribute upsert, at their end (an upsert is a billable action and
+ * a command of its own): they start with their attributes (`turnStartAttributes`), and their hop shows in the current
+ * details. Older runs replay their upsert at the start and one per hop.
+ */
+const ONE_UPSERT = 'one-upsert-per-turn';
+
 /** {@link turnIo} for a local activity: retried inside the workflow task while Postgres is away. */
 const turnIoLocal = { ...turnIo, localRetryThreshold: '1 minute' } as const satisfies LocalActivityOptions;
 
@@ -173,6 +180,7 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
     streamCompletion,
     executeTool,
   } = turnSteps(patched(CURRENT_SHAPE));
+  const oneUpsert = patched(ONE_UPSERT);
   const input = parseInput(rawInput);
   const progress: TurnProgress = {
     phase: 'preparing',
@@ -223,19 +231,21 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
     // Every way a turn ends is announced on its stream, a failed preparation too (older runs did not).
     if (patched('announce-prepare-failure') && !isCancellation(err)) {
       // The turn fails with its own cause even if announcing it failed too (e.g. a turn started without a row).
-      await CancellationScope.nonCancellable(() => fail(failTurn, input, 0, err)).catch(() => undefined);
+      await CancellationScope.nonCancellable(() => fail(failTurn, input, 0, err, oneUpsert)).catch(() => undefined);
     }
     throw err;
   }
   if (prepared.existing) return prepared.existing;
   const { model } = prepared;
   progress.model = model;
-  upsertSearchAttributes([
-    { key: keys.ConversationId, value: input.conversationId },
-    { key: keys.LlmModel, value: model },
-    { key: keys.TurnStatus, value: 'running' },
-    { key: keys.TurnHops, value: 0 },
-  ]);
+  if (!oneUpsert) {
+    upsertSearchAttributes([
+      { key: keys.ConversationId, value: input.conversationId },
+      { key: keys.LlmModel, value: model },
+      { key: keys.TurnStatus, value: 'running' },
+      { key: keys.TurnHops, value: 0 },
+    ]);
+  }
   const policies = new Map(prepared.tools.map((t) => [t.name, t.policy]));
   const persistence = input.persistence;
 
@@ -375,7 +385,7 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
       await recordToolResults({ turnId: input.turnId, hop, persistence });
       hop += 1;
       progress.hop = hop;
-      upsertSearchAttributes([{ key: keys.TurnHops, value: hop }]);
+      if (!oneUpsert) upsertSearchAttributes([{ key: keys.TurnHops, value: hop }]);
       if (superseded) {
         // The user moved on while calls waited: the turn ends here, and a steered message runs as the next turn.
         cancelled = true;
@@ -407,7 +417,7 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
     // with what was stored, rather than failed: the caller asked for the end, not for an error.
     const stopOutlived = progress.cancelRequested && err instanceof ActivityFailure;
     if (!isCancellation(err) && !(stopOutlived && patched('stop-outlives-lost-worker'))) {
-      await CancellationScope.nonCancellable(() => fail(failTurn, input, hop, err));
+      await CancellationScope.nonCancellable(() => fail(failTurn, input, hop, err, oneUpsert, model));
       throw err;
     }
     cancelled = true;
@@ -473,6 +483,7 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
     upsertSearchAttributes([
       { key: keys.TurnStatus, value: result.status },
       { key: keys.TurnHops, value: state.hop },
+      ...(oneUpsert ? [{ key: keys.LlmModel, value: model }] : []),
     ]);
     return result;
   }
@@ -507,12 +518,24 @@ function failureMessage(err: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
 }
 
-async function fail(failTurn: TurnSteps['failTurn'], input: ChatTurnInput, hop: number, err: unknown): Promise<void> {
+/** Stores and announces the turn's failure; `oneUpsert`: its one upsert also carries its hops and `model`, if known. */
+async function fail(
+  failTurn: TurnSteps['failTurn'],
+  input: ChatTurnInput,
+  hop: number,
+  err: unknown,
+  oneUpsert: boolean,
+  model?: string,
+): Promise<void> {
   const cause = rootFailure(err);
   const errorType = cause instanceof ApplicationFailure ? (cause.type ?? 'turn.failed') : 'turn.failed';
   const message = failureMessage(err);
   setCurrentDetails(`failed · ${errorType}`);
-  upsertSearchAttributes([{ key: keys.TurnStatus, value: 'failed' }]);
+  upsertSearchAttributes([
+    { key: keys.TurnStatus, value: 'failed' },
+    ...(oneUpsert ? [{ key: keys.TurnHops, value: hop }] : []),
+    ...(oneUpsert && model !== undefined ? [{ key: keys.LlmModel, value: model }] : []),
+  ]);
   await failTurn({ turnId: input.turnId, hop, errorType, message, persistence: input.persistence });
 }
 

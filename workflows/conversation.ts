@@ -22,8 +22,8 @@ import {
   conversationWorkflowIdFor,
   DOUBLE_TEXTING_POLICIES,
   isExternalId,
-  searchAttributeKeys as keys,
   turnIdFor,
+  turnStartAttributes,
 } from '../common/sandbox';
 import { chatTurn, cancelTurn } from './chat-turn';
 import { steerTurn, steersAccepted, type SteersAcceptedInput } from './conversation-signals';
@@ -531,10 +531,7 @@ export async function conversation(input: ConversationInput): Promise<void> {
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       // An operator closing the conversation must not cut an answer short: the turn finishes on its own.
       parentClosePolicy: ParentClosePolicy.ABANDON,
-      typedSearchAttributes: [
-        { key: keys.TenantId, value: tenantId },
-        { key: keys.ConversationId, value: conversationId },
-      ],
+      typedSearchAttributes: turnStartAttributes(next.input),
       staticSummary: `turn #${next.seq} · ${next.policy} · ${tenantId} · ${conversationId}`,
     }).then(
       (handle) => {
