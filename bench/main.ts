@@ -24,7 +24,7 @@ import {
   throughputPhase,
   warmUp,
 } from './phases';
-import { cpuCount } from './proc';
+import { cpuCount, rssMb } from './proc';
 import { benchmarksSection, replaceSection, startPathText, textTable } from './report';
 import { parseResults, StartPathResults } from './results';
 import { startPathPhases, type StartPathCounts } from './start-path';
@@ -165,17 +165,23 @@ async function startPathOnly(out: string): Promise<void> {
     const results = StartPathResults.parse(await startPathPhases(stack, systems, START_PATH.alone, log));
     // CPU per turn too (as in the full run, with fewer turns): what the start path's workflow tasks cost shows there.
     const { cpu_ms_per_turn: cpu } = await cpuPhase(stack, systems.turnflow_gateway, { ...QUICK, cpuTurns: 20 });
+    // The worker's memory once all that ran (about 190 conversations and turns, most still in its workflow cache).
+    const workerRssMb = await rssMb(stack.pids.worker);
     const meta = {
       commit: commitOf(),
       at: new Date().toISOString(),
       wallSeconds: Math.round((performance.now() - t0) / 1000),
     };
-    await writeFile(out, `${JSON.stringify({ meta, ...results, cpu_ms_per_turn: cpu }, null, 2)}\n`);
+    await writeFile(
+      out,
+      `${JSON.stringify({ meta, ...results, cpu_ms_per_turn: cpu, worker_rss_mb_after: workerRssMb }, null, 2)}\n`,
+    );
     console.log(`\n${startPathText(results)}\n`);
     const c = cpu.turnflow;
     console.log(
       `CPU ms per turn (20 through the gateway, 10 at once, ${QUICK.chunks} chunks at ${QUICK.pacingMs} ms): ` +
-        `worker ${c.worker} / gateway ${c.gateway} / Temporal ${c.temporal} / Postgres ${c.postgres} = ${c.total}\n`,
+        `worker ${c.worker} / gateway ${c.gateway} / Temporal ${c.temporal} / Postgres ${c.postgres} = ${c.total}\n` +
+        `worker RSS after the run: ${workerRssMb} MB\n`,
     );
     console.log(`bench: wrote ${path.relative(PROJECT_ROOT, out)} (${meta.wallSeconds} s)`);
   } finally {
