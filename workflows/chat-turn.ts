@@ -235,7 +235,18 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
     }
     throw err;
   }
-  if (prepared.existing) return prepared.existing;
+  if (prepared.existing) {
+    // Answered before (its run is gone, its row is not): it started as `running`, so it says how it ended.
+    const { status, hops, model: ranOn } = prepared.existing;
+    if (oneUpsert) {
+      upsertSearchAttributes([
+        { key: keys.TurnStatus, value: status },
+        { key: keys.TurnHops, value: hops },
+        { key: keys.LlmModel, value: ranOn },
+      ]);
+    }
+    return prepared.existing;
+  }
   const { model } = prepared;
   progress.model = model;
   if (!oneUpsert) {
