@@ -89,6 +89,9 @@ const CURRENT_SHAPE = 'turnflow-activities-v2';
  */
 const ONE_UPSERT = 'one-upsert-per-turn';
 
+/** Turns started since this marker ask for approvals only in rounds where an offered tool can need one. */
+const APPROVALS_WHEN_POSSIBLE = 'approvals-when-possible';
+
 /** {@link turnIo} for a local activity: retried inside the workflow task while Postgres is away. */
 const turnIoLocal = { ...turnIo, localRetryThreshold: '1 minute' } as const satisfies LocalActivityOptions;
 
@@ -322,15 +325,17 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
       const outcomes = new Map<string, ToolCallOutcome>();
       const round = hop;
       // Calls that need a person's approval are stored with their arguments and announced; the rest run at once.
-      const gate = patched('tool-approvals')
-        ? await requestApprovals({
-            turnId: input.turnId,
-            hop,
-            offered,
-            approvalTools: input.approvalTools ?? [],
-            persistence,
-          })
-        : { pending: [] };
+      // When no tool offered this turn can need one, the round skips the step (a local activity and its task).
+      const gate =
+        patched('tool-approvals') && !(prepared.approvals === false && patched(APPROVALS_WHEN_POSSIBLE))
+          ? await requestApprovals({
+              turnId: input.turnId,
+              hop,
+              offered,
+              approvalTools: input.approvalTools ?? [],
+              persistence,
+            })
+          : { pending: [] };
       const awaiting = new Map(gate.pending.map((p) => [p.toolCallId, p]));
       for (const p of gate.pending) approvals.add(p);
       if (gate.pending.length > 0) showApprovals(round);

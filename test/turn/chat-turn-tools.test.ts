@@ -104,6 +104,27 @@ describe('chatTurn tool loop', function () {
     assert.equal(attrs.get(searchAttributeKeys.LlmModel), TEST_MODEL);
   });
 
+  it('skips the approval step of a round when no tool offered can need an approval', async () => {
+    const call = (id: string) => ({
+      steps: [{ toolCalls: [{ id, name: 'calculate', arguments: '{"expression":"1"}' }] }],
+    });
+    h.llm.enqueue(call('a'), call('b'), { steps: [{ text: 'done' }] });
+    const turn = await h.start({ message: 'two rounds, nothing to approve' });
+    await h.withWorker(() => turn.handle.result());
+
+    const localActivities = ((await turn.handle.fetchHistory()).events ?? []).flatMap((e) => {
+      const marker = e.markerRecordedEventAttributes;
+      const data = marker?.markerName === 'core_local_activity' ? marker.details?.['data']?.payloads?.[0]?.data : null;
+      return data ? [(JSON.parse(Buffer.from(data).toString('utf8')) as { activity_type: string }).activity_type] : [];
+    });
+    assert.deepEqual(localActivities, [
+      'turnflow.prepareTurn',
+      'turnflow.recordToolResults',
+      'turnflow.recordToolResults',
+      'turnflow.completeTurn',
+    ]);
+  });
+
   it('runs parallel calls as separate activities and returns results in the order the model asked', async () => {
     h.llm.enqueue(
       {
