@@ -41,6 +41,19 @@ export default tseslint.config(
           ],
         },
       ],
+      // A workflow's modules are instantiated again for every workflow run: what they import costs every workflow
+      // task. Validation (zod) belongs at the client and activity boundaries; values from common/ come through its
+      // zod-free part, common/sandbox.ts (types may come from anywhere).
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            { name: 'zod', message: 'No zod in workflows: check at the boundary.', allowTypeImports: true },
+            { name: '../common', message: "Import values from '../common/sandbox'.", allowTypeImports: true },
+            { name: '../common/index', message: "Import values from '../common/sandbox'.", allowTypeImports: true },
+          ],
+        },
+      ],
     },
   },
   {

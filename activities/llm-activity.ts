@@ -98,7 +98,9 @@ export function createLlmActivity(deps: ActivityDeps) {
       if (Date.now() - lastDeltaAt >= idleTimeoutMs) idle.abort();
       ctx.heartbeat({ hop: input.hop, attempt, ...writer.position, chars } satisfies LlmHeartbeat);
     };
-    tick();
+    // No heartbeat at the start: each one that reaches the server is a billable action, and a hop shorter than the
+    // interval needs none (the heartbeat timeout runs from the attempt's start either way, and a stop is delivered
+    // with the first one, within the interval, as before).
     const ticker = setInterval(tick, Math.min(heartbeatIntervalMs, Math.max(50, idleTimeoutMs / 4)));
 
     const metrics = deps.metrics;

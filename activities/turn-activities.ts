@@ -29,6 +29,12 @@ export interface PrepareTurnResult {
   tools: { name: string; policy: ToolPolicy }[];
   /** Set when this turn already finished (a start after Temporal forgot the run): answer from storage. */
   existing: ChatTurnResult | null;
+  /**
+   * Whether a call to a tool offered this turn can need a person's approval (the tool's own rule, the worker's
+   * approval tools or the request's). When none can, the workflow runs a tool round without `requestApprovals`.
+   * Absent from turns prepared before it existed (they ask every round).
+   */
+  approvals?: boolean;
 }
 
 /** Input of `prepareTurn`: the turn's input (its message is read from the turn row, where the claim stored it). */
@@ -76,7 +82,11 @@ export function createTurnActivities(deps: ActivityDeps) {
       if (turn.status === 'failed') {
         throw ApplicationFailure.nonRetryable(`turn ${input.turnId} already failed`, 'turn.already_failed');
       }
-      return { model, tools: tools.names.map((name) => ({ name, policy: tools.policy(name)! })), existing };
+      const forced = new Set([...(deps.approvalTools ?? []), ...(input.approvalTools ?? [])]);
+      const approvals = tools.names.some(
+        (name) => forced.has(name) || (deps.tools.get(name)?.approval ?? 'never') !== 'never',
+      );
+      return { model, tools: tools.names.map((name) => ({ name, policy: tools.policy(name)! })), existing, approvals };
     } catch (err: unknown) {
       if (err instanceof UnknownModelError) {
         deps.logger.warn({ turnId: input.turnId, model, served: err.known }, 'turn asked for an unknown model');

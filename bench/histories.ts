@@ -130,7 +130,7 @@ export interface ActionCount {
   updates: number;
   /** UpsertWorkflowSearchAttributes commands, one each whatever the number of attributes. */
   searchAttributeUpserts: number;
-  /** Workflow tasks that recorded markers (local activities): one per task, plus each non-first local attempt. */
+  /** Workflow tasks that ran local activities: one per task, plus each non-first local attempt (patch markers: 0). */
   localActivityTasks: number;
   /** ActivityTaskScheduled, plus each retry (attempt − 1 of its ActivityTaskStarted). */
   activities: number;
@@ -179,7 +179,10 @@ export function countActions(history: History): ActionCount {
         break;
       }
       case T.EVENT_TYPE_MARKER_RECORDED:
-        markerTasks.add(Number(e.markerRecordedEventAttributes?.workflowTaskCompletedEventId));
+        // Local activities only: the page bills no version (patch) markers, and side effects are Go and Java only.
+        if (e.markerRecordedEventAttributes?.markerName === LOCAL_ACTIVITY_MARKER) {
+          markerTasks.add(Number(e.markerRecordedEventAttributes.workflowTaskCompletedEventId));
+        }
         break;
       case T.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
         c.localActivityTasks +=

@@ -4,7 +4,7 @@
  * bench/results.json, bench/chart.png and the generated section of BENCHMARKS.md, and prints the figures.
  *
  * `npm run bench -- --start-path`: only the start-path section (turnflow alone: `start_path_ms`,
- * `temporal_actions_per_turn`, `burst_headers_ms`), in about a minute; writes bench/start-path.json (or `--out`).
+ * `temporal_actions_per_turn`, `burst_headers_ms`, and `cpu_ms_per_turn` over 20 gateway turns), in about a minute; writes bench/start-path.json (or `--out`).
  */
 import { execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -24,7 +24,7 @@ import {
   throughputPhase,
   warmUp,
 } from './phases';
-import { cpuCount } from './proc';
+import { cpuCount, rssMb } from './proc';
 import { benchmarksSection, replaceSection, startPathText, textTable } from './report';
 import { parseResults, StartPathResults } from './results';
 import { startPathPhases, type StartPathCounts } from './start-path';
@@ -163,13 +163,26 @@ async function startPathOnly(out: string): Promise<void> {
     const systems = { turnflow, turnflow_gateway: gatewaySystem(stack) };
     await warmUp(stack, systems, log);
     const results = StartPathResults.parse(await startPathPhases(stack, systems, START_PATH.alone, log));
+    // CPU per turn too (as in the full run, with fewer turns): what the start path's workflow tasks cost shows there.
+    const { cpu_ms_per_turn: cpu } = await cpuPhase(stack, systems.turnflow_gateway, { ...QUICK, cpuTurns: 20 });
+    // The worker's memory once all that ran (about 190 conversations and turns, most still in its workflow cache).
+    const workerRssMb = await rssMb(stack.pids.worker);
     const meta = {
       commit: commitOf(),
       at: new Date().toISOString(),
       wallSeconds: Math.round((performance.now() - t0) / 1000),
     };
-    await writeFile(out, `${JSON.stringify({ meta, ...results }, null, 2)}\n`);
+    await writeFile(
+      out,
+      `${JSON.stringify({ meta, ...results, cpu_ms_per_turn: cpu, worker_rss_mb_after: workerRssMb }, null, 2)}\n`,
+    );
     console.log(`\n${startPathText(results)}\n`);
+    const c = cpu.turnflow;
+    console.log(
+      `CPU ms per turn (20 through the gateway, 10 at once, ${QUICK.chunks} chunks at ${QUICK.pacingMs} ms): ` +
+        `worker ${c.worker} / gateway ${c.gateway} / Temporal ${c.temporal} / Postgres ${c.postgres} = ${c.total}\n` +
+        `worker RSS after the run: ${workerRssMb} MB\n`,
+    );
     console.log(`bench: wrote ${path.relative(PROJECT_ROOT, out)} (${meta.wallSeconds} s)`);
   } finally {
     clearTimeout(watchdog);

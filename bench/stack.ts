@@ -40,6 +40,12 @@ export const WORKFLOW_STREAMS_QUEUE = 'bench-workflow-streams';
 export const MODEL_NAME = 'bench-model';
 /** The gateway's running-turn and open-stream limits in the bench: on, and above anything a phase starts. */
 export const BENCH_GATEWAY_LIMIT = 5_000;
+/**
+ * The start deadline of the bench's callers (gateway and `TurnClient`): the warm-up starts as soon as the gateway
+ * listens, while the just-spawned worker may still be bundling its workflows, and a burst queues its starts behind
+ * one worker; both are measured, never refused.
+ */
+export const BENCH_START_TIMEOUT_MS = 300_000;
 /** `application_name` of each process's Postgres connections, so pg_stat_activity says whose they are. */
 export const APP_NAMES = { worker: 'turnflow-worker', gateway: 'turnflow-gateway', bench: 'turnflow-bench' } as const;
 
@@ -167,6 +173,7 @@ export async function startStack(
         TURNFLOW_API_TOKENS: `${TENANT}:${hashToken(TENANT_TOKEN)}`,
         GATEWAY_MAX_RUNNING_TURNS: String(BENCH_GATEWAY_LIMIT),
         GATEWAY_MAX_OPEN_STREAMS: String(BENCH_GATEWAY_LIMIT),
+        GATEWAY_START_TIMEOUT_MS: String(BENCH_START_TIMEOUT_MS),
       },
       nodeFlags,
     );

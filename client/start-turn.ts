@@ -1,7 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type pg from 'pg';
 import { z } from 'zod';
-import { StartTurnRequest, TASK_QUEUE, searchAttributeKeys as keys, turnIdFor, type ChatTurnInput } from '../common';
+import { StartTurnRequest, TASK_QUEUE, turnIdFor, turnStartAttributes, type ChatTurnInput } from '../common';
 import type { chatTurn } from '../workflows';
 import { claimTurn } from './access';
 import { checkDailyBudget, type DailyTokenBudgets } from './budget';
@@ -71,10 +71,7 @@ export async function startTurn(
       args: [input],
       workflowIdConflictPolicy: 'FAIL',
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      typedSearchAttributes: [
-        { key: keys.TenantId, value: tenantId },
-        { key: keys.ConversationId, value: conversationId },
-      ],
+      typedSearchAttributes: turnStartAttributes(input),
       staticSummary: `turn · ${tenantId} · ${conversationId}`,
     });
     return { turnId, attached: false, handle };

@@ -1,11 +1,23 @@
-import { z } from 'zod';
+/**
+ * Ids and their format, without zod: workflows import this module (through `common/sandbox.ts`), and every module a
+ * workflow imports is instantiated again for each workflow run, so it must be cheap to load. The zod schema of the
+ * same format is `ExternalId` (`external-id.ts`).
+ */
 
-/** Ids a caller chooses (conversation, request) and tenant ids: short, URL- and log-safe, no separator characters. */
-export const ExternalId = z
-  .string()
-  .min(1, 'must not be empty')
-  .max(128, 'must be at most 128 characters')
-  .regex(/^[A-Za-z0-9._-]+$/, 'may contain only letters, digits, ".", "_" and "-"');
+/** Longest id a caller may choose. */
+export const EXTERNAL_ID_MAX_LENGTH = 128;
+/** What an id a caller chooses may contain: letters, digits, `.`, `_` and `-` (no separator characters). */
+export const EXTERNAL_ID_PATTERN = /^[A-Za-z0-9._-]+$/;
+
+/** Whether `value` is an id a caller may choose (see `ExternalId`): a plain check, for code that runs without zod. */
+export function isExternalId(value: unknown): value is string {
+  return (
+    typeof value === 'string' &&
+    value.length >= 1 &&
+    value.length <= EXTERNAL_ID_MAX_LENGTH &&
+    EXTERNAL_ID_PATTERN.test(value)
+  );
+}
 
 /**
  * The turn id, which is also the Temporal workflow id: `turn/<tenant>/<conversationId>/<requestId>`. Derived from
@@ -36,7 +48,7 @@ export function parseTurnId(turnId: string): TurnIdParts | undefined {
   const parts = turnId.split('/');
   if (parts[0] !== 'turn' || (parts.length !== 3 && parts.length !== 4)) return undefined;
   const ids = parts.slice(1);
-  if (!ids.every((id) => ExternalId.safeParse(id).success)) return undefined;
+  if (!ids.every(isExternalId)) return undefined;
   const [conversationId, requestId] = ids.slice(-2) as [string, string];
   return { tenantId: ids.length === 3 ? ids[0]! : null, conversationId, requestId };
 }

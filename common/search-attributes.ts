@@ -1,4 +1,4 @@
-import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
+import { SearchAttributeType, defineSearchAttributeKey, type SearchAttributePair } from '@temporalio/common';
 
 /**
  * The custom search attributes a turn sets so operators can find and filter runs in the Temporal UI: the one
@@ -20,3 +20,22 @@ export type SearchAttributeName = keyof typeof searchAttributeKeys;
 export const SEARCH_ATTRIBUTES = Object.fromEntries(
   Object.values(searchAttributeKeys).map(({ name, type }) => [name, type]),
 ) as Readonly<Record<SearchAttributeName, SearchAttributeType>>;
+
+/**
+ * The attributes a turn's workflow starts with: its tenant and conversation, `running` at hop 0, and its model when
+ * the request names one. They come with the start itself, so a turn makes one upsert of its own, at its end (status,
+ * hops and the model it ran on); the hop it is in shows in its current details meanwhile.
+ */
+export function turnStartAttributes(turn: {
+  tenantId: string;
+  conversationId: string;
+  model?: string | undefined;
+}): SearchAttributePair[] {
+  return [
+    { key: searchAttributeKeys.TenantId, value: turn.tenantId },
+    { key: searchAttributeKeys.ConversationId, value: turn.conversationId },
+    { key: searchAttributeKeys.TurnStatus, value: 'running' },
+    { key: searchAttributeKeys.TurnHops, value: 0 },
+    ...(turn.model === undefined ? [] : [{ key: searchAttributeKeys.LlmModel, value: turn.model }]),
+  ];
+}

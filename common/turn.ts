@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { ExternalId } from './ids';
+import { ExternalId } from './external-id';
+import { DOUBLE_TEXTING_POLICIES, TURN_LIMITS } from './turn-input';
 import { hasLoneSurrogate } from './text';
 
 /**
@@ -13,9 +14,9 @@ export const PersistenceOptions = z.object({
    */
   persistDeltas: z.boolean().default(true),
   /** Flush buffered deltas at least this often. @default 200 */
-  intervalMs: z.number().int().min(0).max(60_000).default(200),
+  intervalMs: z.number().int().min(0).max(TURN_LIMITS.intervalMs).default(200),
   /** Flush as soon as this many characters are buffered (0 = no size trigger). @default 1024 */
-  minChars: z.number().int().min(0).max(1_000_000).default(1024),
+  minChars: z.number().int().min(0).max(TURN_LIMITS.minChars).default(1024),
 });
 export type PersistenceOptions = z.infer<typeof PersistenceOptions>;
 
@@ -34,23 +35,23 @@ export const StartTurnRequest = z.object({
   /** Tenant that owns the conversation. @default 'default' */
   tenantId: ExternalId.default('default'),
   /** Model to use; must be one the worker serves. @default the worker's default model */
-  model: z.string().min(1).max(200).optional(),
+  model: z.string().min(1).max(TURN_LIMITS.modelLength).optional(),
   /** Names of the tools the model may call; omitted = every registered tool, [] = none. */
-  tools: z.array(z.string().min(1).max(64)).max(64).optional(),
+  tools: z.array(z.string().min(1).max(TURN_LIMITS.toolNameLength)).max(TURN_LIMITS.tools).optional(),
   /**
    * Tools every call of which needs a person's approval this turn, on top of those the worker requires it for
    * (a request can add approvals, never waive one). Each must be a tool the worker serves.
    */
-  approvalTools: z.array(z.string().min(1).max(64)).max(64).optional(),
+  approvalTools: z.array(z.string().min(1).max(TURN_LIMITS.toolNameLength)).max(TURN_LIMITS.tools).optional(),
   /** Tool rounds allowed before the turn stops with `tool_limit_reached`. @default 5 */
-  maxHops: z.number().int().min(0).max(50).default(5),
+  maxHops: z.number().int().min(0).max(TURN_LIMITS.maxHops).default(5),
   persistence: PersistenceOptions.default({ persistDeltas: true, intervalMs: 200, minChars: 1024 }),
   /**
    * Token budget of the turn: once its counted input + output tokens (every attempt, and the usage a provider
    * reports mid-stream) reach `maxTokens`, it stops (mid-stream when the provider reports usage there, else at the
    * next hop boundary) with `finish_reason: budget_exhausted`, its answer so far kept. @default none
    */
-  budget: z.strictObject({ maxTokens: z.number().int().min(1).max(1_000_000_000) }).optional(),
+  budget: z.strictObject({ maxTokens: z.number().int().min(1).max(TURN_LIMITS.maxTokens) }).optional(),
   /** Log the first LLM reply of the turn (the seed's `log_initial_response`). @default false */
   logInitialResponse: z.boolean().default(false),
 });
@@ -61,7 +62,7 @@ export type StartTurnRequest = z.input<typeof StartTurnRequest>;
  * policy): `enqueue` waits for it, `reject` refuses (409), `interrupt` stops it (`finish_reason: interrupted`) and
  * then runs, `steer` joins the running turn at its next hop boundary (or waits, if that turn is in its final hop).
  */
-export const DoubleTextingPolicy = z.enum(['enqueue', 'reject', 'interrupt', 'steer']);
+export const DoubleTextingPolicy = z.enum(DOUBLE_TEXTING_POLICIES);
 export type DoubleTextingPolicy = z.infer<typeof DoubleTextingPolicy>;
 
 /**

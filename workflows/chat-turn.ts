@@ -20,16 +20,9 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { z } from 'zod';
 import type { Activities, LegacyActivities, PrepareTurnResult, TurnflowActivities } from '../activities';
-import {
-  ChatTurnInput,
-  legacyTurnIdFor,
-  searchAttributeKeys as keys,
-  turnIdFor,
-  type ChatTurnResult,
-  type TurnProgress,
-} from '../common';
+import type { ChatTurnInput, ChatTurnResult, TurnProgress } from '../common';
+import { checkTurnInput, legacyTurnIdFor, searchAttributeKeys as keys, turnIdFor } from '../common/sandbox';
 import { ApprovalBook, decideApproval, supersedeApprovals, type DecideApprovalInput } from './approvals';
 import { steerTurn, steersAccepted, type SteerTurnInput } from './conversation-signals';
 
@@ -88,6 +81,16 @@ const llmCall = {
  * recorded shape.
  */
 const CURRENT_SHAPE = 'turnflow-activities-v2';
+
+/**
+ * Turns started since this marker make one search-attribute upsert, at their end (an upsert is a billable action and
+ * a command of its own): they start with their attributes (`turnStartAttributes`), and their hop shows in the current
+ * details. Older runs replay their upsert at the start and one per hop.
+ */
+const ONE_UPSERT = 'one-upsert-per-turn';
+
+/** Turns started since this marker ask for approvals only in rounds where an offered tool can need one. */
+const APPROVALS_WHEN_POSSIBLE = 'approvals-when-possible';
 
 /** {@link turnIo} for a local activity: retried inside the workflow task while Postgres is away. */
 const turnIoLocal = { ...turnIo, localRetryThreshold: '1 minute' } as const satisfies LocalActivityOptions;
@@ -180,6 +183,7 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
     streamCompletion,
     executeTool,
   } = turnSteps(patched(CURRENT_SHAPE));
+  const oneUpsert = patched(ONE_UPSERT);
   const input = parseInput(rawInput);
   const progress: TurnProgress = {
     phase: 'preparing',
@@ -237,16 +241,17 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
     // Every way a turn ends is announced on its stream, a failed preparation too (older runs did not).
     if (patched('announce-prepare-failure') && !isCancellation(err)) {
       // The turn fails with its own cause even if announcing it failed too (e.g. a turn started without a row).
-      await CancellationScope.nonCancellable(() => fail(failTurn, input, 0, err)).catch(() => undefined);
+      await CancellationScope.nonCancellable(() => fail(failTurn, input, 0, err, oneUpsert)).catch(() => undefined);
     }
     throw err;
   }
   if (prepared.existing) {
     // Its answer is stored, but maybe never announced: a run lost between storing the answer and writing `done`
     // (a kill, a timed-out workflow task) left its stream without an end. Completing again is idempotent: nothing
-    // new is stored, and only the events still missing are written (they are keyed).
+    // new is stored, and only the events still missing are written (they are keyed). It started as `running`, so its
+    // search attributes say how it ended.
     const stored = prepared.existing;
-    return CancellationScope.nonCancellable(() =>
+    const result = await CancellationScope.nonCancellable(() =>
       completeTurn({
         turnId: input.turnId,
         status: stored.status,
@@ -256,15 +261,23 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
         persistence: input.persistence,
       }),
     );
+    upsertSearchAttributes([
+      { key: keys.TurnStatus, value: result.status },
+      { key: keys.TurnHops, value: result.hops },
+      { key: keys.LlmModel, value: result.model },
+    ]);
+    return result;
   }
   const { model } = prepared;
   progress.model = model;
-  upsertSearchAttributes([
-    { key: keys.ConversationId, value: input.conversationId },
-    { key: keys.LlmModel, value: model },
-    { key: keys.TurnStatus, value: 'running' },
-    { key: keys.TurnHops, value: 0 },
-  ]);
+  if (!oneUpsert) {
+    upsertSearchAttributes([
+      { key: keys.ConversationId, value: input.conversationId },
+      { key: keys.LlmModel, value: model },
+      { key: keys.TurnStatus, value: 'running' },
+      { key: keys.TurnHops, value: 0 },
+    ]);
+  }
   const policies = new Map(prepared.tools.map((t) => [t.name, t.policy]));
   const persistence = input.persistence;
 
@@ -330,15 +343,17 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
       const outcomes = new Map<string, ToolCallOutcome>();
       const round = hop;
       // Calls that need a person's approval are stored with their arguments and announced; the rest run at once.
-      const gate = patched('tool-approvals')
-        ? await requestApprovals({
-            turnId: input.turnId,
-            hop,
-            offered,
-            approvalTools: input.approvalTools ?? [],
-            persistence,
-          })
-        : { pending: [] };
+      // When no tool offered this turn can need one, the round skips the step (a local activity and its task).
+      const gate =
+        patched('tool-approvals') && !(prepared.approvals === false && patched(APPROVALS_WHEN_POSSIBLE))
+          ? await requestApprovals({
+              turnId: input.turnId,
+              hop,
+              offered,
+              approvalTools: input.approvalTools ?? [],
+              persistence,
+            })
+          : { pending: [] };
       const awaiting = new Map(gate.pending.map((p) => [p.toolCallId, p]));
       for (const p of gate.pending) approvals.add(p);
       // The user moved on before these calls asked: nobody is there to decide them.
@@ -406,7 +421,7 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
       await recordToolResults({ turnId: input.turnId, hop, persistence });
       hop += 1;
       progress.hop = hop;
-      upsertSearchAttributes([{ key: keys.TurnHops, value: hop }]);
+      if (!oneUpsert) upsertSearchAttributes([{ key: keys.TurnHops, value: hop }]);
       if (superseded) {
         // The user moved on while calls waited: the turn ends here, and a steered message runs as the next turn.
         cancelled = true;
@@ -438,7 +453,7 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
     // with what was stored, rather than failed: the caller asked for the end, not for an error.
     const stopOutlived = progress.cancelRequested && err instanceof ActivityFailure;
     if (!isCancellation(err) && !(stopOutlived && patched('stop-outlives-lost-worker'))) {
-      await CancellationScope.nonCancellable(() => fail(failTurn, input, hop, err));
+      await CancellationScope.nonCancellable(() => fail(failTurn, input, hop, err, oneUpsert, model));
       throw err;
     }
     cancelled = true;
@@ -504,6 +519,7 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
     upsertSearchAttributes([
       { key: keys.TurnStatus, value: result.status },
       { key: keys.TurnHops, value: state.hop },
+      ...(oneUpsert ? [{ key: keys.LlmModel, value: model }] : []),
     ]);
     return result;
   }
@@ -538,21 +554,33 @@ function failureMessage(err: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
 }
 
-async function fail(failTurn: TurnSteps['failTurn'], input: ChatTurnInput, hop: number, err: unknown): Promise<void> {
+/** Stores and announces the turn's failure; `oneUpsert`: its one upsert also carries its hops and `model`, if known. */
+async function fail(
+  failTurn: TurnSteps['failTurn'],
+  input: ChatTurnInput,
+  hop: number,
+  err: unknown,
+  oneUpsert: boolean,
+  model?: string,
+): Promise<void> {
   const cause = rootFailure(err);
   const errorType = cause instanceof ApplicationFailure ? (cause.type ?? 'turn.failed') : 'turn.failed';
   const message = failureMessage(err);
   setCurrentDetails(`failed · ${errorType}`);
-  upsertSearchAttributes([{ key: keys.TurnStatus, value: 'failed' }]);
+  upsertSearchAttributes([
+    { key: keys.TurnStatus, value: 'failed' },
+    ...(oneUpsert ? [{ key: keys.TurnHops, value: hop }] : []),
+    ...(oneUpsert && model !== undefined ? [{ key: keys.LlmModel, value: model }] : []),
+  ]);
   await failTurn({ turnId: input.turnId, hop, errorType, message, persistence: input.persistence });
 }
 
 function parseInput(raw: unknown): ChatTurnInput {
-  const parsed = ChatTurnInput.safeParse(raw);
-  if (!parsed.success) {
-    throw ApplicationFailure.nonRetryable(`invalid turn input: ${z.prettifyError(parsed.error)}`, 'turn.invalid_input');
+  const checked = checkTurnInput(raw);
+  if ('problem' in checked) {
+    throw ApplicationFailure.nonRetryable(`invalid turn input: ${checked.problem}`, 'turn.invalid_input');
   }
-  const input = parsed.data;
+  const { input } = checked;
   const expected = turnIdFor(input.tenantId, input.conversationId, input.requestId);
   // Runs started before the tenant became part of the id keep their old id.
   const legacy = legacyTurnIdFor(input.conversationId, input.requestId);

@@ -15,16 +15,16 @@ import {
   workflowInfo,
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
-import { z } from 'zod';
 import type { TurnflowActivities } from '../activities';
+import type { ChatTurnInput, DoubleTextingPolicy } from '../common';
 import {
-  ChatTurnInput,
+  checkTurnInput,
   conversationWorkflowIdFor,
-  DoubleTextingPolicy,
-  ExternalId,
-  searchAttributeKeys as keys,
+  DOUBLE_TEXTING_POLICIES,
+  isExternalId,
   turnIdFor,
-} from '../common';
+  turnStartAttributes,
+} from '../common/sandbox';
 import { supersedeApprovals } from './approvals';
 import { chatTurn, cancelTurn } from './chat-turn';
 import { steerTurn, steersAccepted, type SteersAcceptedInput } from './conversation-signals';
@@ -62,8 +62,10 @@ export interface QueuedTurn {
 }
 
 /** Input of {@link submitTurn}: a validated turn request and its double-texting policy. */
-export const SubmitTurnInput = z.object({ turn: ChatTurnInput, policy: DoubleTextingPolicy });
-export type SubmitTurnInput = z.infer<typeof SubmitTurnInput>;
+export interface SubmitTurnInput {
+  turn: ChatTurnInput;
+  policy: DoubleTextingPolicy;
+}
 
 /** Where a submitted turn stands. */
 export interface SubmitTurnResult {
@@ -97,11 +99,12 @@ export interface ConversationTurns {
 }
 
 /** Input of {@link cancelConversationTurn}. */
-export const CancelConversationTurnInput = z.object({
-  turnId: z.string().min(1).max(600),
-  reason: z.string().max(1_000).optional(),
-});
-export type CancelConversationTurnInput = z.infer<typeof CancelConversationTurnInput>;
+export interface CancelConversationTurnInput {
+  /** At most 600 characters. */
+  turnId: string;
+  /** Not sent by turnflow's clients (no caller text enters Temporal); at most 1000 characters. */
+  reason?: string;
+}
 
 /**
  * Accepts a turn of the conversation under its double-texting policy (update id = request id, so a retried request
@@ -256,12 +259,8 @@ export async function conversation(input: ConversationInput): Promise<void> {
       return request.outcome!;
     },
     {
-      validator: (raw) => {
-        const parsed = SubmitTurnInput.safeParse(raw);
-        if (!parsed.success) {
-          throw ApplicationFailure.nonRetryable(`invalid turn: ${z.prettifyError(parsed.error)}`, 'turn.invalid_input');
-        }
-        const { turn, policy } = parsed.data;
+      validator: (raw: unknown) => {
+        const { turn, policy } = checkSubmitTurnInput(raw);
         if (
           turn.tenantId !== tenantId ||
           turn.conversationId !== conversationId ||
@@ -289,9 +288,10 @@ export async function conversation(input: ConversationInput): Promise<void> {
       return request.outcome!;
     },
     {
-      validator: (raw) => {
-        const parsed = CancelConversationTurnInput.safeParse(raw);
-        if (!parsed.success) throw ApplicationFailure.nonRetryable('invalid cancel request', 'turn.invalid_input');
+      validator: (raw: unknown) => {
+        if (!isCancelConversationTurnInput(raw)) {
+          throw ApplicationFailure.nonRetryable('invalid cancel request', 'turn.invalid_input');
+        }
       },
     },
   );
@@ -555,10 +555,7 @@ export async function conversation(input: ConversationInput): Promise<void> {
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       // An operator closing the conversation must not cut an answer short: the turn finishes on its own.
       parentClosePolicy: ParentClosePolicy.ABANDON,
-      typedSearchAttributes: [
-        { key: keys.TenantId, value: tenantId },
-        { key: keys.ConversationId, value: conversationId },
-      ],
+      typedSearchAttributes: turnStartAttributes(next.input),
       staticSummary: `turn #${next.seq} · ${next.policy} · ${tenantId} · ${conversationId}`,
     }).then(
       (handle) => {
@@ -631,17 +628,42 @@ function summary(turn: QueuedTurn): ConversationTurn {
 }
 
 function checkIdentity(input: ConversationInput): { tenantId: string; conversationId: string } {
-  const tenant = ExternalId.safeParse(input.tenantId);
-  const conversationId = ExternalId.safeParse(input.conversationId);
+  const { tenantId, conversationId } = input;
   if (
-    !tenant.success ||
-    !conversationId.success ||
-    workflowInfo().workflowId !== conversationWorkflowIdFor(tenant.data, conversationId.data)
+    !isExternalId(tenantId) ||
+    !isExternalId(conversationId) ||
+    workflowInfo().workflowId !== conversationWorkflowIdFor(tenantId, conversationId)
   ) {
     throw ApplicationFailure.nonRetryable(
       "a conversation's workflow id must be conversation/<tenantId>/<conversationId>",
       'conversation.invalid_input',
     );
   }
-  return { tenantId: tenant.data, conversationId: conversationId.data };
+  return { tenantId, conversationId };
+}
+
+/** `raw` as a {@link SubmitTurnInput}; a refusal (`turn.invalid_input`) naming the problem otherwise. */
+function checkSubmitTurnInput(raw: unknown): SubmitTurnInput {
+  const { turn, policy } = (typeof raw === 'object' && raw !== null ? raw : {}) as Partial<Record<string, unknown>>;
+  const checked = checkTurnInput(turn);
+  if ('problem' in checked)
+    throw ApplicationFailure.nonRetryable(`invalid turn: ${checked.problem}`, 'turn.invalid_input');
+  if (!(DOUBLE_TEXTING_POLICIES as readonly unknown[]).includes(policy)) {
+    throw ApplicationFailure.nonRetryable(
+      `invalid turn: policy must be one of ${DOUBLE_TEXTING_POLICIES.join(', ')}`,
+      'turn.invalid_input',
+    );
+  }
+  return { turn: checked.input, policy: policy as DoubleTextingPolicy };
+}
+
+function isCancelConversationTurnInput(raw: unknown): raw is CancelConversationTurnInput {
+  if (typeof raw !== 'object' || raw === null) return false;
+  const { turnId, reason } = raw as Partial<Record<string, unknown>>;
+  return (
+    typeof turnId === 'string' &&
+    turnId.length >= 1 &&
+    turnId.length <= 600 &&
+    (reason === undefined || (typeof reason === 'string' && reason.length <= 1_000))
+  );
 }

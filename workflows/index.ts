@@ -6,11 +6,12 @@ export {
   conversationTurns,
   MAX_QUEUED_TURNS,
   DEFAULT_CONVERSATION_IDLE_MS,
-  SubmitTurnInput,
+  type CancelConversationTurnInput,
   type ConversationInput,
   type ConversationTurn,
   type ConversationTurns,
   type QueuedTurn,
+  type SubmitTurnInput,
   type SubmitTurnResult,
 } from './conversation';
 export { steerTurn, steersAccepted, type SteerTurnInput, type SteersAcceptedInput } from './conversation-signals';

@@ -2,7 +2,7 @@ import { Client, type WorkflowClientInterceptor } from '@temporalio/client';
 import { TurnClient } from '../../client';
 import type { BenchStack } from '../stack';
 import { conversationWorkflowIdFor } from '../../common';
-import { TENANT, TURNFLOW_QUEUE } from '../stack';
+import { BENCH_START_TIMEOUT_MS, TENANT, TURNFLOW_QUEUE } from '../stack';
 import { messageFor, tokensIn } from '../tokens';
 import { now, runAll, type System, type TurnRecord } from './types';
 
@@ -31,6 +31,7 @@ export function turnflowSystem(stack: BenchStack): System & { close(): Promise<v
     pool: stack.pool,
     databaseUrl: stack.databaseUrl,
     taskQueue: TURNFLOW_QUEUE,
+    startTimeoutMs: BENCH_START_TIMEOUT_MS,
   });
   return {
     name: 'turnflow',

@@ -130,6 +130,19 @@ describe('bench: reading histories', () => {
     );
   });
 
+  it('bills no workflow task for its patch markers alone', () => {
+    const events = [
+      turnHistory.events[0]!,
+      ev(2, T.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, BASE + 10),
+      ev(3, T.EVENT_TYPE_MARKER_RECORDED, BASE + 10, {
+        markerRecordedEventAttributes: { markerName: 'core_patch', workflowTaskCompletedEventId: 2 },
+      }),
+      ev(4, T.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, BASE + 10),
+    ];
+    assert.equal(countActions({ events }).localActivityTasks, 0);
+    assert.equal(countActions({ events }).total, 0);
+  });
+
   it("counts a turn's billable actions by Temporal Cloud's mapping", () => {
     assert.deepEqual(countActions(turnHistory), {
       workflowStarts: 0, // a child: its parent's initiation counts

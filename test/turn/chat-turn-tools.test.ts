@@ -79,6 +79,52 @@ describe('chatTurn tool loop', function () {
     assert.deepEqual(summaries, [`llm · hop 0 · ${TEST_MODEL}`, 'tool · calculate', `llm · hop 1 · ${TEST_MODEL}`]);
   });
 
+  it('starts with its search attributes and makes one upsert, at its end, whatever its hops', async () => {
+    const call = (id: string) => ({
+      steps: [{ toolCalls: [{ id, name: 'calculate', arguments: '{"expression":"1"}' }] }],
+    });
+    h.llm.enqueue(call('a'), call('b'), { steps: [{ text: 'done' }] });
+    const turn = await h.start({ message: 'two rounds' });
+    await h.withWorker(() => turn.handle.result());
+
+    const events = (await turn.handle.fetchHistory()).events ?? [];
+    const indexed = (attrs: { indexedFields?: Record<string, unknown> | null } | null | undefined) =>
+      Object.keys(attrs?.indexedFields ?? {}).sort();
+    const started = events[0]?.workflowExecutionStartedEventAttributes;
+    assert.deepEqual(indexed(started?.searchAttributes), ['ConversationId', 'TenantId', 'TurnHops', 'TurnStatus']);
+    const upserts = events.flatMap((e) => {
+      const fields = indexed(e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes);
+      // The SDK's own upsert of patch versions (`TemporalChangeVersion`) is not the turn's.
+      return fields.length > 0 && !fields.includes('TemporalChangeVersion') ? [fields] : [];
+    });
+    assert.deepEqual(upserts, [['LlmModel', 'TurnHops', 'TurnStatus']]);
+    const attrs = (await turn.handle.describe()).typedSearchAttributes;
+    assert.equal(attrs.get(searchAttributeKeys.TurnStatus), 'completed');
+    assert.equal(attrs.get(searchAttributeKeys.TurnHops), 2);
+    assert.equal(attrs.get(searchAttributeKeys.LlmModel), TEST_MODEL);
+  });
+
+  it('skips the approval step of a round when no tool offered can need an approval', async () => {
+    const call = (id: string) => ({
+      steps: [{ toolCalls: [{ id, name: 'calculate', arguments: '{"expression":"1"}' }] }],
+    });
+    h.llm.enqueue(call('a'), call('b'), { steps: [{ text: 'done' }] });
+    const turn = await h.start({ message: 'two rounds, nothing to approve' });
+    await h.withWorker(() => turn.handle.result());
+
+    const localActivities = ((await turn.handle.fetchHistory()).events ?? []).flatMap((e) => {
+      const marker = e.markerRecordedEventAttributes;
+      const data = marker?.markerName === 'core_local_activity' ? marker.details?.['data']?.payloads?.[0]?.data : null;
+      return data ? [(JSON.parse(Buffer.from(data).toString('utf8')) as { activity_type: string }).activity_type] : [];
+    });
+    assert.deepEqual(localActivities, [
+      'turnflow.prepareTurn',
+      'turnflow.recordToolResults',
+      'turnflow.recordToolResults',
+      'turnflow.completeTurn',
+    ]);
+  });
+
   it('runs parallel calls as separate activities and returns results in the order the model asked', async () => {
     h.llm.enqueue(
       {
