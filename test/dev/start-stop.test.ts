@@ -10,7 +10,7 @@ import { freePort, testEnv, uniqueTaskQueue } from '../support';
 const ROOT = path.resolve(__dirname, '..', '..');
 // What a fresh clone holds, minus local state: the copy gets a Postgres cluster of its own in its `.data/`.
 const COPIED = ['package.json', 'tsconfig.json', 'activities', 'client', 'common', 'db', 'dev', 'gateway'];
-const COPIED_TOO = ['metrics', 'scripted-llm', 'worker', 'workflows', 'test/fixtures/llm-streams'];
+const COPIED_TOO = ['codec', 'config', 'metrics', 'scripted-llm', 'worker', 'workflows', 'test/fixtures/llm-streams'];
 
 /** A copy of the project in a temporary folder, whose `npm start` runs its own cluster on a free port. */
 async function projectCopy() {
