@@ -39,7 +39,7 @@ export {
   isTemporalReachable,
   waitForTemporal,
 } from './temporal-server';
-export { freePort, waitForPort } from './ports';
+export { freePort, stablePort, waitForPort } from './ports';
 export { throwawayPostgres, type ThrowawayPostgres } from './throwaway-postgres';
 export { restartableDevServer, type RestartableDevServer } from './dev-server';
 export { ensureMcpServerTime, MCP_SERVER_TIME_PYTHON, MCP_SERVER_TIME_VERSION } from './mcp-time-server';

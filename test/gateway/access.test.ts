@@ -530,7 +530,7 @@ describe('gateway: access control and bad input', function () {
         name: 'unknown route',
         status: 404,
         type: 'not_found',
-        send: () => g.request('/v1/conversations', { method: 'POST', headers: json, body: body() }),
+        send: () => g.request('/v1/no-such-route', { method: 'POST', headers: json, body: body() }),
       },
       // Authentication
       {

@@ -1,21 +1,12 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { Registry } from 'prom-client';
 import { TURN_OUTCOME_SQL } from '../../client';
 import { createGatewayMetrics, startMetricsServer, type MetricsServer } from '../../metrics';
 import { gatewayHarness, readEvents, type GatewayHarness } from '../gateway/harness';
+import { freePort } from '../support';
 import { histogramCount, parsePrometheusText, scrape, sumBy, type Scrape } from '../support/prometheus';
 import { spawnWorkerProcess, type WorkerProcess } from '../support/worker-process';
 import { TEST_MODEL } from '../turn/harness';
-
-/** A port nothing listens on right now (for the SDK's exporter, which cannot report a port 0 choice). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('metrics: Prometheus endpoints whose counters equal the database', function () {
   this.timeout(240_000);
