@@ -60,7 +60,13 @@ describe('conversation replay across random interleavings', function () {
       await h.withWorker(
         async () => {
           const runs = await Promise.all(
-            Array.from({ length: CONVERSATIONS }, (_, c) => driveConversation(new Rng(seed, c))),
+            Array.from({ length: CONVERSATIONS }, (_, c) =>
+              // Said at once: a failure here makes runUntil shut the worker down, which can take long.
+              driveConversation(new Rng(seed, c)).catch((err: unknown) => {
+                console.error(`conversation ${c} of seed ${seed} failed:`, err);
+                throw err;
+              }),
+            ),
           );
           for (const run of runs) histories.push(...(await historiesOf(run)));
         },
