@@ -26,7 +26,6 @@ describe('gateway: concurrency', function () {
       const i = Number(/^question (\d+)$/.exec(String(last?.content))?.[1]);
       return { steps: [{ text: answerTo(i) }], delayMs: 5 };
     });
-    const started = Date.now();
     const results = await withBoundedWorker(
       g.h,
       () =>
@@ -42,7 +41,6 @@ describe('gateway: concurrency', function () {
         ),
       { maxActivities: 16 },
     );
-    const elapsed = Date.now() - started;
 
     for (const r of results) {
       assert.equal(r.events.at(-1)?.event, 'done', `turn ${r.i} ended with ${r.events.at(-1)?.event}`);
@@ -51,6 +49,5 @@ describe('gateway: concurrency', function () {
       assert.equal(final?.content, r.text, `turn ${r.i} stored`);
     }
     assert.equal(g.h.llm.requests.length, n);
-    assert.ok(elapsed < 60_000, `took ${elapsed} ms`);
   });
 });
