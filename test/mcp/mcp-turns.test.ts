@@ -1,35 +1,23 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { CatalogCache, InvalidTurnRequestError, startTurn } from '../../client';
 import { toolIdempotencyKey } from '../../common';
 import { uniqueId } from '../support';
 import { turnHarness, type TurnHarness } from '../turn/harness';
-import { everythingHttp, everythingStdio, fixtureStdio, haveTimeServer, timeStdio } from './servers';
+import {
+  everythingHttp,
+  everythingStdio,
+  fixtureCalls,
+  fixtureStdio,
+  haveTimeServer,
+  timeStdio,
+  until,
+} from './servers';
 
 type Msg = { role: string; content?: unknown; tool_call_id?: string };
-
-/** What the fixture server recorded: one line per call it started. */
-async function fixtureCalls(log: string): Promise<{ tool: string; key?: string; pid: number }[]> {
-  const text = await readFile(log, 'utf8').catch(() => '');
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as { tool: string; key?: string; pid: number });
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 describe('MCP tools in turns', function () {
   this.timeout(120_000);

@@ -1,23 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { toolIdempotencyKey } from '../../common';
 import { turnHarness, TEST_MODEL, type TurnHarness } from '../turn/harness';
-import { fixtureStdio } from './servers';
-
-const ROOT = path.resolve(__dirname, '..', '..');
-
-/** What the fixture server recorded: one line per call it started. */
-async function fixtureCalls(log: string): Promise<{ tool: string; key?: string; pid: number }[]> {
-  const text = await readFile(log, 'utf8').catch(() => '');
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as { tool: string; key?: string; pid: number });
-}
+import { spawnWorkerProcess, type WorkerProcess } from '../support';
+import { fixtureCalls, fixtureStdio, until } from './servers';
 
 function alive(pid: number): boolean {
   try {
@@ -28,28 +16,18 @@ function alive(pid: number): boolean {
   }
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
 describe('MCP tools when the worker is SIGKILLed mid-call', function () {
   this.timeout(180_000);
   let h: TurnHarness;
   let dir: string;
-  let child: ChildProcess | undefined;
+  let worker: WorkerProcess | undefined;
 
   beforeEach(async () => {
     h = await turnHarness();
     dir = await mkdtemp(path.join(os.tmpdir(), 'turnflow-mcp-crash-'));
   });
   afterEach(async () => {
-    child?.kill('SIGKILL');
+    await worker?.kill();
     await h.close();
     await rm(dir, { recursive: true, force: true });
   });
@@ -65,32 +43,24 @@ describe('MCP tools when the worker is SIGKILLed mid-call', function () {
       { steps: [{ text: 'done' }] },
     );
     const turn = await h.start({ message: 'echo slowly', tools: ['fixture__slow_echo'] });
-    child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'worker', 'main.ts')], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        TEMPORAL_ADDRESS: h.env.temporal.address,
-        TURNFLOW_TASK_QUEUE: h.taskQueue,
-        DATABASE_URL: h.env.databaseUrl,
-        OPENAI_BASE_URL: h.llm.baseURL,
-        OPENAI_API_KEY: 'test-key',
-        OPENAI_MODEL: TEST_MODEL,
-        TURNFLOW_MCP_CONFIG: config,
-        LOG_LEVEL: 'warn',
+    worker = spawnWorkerProcess({
+      temporalAddress: h.env.temporal.address,
+      databaseUrl: h.env.databaseUrl,
+      taskQueue: h.taskQueue,
+      llmBaseUrl: h.llm.baseURL,
+      model: TEST_MODEL,
+      extra: { TURNFLOW_MCP_CONFIG: config, LOG_LEVEL: 'warn' },
+    });
+    const [first] = await until(
+      'the call to reach the server',
+      async () => {
+        if (!worker?.alive()) throw new Error(`the worker exited: ${worker?.output()}`);
+        const calls = await fixtureCalls(log);
+        return calls.length > 0 ? calls : undefined;
       },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<void>((resolve) => child!.once('exit', () => resolve()));
-
-    const [first] = await until('the call to reach the server', async () => {
-      if (child?.exitCode !== null) throw new Error(`the worker exited: ${stderr}`);
-      const calls = await fixtureCalls(log);
-      return calls.length > 0 ? calls : undefined;
-    });
-    child.kill('SIGKILL');
-    await exited;
+      60_000,
+    ); // the worker bundles its workflows first
+    await worker.kill();
     // The guard notices its worker is gone within 200 ms and ends the server's process group.
     await until('the server process to end with its worker', () => (alive(first!.pid) ? undefined : true), 10_000);
 

@@ -2,8 +2,9 @@
 // devDependency, run with node from node_modules) and PyPI's mcp-server-time (installed by `npm run bootstrap`
 // into .tools/), plus the fixture server beside this file.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { access } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { MCP_SERVER_TIME_PYTHON, PROJECT_ROOT } from '../../dev';
 import { freePort } from '../support';
 
@@ -69,4 +70,28 @@ export async function everythingHttp(): Promise<{ url: string; close(): Promise<
       await exited;
     },
   };
+}
+
+/** What the fixture server recorded: one line per call it started. */
+export async function fixtureCalls(log: string): Promise<{ tool: string; key?: string; pid: number }[]> {
+  const text = await readFile(log, 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { tool: string; key?: string; pid: number });
+}
+
+/** Polls `probe` every 50 ms until it gives a value. */
+export async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
 }
