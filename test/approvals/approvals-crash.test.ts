@@ -3,12 +3,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { decideApproval } from '../../client';
-import { spawnWatched, type WorkerProcess } from '../support/worker-process';
+import { spawnWorkerProcess, type WorkerProcess } from '../support/worker-process';
 import { turnHarness, TEST_MODEL, type TurnHarness } from '../turn/harness';
 import { requested } from './approval-tools';
 import { readRuns } from './counting-worker';
-
-const ROOT = path.resolve(__dirname, '..', '..');
 
 describe('tool approvals under a worker crash', function () {
   this.timeout(300_000);
@@ -27,20 +25,14 @@ describe('tool approvals under a worker crash', function () {
 
   /** The real worker process (with the counting `transfer` tool), killable without warning. */
   async function startWorker(transferMs = 0): Promise<WorkerProcess> {
-    const worker = spawnWatched([path.join(__dirname, 'counting-worker.ts')], {
-      cwd: ROOT,
-      tsx: true,
-      env: {
-        TEMPORAL_ADDRESS: h.env.temporal.address,
-        TURNFLOW_TASK_QUEUE: h.taskQueue,
-        DATABASE_URL: h.env.databaseUrl,
-        OPENAI_BASE_URL: h.llm.baseURL,
-        OPENAI_API_KEY: 'test-key',
-        OPENAI_MODEL: TEST_MODEL,
-        LOG_LEVEL: 'info',
-        RUNS_FILE: runsFile,
-        TRANSFER_MS: String(transferMs),
-      },
+    const worker = spawnWorkerProcess({
+      script: path.join(__dirname, 'counting-worker.ts'),
+      temporalAddress: h.env.temporal.address,
+      databaseUrl: h.env.databaseUrl,
+      taskQueue: h.taskQueue,
+      llmBaseUrl: h.llm.baseURL,
+      model: TEST_MODEL,
+      extra: { RUNS_FILE: runsFile, TRANSFER_MS: String(transferMs) },
     });
     workers.push(worker);
     await worker.waitForOutput(/worker (started|ready|running)/i, 120_000);

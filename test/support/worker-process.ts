@@ -24,10 +24,12 @@ export interface WorkerProcessEnv {
   model: string;
   /** Extra variables (e.g. `TURNFLOW_LLM_IDLE_TIMEOUT_MS`). */
   extra?: Record<string, string>;
+  /** A TypeScript entry point of its own that runs the worker process (tools of a test's). @default worker/main.ts */
+  script?: string;
 }
 
 export function spawnWorkerProcess(env: WorkerProcessEnv): WorkerProcess {
-  return spawnWatched([path.join(ROOT, 'worker', 'main.ts')], {
+  return spawnWatched([env.script ?? path.join(ROOT, 'worker', 'main.ts')], {
     cwd: ROOT,
     tsx: true,
     env: {
