@@ -15,7 +15,7 @@ import {
 import type { ActivityDeps } from './deps';
 import { turnOutcome } from './metrics';
 import { UnknownModelError } from './errors';
-import { hopMessages } from './repo/messages';
+import { announcedText, hopMessages } from './repo/messages';
 import { storageStep } from './repo/storage-failure';
 import { turnUsage } from './repo/usage';
 import { ensureTurn, inTransaction, storedResult } from './repo/turns';
@@ -118,24 +118,30 @@ export function createTurnActivities(deps: ActivityDeps) {
 
   async function completeTurnSteps(input: CompleteTurnInput): Promise<ChatTurnResult> {
     const result = await inTransaction(deps.pool, async (db) => {
+      // Only a running turn is ended here. A turn another path already ended (a failure stored by `failTurn` that a
+      // replay, taking the stop path after its worker was lost, did not see) keeps its end: no answer is added to it.
       const hops = await hopMessages(db, input.turnId);
       const warning = input.hopLimit !== null ? HOP_LIMIT_SEPARATOR + hopLimitWarning(input.hopLimit) : '';
-      const content = hops.map((h) => h.content ?? '').join('') + warning;
+      // A hop cut short with no message stored (stopped while its worker was lost) keeps the text its reader saw.
+      const cutShort = hops.some((h) => h.hop === input.hops) ? '' : await announcedText(db, input.turnId, input.hops);
+      const content = hops.map((h) => h.content ?? '').join('') + cutShort + warning;
       // Every attempt the provider billed, retried ones included; a turn begun before usage was recorded per
       // attempt has only its hops' last attempts to go by.
       const usage = (await turnUsage(db, input.turnId)) ?? sumUsage(hops.map((h) => h.usage));
-      await db.query(
-        `INSERT INTO messages (tenant_id, conversation_id, turn_id, idem_key, kind, content, model, finish_reason, usage)
-         SELECT tenant_id, conversation_id, id, $2, 'final', $3, model, $4, $5 FROM turns WHERE id = $1
-         ON CONFLICT (idem_key) DO NOTHING`,
-        [input.turnId, messageKeys.final(input.turnId), content, input.finishReason, usage && JSON.stringify(usage)],
-      );
       const ended = await db.query<{ tenant_id: string; seconds: number }>(
         `UPDATE turns SET status = $2, finish_reason = $3, hops = $4, usage = $5, completed_at = now()
          WHERE id = $1 AND status = 'running'
          RETURNING tenant_id, extract(epoch FROM completed_at - created_at)::float8 AS seconds`,
         [input.turnId, input.status, input.finishReason, input.hops, usage && JSON.stringify(usage)],
       );
+      if (ended.rows[0]) {
+        await db.query(
+          `INSERT INTO messages (tenant_id, conversation_id, turn_id, idem_key, kind, content, model, finish_reason, usage)
+           SELECT tenant_id, conversation_id, id, $2, 'final', $3, model, $4, $5 FROM turns WHERE id = $1
+           ON CONFLICT (idem_key) DO NOTHING`,
+          [input.turnId, messageKeys.final(input.turnId), content, input.finishReason, usage && JSON.stringify(usage)],
+        );
+      }
       return { stored: await storedResult(db, input.turnId), ended: ended.rows[0] };
     });
     // Committed: counted by the one call whose update ended the turn, never by a retry of this activity.
@@ -146,12 +152,56 @@ export function createTurnActivities(deps: ActivityDeps) {
         durationSeconds: result.ended.seconds,
       });
     }
+    if (!result.stored) return refuseEnded(input);
     return announceEnd(input, result.stored);
   }
 
-  async function announceEnd(input: CompleteTurnInput, result: ChatTurnResult | undefined): Promise<ChatTurnResult> {
-    if (!result) throw new Error(`turn ${input.turnId} has no final message after completion`);
+  /**
+   * The turn ended failed before this completion (or has no row): its failure is announced again (keyed, so once)
+   * in case the path that stored it was lost before announcing it, and the completion is refused for good: retrying
+   * cannot change a stored end.
+   */
+  async function refuseEnded(input: CompleteTurnInput): Promise<never> {
+    const failed = await announceStoredFailure(input.turnId, input.hops, input.persistence);
+    throw ApplicationFailure.create({
+      message: failed
+        ? `turn ${input.turnId} already failed (${failed}); its completion was not stored`
+        : `turn ${input.turnId} is not stored`,
+      type: failed ? 'turn.already_failed' : 'turn.not_stored',
+      details: failed ? [failed] : [],
+      nonRetryable: true,
+    });
+  }
 
+  /** Writes the `error` event of a turn stored as failed (keyed: once); its stored error type, or `null` if not failed. */
+  async function announceStoredFailure(
+    turnId: string,
+    hop: number,
+    persistence: PersistenceOptions,
+  ): Promise<string | null> {
+    const { rows } = await deps.pool.query<{ error_type: string | null }>(
+      `SELECT coalesce(error->>'type', 'turn.failed') AS error_type FROM turns WHERE id = $1 AND status = 'failed'`,
+      [turnId],
+    );
+    const errorType = rows[0]?.error_type;
+    if (errorType == null) return null;
+    const writer = await StreamWriter.open(deps.pool, {
+      turnId,
+      hop,
+      attempt: Context.current().info.attempt,
+      persistence,
+      channels: deps.streamConnections,
+    });
+    try {
+      await writer.event({ type: 'error', errorType, message: publicFailureMessage(errorType) }, eventKeys.error);
+      await writer.close();
+    } finally {
+      writer.abandon();
+    }
+    return errorType;
+  }
+
+  async function announceEnd(input: CompleteTurnInput, result: ChatTurnResult): Promise<ChatTurnResult> {
     const writer = await StreamWriter.open(deps.pool, {
       turnId: input.turnId,
       hop: result.hops,
@@ -198,7 +248,8 @@ export function createTurnActivities(deps: ActivityDeps) {
     const detail = storableText(input.message).slice(0, 4_000);
     deps.logger.warn({ turnId: input.turnId, errorType: input.errorType, detail }, 'turn failed');
     await storageStep(async () => {
-      // `before` is the row as it was: only the call that moves it from running to failed counts the turn.
+      // `before` is the row as it was: only the call that moves it from running to failed counts the turn. A turn
+      // another path already completed or cancelled keeps that end, and gets no `error` event after its `done`.
       const { rows } = await deps.pool.query<{ tenant_id: string; was: string; seconds: number }>(
         `WITH before AS (SELECT id, status FROM turns WHERE id = $1 FOR UPDATE)
          UPDATE turns t SET status = CASE WHEN t.status = 'running' THEN 'failed' ELSE t.status END,
@@ -214,22 +265,8 @@ export function createTurnActivities(deps: ActivityDeps) {
       if (row.was === 'running') {
         deps.metrics?.turnEnded({ tenantId: row.tenant_id, outcome: 'failed', durationSeconds: row.seconds });
       }
-      const writer = await StreamWriter.open(deps.pool, {
-        turnId: input.turnId,
-        hop: input.hop,
-        attempt: Context.current().info.attempt,
-        persistence: input.persistence,
-        channels: deps.streamConnections,
-      });
-      try {
-        await writer.event(
-          { type: 'error', errorType: input.errorType, message: publicFailureMessage(input.errorType) },
-          eventKeys.error,
-        );
-        await writer.close();
-      } finally {
-        writer.abandon();
-      }
+      // The stored failure is the one announced: a second failure of a failed turn does not rename it.
+      await announceStoredFailure(input.turnId, input.hop, input.persistence);
     });
   }
 

@@ -11,6 +11,7 @@ const PUBLIC_MESSAGES: Readonly<Record<string, string>> = {
   'turn.cancelled_while_queued': 'the turn was cancelled before it started',
   'storage.invalid_data': 'the turn could not be stored',
   'storage.unavailable': 'the turn could not be stored',
+  'storage.failed': 'the turn could not be stored',
   'llm.rate_limited': 'the model provider is rate limiting requests',
   'llm.unauthorized': "the model provider refused the worker's credentials",
   'llm.forbidden': 'the model provider refused the request',

@@ -450,8 +450,12 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
     if (!cancelled) await loop.run(runHops);
   } catch (err: unknown) {
     // Asked to stop, an activity that cannot confirm it (its worker died, so it timed out) ends the turn stopped,
-    // with what was stored, rather than failed: the caller asked for the end, not for an error.
-    const stopOutlived = progress.cancelRequested && err instanceof ActivityFailure;
+    // with what was stored, rather than failed: the caller asked for the end, not for an error. A failure the
+    // activity itself reported (the provider refused the request, say) fails the turn whether or not a stop came
+    // too: a fresh worker sees a stop and that failure in one activation, stop first, where the worker that ran it
+    // may have seen the failure alone, and both must take the same path.
+    const stopOutlived =
+      progress.cancelRequested && err instanceof ActivityFailure && !(err.cause instanceof ApplicationFailure);
     if (!isCancellation(err) && !(stopOutlived && patched('stop-outlives-lost-worker'))) {
       await CancellationScope.nonCancellable(() => fail(failTurn, input, hop, err, oneUpsert, model));
       throw err;
@@ -513,6 +517,16 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
       hops: state.hop,
       hopLimit: state.cancelled ? null : state.hopLimit,
       persistence: turn.persistence,
+    }).catch((err: unknown) => {
+      // Its failure was stored (and announced) before this run got here: the workflow ends failed, as stored.
+      if (failureType(err) === 'turn.already_failed') {
+        setCurrentDetails(`failed · ${failureType(err)}`);
+        upsertSearchAttributes([
+          { key: keys.TurnStatus, value: 'failed' },
+          { key: keys.TurnHops, value: state.hop },
+        ]);
+      }
+      throw err;
     });
     progress.phase = 'done';
     setCurrentDetails(`done · ${result.finishReason} · ${state.hop} tool round(s)`);

@@ -105,7 +105,9 @@ export async function saveHopMessage(pool: Pool | PoolClient, msg: HopMessage): 
       msg.finishReason,
       msg.usage ? JSON.stringify(msg.usage) : null,
       msg.model,
-      msg.toolFingerprints && Object.keys(msg.toolFingerprints).length > 0 ? JSON.stringify(msg.toolFingerprints) : null,
+      msg.toolFingerprints && Object.keys(msg.toolFingerprints).length > 0
+        ? JSON.stringify(msg.toolFingerprints)
+        : null,
     ],
   );
   if (rows[0]) return rows[0].id;
@@ -186,6 +188,20 @@ export async function hopMessages(
     [turnId],
   );
   return rows;
+}
+
+/**
+ * The text a hop's latest LLM attempt announced and stored as stream events (a `reset` opens a later attempt, so its
+ * reader dropped what came before): what a reader of the hop saw when no message of the hop was stored.
+ */
+export async function announcedText(db: Pool | PoolClient, turnId: string, hop: number): Promise<string> {
+  const { rows } = await db.query<{ text: string | null }>(
+    `SELECT string_agg(data->>'text', '' ORDER BY cursor) AS text FROM turn_events
+     WHERE turn_id = $1 AND hop = $2 AND type = 'text'
+       AND attempt = (SELECT max(attempt) FROM turn_events WHERE turn_id = $1 AND hop = $2 AND type IN ('text', 'reset'))`,
+    [turnId, hop],
+  );
+  return rows[0]?.text ?? '';
 }
 
 /** The fingerprints of the described tools a hop was offered, by name (empty when it was offered none). */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
 import pg from 'pg';
 import { StorageFailureType, toStorageFailure } from '../../activities/repo/storage-failure';
@@ -68,6 +69,38 @@ describe('storage failures', function () {
       assert.equal(failure.type, StorageFailureType.unavailable, what);
       assert.equal(failure.nonRetryable, false, what);
     }
+  });
+
+  it('retries a lost connection, in the words pg and Node use for it', async () => {
+    // A server that accepts and then says nothing (connect timeout), and one that hangs up at once (terminated).
+    const held = new Set<net.Socket>();
+    const silent = net.createServer((socket) => void held.add(socket));
+    const hangUp = net.createServer((socket) => socket.destroy());
+    await Promise.all([silent, hangUp].map((s) => new Promise<void>((r) => s.listen(0, '127.0.0.1', r))));
+    const url = (s: net.Server) => `postgres://postgres@127.0.0.1:${(s.address() as net.AddressInfo).port}/none`;
+    const timingOut = new pg.Pool({ connectionString: url(silent), max: 1, connectionTimeoutMillis: 200 });
+    const terminated = new pg.Pool({ connectionString: url(hangUp), max: 1 });
+    // What Node throws on a write to a closed socket (no SQLSTATE, though its code has five letters).
+    const epipe = Object.assign(new Error('write EPIPE'), { code: 'EPIPE', errno: -32, syscall: 'write' });
+    const cases: [string, unknown][] = [
+      ['connect timeout', await errorOf(timingOut.query('SELECT 1'))],
+      ['connection terminated', await errorOf(terminated.query('SELECT 1'))],
+      ['EPIPE', epipe],
+    ];
+    await Promise.all([timingOut.end(), terminated.end()]);
+    for (const socket of held) socket.destroy();
+    await Promise.all([silent, hangUp].map((s) => new Promise((r) => s.close(r))));
+    for (const [what, err] of cases) {
+      const failure = toStorageFailure(err);
+      assert.equal(failure.type, StorageFailureType.unavailable, `${what}: ${String(err)}`);
+      assert.equal(failure.nonRetryable, false, what);
+    }
+  });
+
+  it('fails at once when a storage step breaks its own invariant: no retry can mend it', () => {
+    const failure = toStorageFailure(new Error('turn t-1 has no final message after completion'));
+    assert.equal(failure.type, StorageFailureType.failed);
+    assert.equal(failure.nonRetryable, true);
   });
 
   it('passes an ApplicationFailure through unchanged', () => {

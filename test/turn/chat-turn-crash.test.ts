@@ -1,39 +1,31 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { AnswerAssembler, messageKeys, TurnEvent } from '../../common';
+import { cancelTurn } from '../../workflows';
+import { spawnWorkerProcess, type WorkerProcess } from '../support';
 import { finalMessage, storedEvents, turnHarness, TEST_MODEL, type TurnHarness } from './harness';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-
 /** The real worker entry point as its own process, so it can be killed without warning. */
-function spawnWorker(h: TurnHarness): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'worker', 'main.ts')], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: h.env.temporal.address,
-      TURNFLOW_TASK_QUEUE: h.taskQueue,
-      DATABASE_URL: h.env.databaseUrl,
-      OPENAI_BASE_URL: h.llm.baseURL,
-      OPENAI_API_KEY: 'test-key',
-      OPENAI_MODEL: TEST_MODEL,
-      LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
+function spawnWorker(h: TurnHarness): WorkerProcess {
+  return spawnWorkerProcess({
+    temporalAddress: h.env.temporal.address,
+    databaseUrl: h.env.databaseUrl,
+    taskQueue: h.taskQueue,
+    llmBaseUrl: h.llm.baseURL,
+    model: TEST_MODEL,
+    extra: { LOG_LEVEL: 'warn' },
   });
 }
 
 describe('chatTurn under a worker crash', function () {
   this.timeout(180_000);
   let h: TurnHarness;
-  let child: ChildProcess | undefined;
+  let worker: WorkerProcess | undefined;
 
   beforeEach(async () => {
     h = await turnHarness();
   });
   afterEach(async () => {
-    child?.kill('SIGKILL');
+    await worker?.kill();
     await h.close();
   });
 
@@ -43,17 +35,14 @@ describe('chatTurn under a worker crash', function () {
       { steps: [{ text: 'The whole answer, streamed again.' }] },
     );
     const turn = await h.start({ message: 'survive a crash' });
-    child = spawnWorker(h);
-    let stderr = '';
-    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
-
+    worker = spawnWorker(h);
     await Promise.race([
       h.llm.gateReached('crash'),
-      exited.then((code) => assert.fail(`the worker exited (${code}) before streaming: ${stderr}`)),
+      new Promise((resolve) => worker!.child.once('exit', resolve)).then(() =>
+        assert.fail(`the worker exited before streaming: ${worker!.output()}`),
+      ),
     ]);
-    child.kill('SIGKILL');
-    await exited;
+    await worker.kill();
 
     const result = await h.withWorker(() => turn.handle.result());
     assert.equal(result.status, 'completed');
@@ -72,6 +61,30 @@ describe('chatTurn under a worker crash', function () {
       turn.turnId,
     ]);
     assert.equal(finals.rowCount, 1);
+  });
+
+  it('keeps the text its reader saw when a stopped turn loses its worker before the partial answer is stored', async () => {
+    h.llm.enqueue({
+      steps: [{ text: 'Half of an answer that the stop cuts' }, { waitFor: 'crash' }, { text: ' off.' }],
+    });
+    const turn = await h.start({ message: 'stop me, then lose the worker' });
+    worker = spawnWorker(h);
+    await h.llm.gateReached('crash');
+    // The delta is stored (the writer flushes within its interval) before the worker dies without a word.
+    await until(async () => (await storedEvents(h.env, turn.turnId)).some((e) => e.type === 'text'));
+    await worker.kill();
+    // The stop reaches the turn after its worker died: the LLM activity can only time out, and the turn ends stopped.
+    await turn.handle.signal(cancelTurn, { reason: 'user pressed stop' });
+
+    const result = await h.withWorker(() => turn.handle.result());
+    assert.equal(result.status, 'cancelled');
+    assert.equal(result.finishReason, 'cancelled');
+    assert.equal(h.llm.requests.length, 1, 'a stopped turn does not ask the model again');
+    const [final] = await finalMessage(h.env, turn.turnId);
+    assert.equal(final?.content, 'Half of an answer that the stop cuts');
+    const answer = new AnswerAssembler();
+    (await storedEvents(h.env, turn.turnId)).forEach((e) => answer.apply(TurnEvent.parse(e)));
+    assert.equal(answer.text, final?.content, 'what the reader assembled is what was stored');
   });
 
   it('announces the end of a turn whose answer was stored by a run lost before it wrote done', async () => {
@@ -112,3 +125,12 @@ describe('chatTurn under a worker crash', function () {
     assert.equal(ends[0]?.type === 'done' ? ends[0].messageId : null, final?.id);
   });
 });
+
+/** Resolves once `check` holds (polled every 100 ms, for at most 30 s). */
+async function until(check: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('the condition never held');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -41,6 +41,8 @@ export interface TurnHarness {
   conversationId: string;
   /** Starts a turn on this harness's task queue. */
   start(request: Partial<StartTurnRequest> & { message?: string }): Promise<StartedTurn>;
+  /** The activities' dependencies a worker of this harness gets (for tests that build their own workers). */
+  deps(opts?: WorkerOpts): ActivityDeps;
   /** Runs a worker with these tools (default: the built-ins) while `fn` runs. */
   withWorker<T>(fn: (worker: Worker) => Promise<T>, opts?: WorkerOpts): Promise<T>;
   close(): Promise<void>;
@@ -86,20 +88,10 @@ export async function turnHarness(): Promise<TurnHarness> {
         { conversationId, requestId: uniqueId('req'), message: 'hello', ...request },
         { taskQueue },
       ),
+    deps: (opts = {}) => activityDeps(env, llm, opts),
     async withWorker(fn, opts = {}) {
       const connection = await NativeConnection.connect({ address: env.temporal.address });
-      const deps: ActivityDeps = {
-        pool: env.pool,
-        openai: new OpenAI({ baseURL: llm.baseURL, apiKey: 'test-key', maxRetries: 0 }),
-        tools: createToolRegistry(opts.tools ?? builtinTools()),
-        models: { default: TEST_MODEL, allowed: opts.models ?? [TEST_MODEL] },
-        logger: opts.logger ?? pino({ level: 'silent' }),
-        llmIdleTimeoutMs: opts.llmIdleTimeoutMs ?? 30_000,
-        ...(opts.heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs: opts.heartbeatIntervalMs }),
-        ...(opts.llmFailureBudget === undefined ? {} : { llmFailureBudget: opts.llmFailureBudget }),
-        ...(opts.approvalTools === undefined ? {} : { approvalTools: opts.approvalTools }),
-        ...(opts.approvalTimeoutMs === undefined ? {} : { approvalTimeoutMs: opts.approvalTimeoutMs }),
-      };
+      const deps = activityDeps(env, llm, opts);
       try {
         const worker = await createTurnWorker({
           connection,
@@ -121,6 +113,22 @@ export async function turnHarness(): Promise<TurnHarness> {
     async close() {
       await llm.close();
     },
+  };
+}
+
+/** What the harness's workers run their activities with. */
+function activityDeps(env: TestEnv, llm: ScriptedLlm, opts: WorkerOpts): ActivityDeps {
+  return {
+    pool: env.pool,
+    openai: new OpenAI({ baseURL: llm.baseURL, apiKey: 'test-key', maxRetries: 0 }),
+    tools: createToolRegistry(opts.tools ?? builtinTools()),
+    models: { default: TEST_MODEL, allowed: opts.models ?? [TEST_MODEL] },
+    logger: opts.logger ?? pino({ level: 'silent' }),
+    llmIdleTimeoutMs: opts.llmIdleTimeoutMs ?? 30_000,
+    ...(opts.heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs: opts.heartbeatIntervalMs }),
+    ...(opts.llmFailureBudget === undefined ? {} : { llmFailureBudget: opts.llmFailureBudget }),
+    ...(opts.approvalTools === undefined ? {} : { approvalTools: opts.approvalTools }),
+    ...(opts.approvalTimeoutMs === undefined ? {} : { approvalTimeoutMs: opts.approvalTimeoutMs }),
   };
 }
 
