@@ -178,7 +178,7 @@ export async function checkInvariants(pool: pg.Pool, plans: TurnPlan[], outcomes
           'mismatched',
         );
       } else if (outcome.terminal === undefined) {
-        problem(plan, outcome.turnId, 'no end reached the client', 'lost');
+        problem(plan, outcome.turnId, `no end reached the client (${endlessStream(outcome)})`, 'lost');
       } else if (outcome.duplicateEvents > 0) {
         problem(plan, outcome.turnId, `${outcome.duplicateEvents} events delivered twice`, 'duplicated');
       } else if (outcome.text !== (ownerRow?.final ?? '')) {
@@ -199,7 +199,12 @@ export async function checkInvariants(pool: pg.Pool, plans: TurnPlan[], outcomes
     const row = stored.get(outcome.requestTurnId);
     const id = outcome.requestTurnId;
     if (!row || outcome.terminal === undefined) {
-      problem(plan, id, `no end reached the client (status ${row?.status ?? 'not stored'})`, 'lost');
+      problem(
+        plan,
+        id,
+        `no end reached the client (status ${row?.status ?? 'not stored'}; ${endlessStream(outcome)})`,
+        'lost',
+      );
       return;
     }
     if (row.users !== 1 || row.finals > 1 || row.duplicate_results > 0 || outcome.duplicateEvents > 0) {
@@ -283,4 +288,10 @@ export function answers(chain: readonly TurnPlan[], own = true): string[] {
     for (const tail of answers(rest, false)) out.push(prefix + tail);
   }
   return out;
+}
+
+/** What a client that never saw its end last had: to tell a stream the gateway stalled from one it refused. */
+function endlessStream(outcome: ClientOutcome): string {
+  const failures = outcome.resumeFailures.length > 0 ? `, failed resumes ${outcome.resumeFailures.join(' ')}` : '';
+  return `last cursor ${outcome.lastCursor}, ${outcome.resumes} resumes${failures}, gateway ends ${outcome.gatewayEnds.join(' ') || 'none'}`;
 }

@@ -19,6 +19,10 @@ export interface ClientOutcome {
    */
   gatewayEnds: string[];
   resumes: number;
+  /** The cursor of the last event received (what a resume sends as `Last-Event-ID`), for the report of a lost end. */
+  lastCursor: number;
+  /** The HTTP statuses of resumes that failed, in order (a stream the gateway refused or could not open). */
+  resumeFailures: number[];
   /** When each text event arrived (epoch ms), to measure recovery after a kill. */
   textTimes: number[];
   /** The request's own turn id (the stream it reads is `turnId`: another turn's when steered). */
@@ -86,6 +90,8 @@ export async function runClient(
     duplicateEvents: 0,
     gatewayEnds: [],
     resumes: 0,
+    lastCursor: 0,
+    resumeFailures: [],
     textTimes: [],
   };
   const assembler = new AnswerAssembler();
@@ -138,6 +144,7 @@ export async function runClient(
         break;
       }
       if (!response.ok || !response.body) {
+        if (outcome.turnId) outcome.resumeFailures.push(response.status);
         await response.body?.cancel();
         throw new Error(`HTTP ${response.status}`);
       }
@@ -164,6 +171,7 @@ export async function runClient(
             return;
           }
           last = event.cursor;
+          outcome.lastCursor = last;
           received += 1;
           backoff = 200;
           assembler.apply(event);
