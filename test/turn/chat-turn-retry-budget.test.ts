@@ -14,10 +14,10 @@ describe('chatTurn retry budget', function () {
     await h.close();
   });
 
-  it('completes a turn whose LLM hop lost its worker eight times, since lost workers do not spend the provider-failure budget', async () => {
-    // Attempts 1-8 stream a word and then hang without heartbeating: to Temporal, their worker died
-    // (heartbeat timeout). Attempt 9 answers.
-    const lost = 8;
+  it('completes a turn whose LLM hop lost its worker more often than its provider-failure budget allows failures', async () => {
+    // Attempts 1-3 stream a word and then hang without heartbeating: to Temporal, their worker died
+    // (heartbeat timeout). Attempt 4 answers. A budget of two provider failures would have ended the hop at the third.
+    const lost = 3;
     h.llm.respond((request) =>
       request.index < lost
         ? { steps: [{ text: 'Lost ' }, { waitFor: 'never' }] }
@@ -28,6 +28,7 @@ describe('chatTurn retry budget', function () {
       // The seam: an activity that never heartbeats again looks exactly like one whose worker was killed.
       heartbeatIntervalMs: 600_000,
       llmIdleTimeoutMs: 600_000,
+      llmFailureBudget: 2,
     });
 
     assert.equal(result.status, 'completed');
