@@ -37,47 +37,49 @@ describe('gateway: tenants', function () {
 
   it("two tenants racing on the same conversation and request ids 50 times never see each other's data", async () => {
     echoLastUserMessage(g);
-    await g.h.withWorker(async () => {
-      for (let round = 0; round < 50; round += 1) {
-        const conversationId = uniqueId('race');
-        const requestId = uniqueId('req');
-        const post = (tenant: 'acme' | 'globex') =>
-          g.postTurn({ requestId, message: `from ${tenant} ${round}` }, { conversationId, token: TOKENS[tenant] });
-        // Both requests are on the wire together: neither waits for the other's workflow to exist.
-        const [acme, globex] = await Promise.all([post('acme'), post('globex')]);
-        for (const [tenant, response] of [
-          ['acme', acme],
-          ['globex', globex],
-        ] as const) {
-          assert.equal(response.status, 200, `${tenant} round ${round}`);
-          assert.equal(response.headers.get('turn-attached'), 'false', `${tenant} round ${round}: a first start`);
-        }
-        const [acmeEvents, globexEvents] = await Promise.all([readEvents(acme), readEvents(globex)]);
-        assert.equal(answerOf(acmeEvents), `echo: from acme ${round}`, `round ${round}`);
-        assert.equal(answerOf(globexEvents), `echo: from globex ${round}`, `round ${round}`);
-        assert.equal(acmeEvents.at(-1)?.event, 'done');
-        assert.equal(globexEvents.at(-1)?.event, 'done');
-        assert.equal(
-          decodeURIComponent(acme.headers.get('turn-id') ?? ''),
-          turnIdFor('acme', conversationId, requestId),
-        );
-        assert.equal(
-          decodeURIComponent(globex.headers.get('turn-id') ?? ''),
-          turnIdFor('globex', conversationId, requestId),
-        );
+    /** One race: both tenants start the same conversation and request ids at once, then read what they own. */
+    const race = async (round: number) => {
+      const conversationId = uniqueId('race');
+      const requestId = uniqueId('req');
+      const post = (tenant: 'acme' | 'globex') =>
+        g.postTurn({ requestId, message: `from ${tenant} ${round}` }, { conversationId, token: TOKENS[tenant] });
+      // Both requests are on the wire together: neither waits for the other's workflow to exist.
+      const [acme, globex] = await Promise.all([post('acme'), post('globex')]);
+      for (const [tenant, response] of [
+        ['acme', acme],
+        ['globex', globex],
+      ] as const) {
+        assert.equal(response.status, 200, `${tenant} round ${round}`);
+        assert.equal(response.headers.get('turn-attached'), 'false', `${tenant} round ${round}: a first start`);
+      }
+      const [acmeEvents, globexEvents] = await Promise.all([readEvents(acme), readEvents(globex)]);
+      assert.equal(answerOf(acmeEvents), `echo: from acme ${round}`, `round ${round}`);
+      assert.equal(answerOf(globexEvents), `echo: from globex ${round}`, `round ${round}`);
+      assert.equal(acmeEvents.at(-1)?.event, 'done');
+      assert.equal(globexEvents.at(-1)?.event, 'done');
+      assert.equal(decodeURIComponent(acme.headers.get('turn-id') ?? ''), turnIdFor('acme', conversationId, requestId));
+      assert.equal(
+        decodeURIComponent(globex.headers.get('turn-id') ?? ''),
+        turnIdFor('globex', conversationId, requestId),
+      );
 
-        for (const tenant of ['acme', 'globex'] as const) {
-          const response = await g.request(`/v1/conversations/${conversationId}/messages`, { token: TOKENS[tenant] });
-          assert.equal(response.status, 200);
-          const body = (await response.json()) as MessagesBody;
-          assert.deepEqual(
-            body.messages.map((m) => [m.role, m.content, m.turnId]),
-            [
-              ['user', `from ${tenant} ${round}`, turnIdFor(tenant, conversationId, requestId)],
-              ['assistant', `echo: from ${tenant} ${round}`, turnIdFor(tenant, conversationId, requestId)],
-            ],
-          );
-        }
+      for (const tenant of ['acme', 'globex'] as const) {
+        const response = await g.request(`/v1/conversations/${conversationId}/messages`, { token: TOKENS[tenant] });
+        assert.equal(response.status, 200);
+        const body = (await response.json()) as MessagesBody;
+        assert.deepEqual(
+          body.messages.map((m) => [m.role, m.content, m.turnId]),
+          [
+            ['user', `from ${tenant} ${round}`, turnIdFor(tenant, conversationId, requestId)],
+            ['assistant', `echo: from ${tenant} ${round}`, turnIdFor(tenant, conversationId, requestId)],
+          ],
+        );
+      }
+    };
+    await g.h.withWorker(async () => {
+      // Five races at a time (each tenant stays within its running-turn limit), fifty in all.
+      for (let round = 0; round < 50; round += 5) {
+        await Promise.all(Array.from({ length: 5 }, (_, k) => race(round + k)));
       }
     });
     assert.equal(g.h.llm.requests.length, 100);
