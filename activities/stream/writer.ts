@@ -1,6 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import type { PersistenceOptions, TurnEvent, TurnEventBody } from '../../common';
-import { cursorAt, encodeAnnouncement, encodeEventRow, packPayloads } from '../../stream-log';
+import { cursorAt, encodeAnnouncement, encodeEventRow, packPayloads, rereadAnnouncement } from '../../stream-log';
 import { channelFor, type ChannelMember, type WriterChannel } from './channels';
 
 /** Where one stream writer is in the turn's event stream. */
@@ -113,14 +113,20 @@ export class StreamWriter implements ChannelMember {
 
   /**
    * Stores a non-text event under its logical key, then announces it. Returns the stored event, or `null`
-   * when an earlier writer had already stored an event with this key.
+   * when an earlier writer had already stored an event with this key (its readers are then asked to re-read).
    */
   async event(body: Exclude<TurnEventBody, { type: 'text' }>, eventKey: string): Promise<TurnEvent | null> {
     this.throwIfFailed();
     await this.flush();
     const event = this.nextCandidate(body);
     const stored = await this.insert([{ event, eventKey }]);
-    if (stored.length === 0) return null;
+    if (stored.length === 0) {
+      // An earlier writer stored it, and may have died before announcing it: readers waiting live for it (the turn's
+      // `done`, say, after which no writer comes to re-link the stream) are told to read the stored stream.
+      this.track(this.channel.announce(rereadAnnouncement(this.turnId), this));
+      await this.drain();
+      return null;
+    }
     this.commitCandidate(event);
     this.announce(event);
     await this.drain();

@@ -1,19 +1,22 @@
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger, NativeConnection, Worker } from '@temporalio/worker';
 import { workerActivities } from '../../activities';
+import { TurnClient } from '../../client';
 import { cancelTurn } from '../../workflows';
 import { finalMessage, storedEvents, turnHarness, workflowBundle, type TurnHarness } from './harness';
 
 /**
- * Two ways to end one turn meet: the model refuses the request (a failure) while the caller stops the turn (a stop).
- * Which one the workflow sees first depends on the worker: the one that ran the activity saw the failure alone,
- * a fresh one (the first was lost) sees both in one activation, the stop first. Both must end the turn the same way,
- * and an end stored by one path is never overwritten or doubled by the other.
+ * A turn's end under races: the model refuses the request (a failure) while the caller stops the turn (a stop), and
+ * the worker that stores the end dies. Which one the workflow sees first depends on the worker: the one that ran the
+ * activity saw the failure alone, a fresh one (the first was lost) sees both in one activation, the stop first. Both
+ * must end the turn the same way; an end stored by one path is never overwritten or doubled by the other, and a
+ * reader always hears of it.
  */
-describe('chatTurn: a stop meeting a failure', function () {
+describe('chatTurn: racing ends', function () {
   this.timeout(120_000);
   let h: TurnHarness;
 
@@ -148,6 +151,44 @@ describe('chatTurn: a stop meeting a failure', function () {
         [end],
         `${turnId} has exactly its own end`,
       );
+    }
+  });
+
+  it('tells a reader waiting live of an end stored by a writer that died before announcing it', async () => {
+    h.llm.enqueue({ steps: [{ text: 'An answer whose end is announced late.' }] });
+    const turn = await h.start({ message: 'end me' });
+    const result = await h.withWorker(() => turn.handle.result());
+    // What a completion killed between storing its `done` and announcing it leaves: the row, and no notification.
+    const { rows } = await h.env.pool.query<{ cursor: string; prev: string }>(
+      `DELETE FROM turn_events WHERE turn_id = $1 AND type = 'done' RETURNING *`,
+      [turn.turnId],
+    );
+    const done = rows[0]!;
+    const client = new TurnClient({ temporal: h.client, pool: h.env.pool, databaseUrl: h.env.databaseUrl });
+    try {
+      const reader = client.events(turn.turnId, { after: Number(done.prev) });
+      const next = reader.next();
+      assert.equal(await Promise.race([next.then(() => 'read'), sleep(500).then(() => 'waiting')]), 'waiting');
+      await h.env.pool.query(
+        `INSERT INTO turn_events SELECT * FROM json_populate_record(null::turn_events, $1::json)`,
+        [JSON.stringify(done)],
+      );
+      // The completion's retry finds its `done` stored: it stores nothing, and the reader must still hear of it.
+      const env = new MockActivityEnvironment({ attempt: 2 }, { logger: new DefaultLogger('ERROR') });
+      await env.run(workerActivities(h.deps())['turnflow.completeTurn'], {
+        turnId: turn.turnId,
+        status: result.status,
+        finishReason: result.finishReason,
+        hops: result.hops,
+        hopLimit: null,
+        persistence: { persistDeltas: true, intervalMs: 200, minChars: 1024 },
+      });
+      const heard = await Promise.race([next, sleep(5_000).then(() => undefined)]);
+      assert.equal(heard?.value?.type, 'done', 'the reader heard the end');
+      assert.equal(heard.value.cursor, Number(done.cursor));
+      await reader.return(undefined);
+    } finally {
+      await client.close();
     }
   });
 });
