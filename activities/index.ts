@@ -47,30 +47,13 @@ export type Activities = ReturnType<typeof createActivities>;
 /** The activity interface workflows proxy: every activity under its `turnflow.` type name. */
 export type TurnflowActivities = { [K in keyof Activities as `turnflow.${K}`]: Activities[K] };
 
-/** The activities that existed before the prefix: histories started before it schedule these short names. */
-export const LEGACY_ACTIVITY_NAMES = [
-  'prepareTurn',
-  'completeTurn',
-  'failTurn',
-  'streamCompletion',
-  'executeTool',
-  'storeToolFailure',
-  'recordToolResults',
-] as const satisfies readonly (keyof Activities)[];
-
-/** {@link Activities} under the short names old histories schedule. */
-export type LegacyActivities = Pick<Activities, (typeof LEGACY_ACTIVITY_NAMES)[number]>;
-
 /**
- * What a worker registers: every activity under its `turnflow.` name, and the legacy ones under their old short
- * names too, so turns that were in flight when the worker was upgraded finish. A team activity of the same short
- * name only ever shadows the alias, never what new turns run; activities added since the prefix have no alias.
+ * What a worker registers: every activity under its `turnflow.` name only, so a team activity of the same short name
+ * never replaces one of ours.
  */
-export function workerActivities(deps: ActivityDeps): TurnflowActivities & LegacyActivities {
+export function workerActivities(deps: ActivityDeps): TurnflowActivities {
   const activities = createActivities(deps);
-  const prefixed = Object.fromEntries(
+  return Object.fromEntries(
     Object.entries(activities).map(([name, fn]) => [`${ACTIVITY_PREFIX}${name}`, fn]),
   ) as TurnflowActivities;
-  const legacy = Object.fromEntries(LEGACY_ACTIVITY_NAMES.map((name) => [name, activities[name]])) as LegacyActivities;
-  return { ...legacy, ...prefixed };
 }

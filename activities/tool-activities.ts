@@ -4,13 +4,7 @@ import { eventKeys, storableText, type PersistenceOptions } from '../common';
 import type { ActivityDeps } from './deps';
 import type { ToolCallOutcome } from './metrics';
 import { approvalOfCall, argumentsHash } from './repo/approvals';
-import {
-  getToolResult,
-  hopToolCalls,
-  hopToolFingerprints,
-  saveToolResult,
-  type StoredToolCall,
-} from './repo/messages';
+import { getToolResult, hopToolCalls, hopToolFingerprints, saveToolResult, type StoredToolCall } from './repo/messages';
 import { storageStep } from './repo/storage-failure';
 import { StreamWriter } from './stream/writer';
 import { RetryableToolError, runToolCall, toolIdempotencyKey, toToolFailure, type ToolOutcome } from './tools';
@@ -25,9 +19,9 @@ export interface ExecuteToolInput {
   toolCallId: string;
   /**
    * The tools the turn offered the model. A call to any other tool is answered "unknown tool" and runs nothing,
-   * even if the worker has it. Absent (a run scheduled by an older workflow version): no tool runs.
+   * even if the worker has it.
    */
-  offered?: string[];
+  offered: string[];
   /**
    * The hash of the arguments a person approved, for a call that needed approval. The call runs only if its stored
    * approval says approved, by a person, for arguments with this very hash.
@@ -36,7 +30,7 @@ export interface ExecuteToolInput {
 }
 
 /** Input of `storeToolFailure`. */
-export interface StoreToolFailureInput extends ExecuteToolInput {
+export interface StoreToolFailureInput extends Pick<ExecuteToolInput, 'turnId' | 'hop' | 'toolCallId'> {
   /** The failure's message (shown to the model only when the tool itself failed: `errorType` `tool.*`). */
   message: string;
   /** The failure's type, if it was an `ApplicationFailure`. */
@@ -98,7 +92,7 @@ export function createToolActivities(deps: ActivityDeps) {
     }
     await checkApproval(input, call);
     // Only the tools this turn offered can run; for any other name the model reads "unknown tool".
-    const offered = new Set(input.offered ?? []);
+    const offered = new Set(input.offered);
     const registry = deps.tools.subset(deps.tools.names.filter((name) => offered.has(name)));
     const changed = await pinnedToolChange(registry, input, call.function.name);
     if (changed !== undefined) {

@@ -32,16 +32,12 @@ export interface PrepareTurnResult {
   /**
    * Whether a call to a tool offered this turn can need a person's approval (the tool's own rule, the worker's
    * approval tools or the request's). When none can, the workflow runs a tool round without `requestApprovals`.
-   * Absent from turns prepared before it existed (they ask every round).
    */
-  approvals?: boolean;
+  approvals: boolean;
 }
 
 /** Input of `prepareTurn`: the turn's input (its message is read from the turn row, where the claim stored it). */
-export interface PrepareTurnInput extends ChatTurnInput {
-  /** Only for runs started before the message stayed out of Temporal: the message their input carried. */
-  legacyMessage?: string | undefined;
-}
+export type PrepareTurnInput = ChatTurnInput;
 
 export interface CompleteTurnInput {
   turnId: string;

@@ -37,8 +37,7 @@ export class TurnOwnershipError extends Error {
 /**
  * Stores the conversation (if new) and the turn (if new, with its user message) under the tenant, in one statement,
  * before its workflow is started: from then on the turn is visible to its owner, and to nobody else. Returns the id the request's
- * turn is stored under: `claim.turnId`, or the old-style id of a turn stored for the same request before turn
- * ids carried the tenant (so a request never gets a second turn across that change).
+ * turn is stored under (`claim.turnId`).
  * @throws TurnOwnershipError when the turn id is already stored under another tenant.
  * @throws ConversationDeletingError while the conversation is being deleted.
  */

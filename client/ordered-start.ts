@@ -248,16 +248,14 @@ export async function listConversationTurns(
 /**
  * Cancels a turn through its conversation: a queued turn is removed without running (`dequeued`), a running one
  * stops generating (`running`). `unknown` when the conversation does not hold it (e.g. a turn started directly,
- * or already finished): the caller then signals the turn itself. `_reason` is not sent (no caller text enters
- * Temporal); it stays in the signature for callers that pass one.
+ * or already finished): the caller then signals the turn itself. No reason is taken: no caller text enters Temporal.
  */
 export async function cancelInConversation(
   temporal: Client,
   turnId: string,
-  _reason?: string,
 ): Promise<'dequeued' | 'running' | 'unknown'> {
   const parts = parseTurnId(turnId);
-  if (!parts?.tenantId) return 'unknown';
+  if (!parts) return 'unknown';
   const handle = temporal.workflow.getHandle<typeof conversation>(
     conversationWorkflowIdFor(parts.tenantId, parts.conversationId),
   );

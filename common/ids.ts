@@ -28,29 +28,20 @@ export function turnIdFor(tenantId: string, conversationId: string, requestId: s
   return `turn/${tenantId}/${conversationId}/${requestId}`;
 }
 
-/**
- * The id turns had before the tenant became part of it (`turn/<conversationId>/<requestId>`). Only turns stored,
- * and workflows started, before that change carry it; nothing starts a turn with it any more.
- */
-export function legacyTurnIdFor(conversationId: string, requestId: string): string {
-  return `turn/${conversationId}/${requestId}`;
-}
-
-/** The parts of a turn id; `tenantId` is `null` for a {@link legacyTurnIdFor legacy} id. */
+/** The parts of a turn id. */
 export interface TurnIdParts {
-  tenantId: string | null;
+  tenantId: string;
   conversationId: string;
   requestId: string;
 }
 
-/** The inverse of {@link turnIdFor} (and of {@link legacyTurnIdFor}); `undefined` for a string that is not a turn id. */
+/** The inverse of {@link turnIdFor}; `undefined` for a string that is not a turn id. */
 export function parseTurnId(turnId: string): TurnIdParts | undefined {
   const parts = turnId.split('/');
-  if (parts[0] !== 'turn' || (parts.length !== 3 && parts.length !== 4)) return undefined;
-  const ids = parts.slice(1);
-  if (!ids.every(isExternalId)) return undefined;
-  const [conversationId, requestId] = ids.slice(-2) as [string, string];
-  return { tenantId: ids.length === 3 ? ids[0]! : null, conversationId, requestId };
+  if (parts[0] !== 'turn' || parts.length !== 4) return undefined;
+  const [tenantId, conversationId, requestId] = parts.slice(1) as [string, string, string];
+  if (![tenantId, conversationId, requestId].every(isExternalId)) return undefined;
+  return { tenantId, conversationId, requestId };
 }
 
 /**

@@ -11,7 +11,6 @@ import {
   defineSignal,
   getExternalWorkflowHandle,
   isCancellation,
-  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -20,9 +19,9 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities, LegacyActivities, PrepareTurnResult, TurnflowActivities } from '../activities';
+import type { Activities, PrepareTurnResult, TurnflowActivities } from '../activities';
 import type { ChatTurnInput, ChatTurnResult, TurnProgress } from '../common';
-import { checkTurnInput, legacyTurnIdFor, searchAttributeKeys as keys, turnIdFor } from '../common/sandbox';
+import { checkTurnInput, searchAttributeKeys as keys, turnIdFor } from '../common/sandbox';
 import { ApprovalBook, decideApproval, supersedeApprovals, type DecideApprovalInput } from './approvals';
 import { steerTurn, steersAccepted, type SteerTurnInput } from './conversation-signals';
 
@@ -75,76 +74,30 @@ const llmCall = {
   retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '5 seconds' },
 } as const satisfies ActivityOptions;
 
-/**
- * Turns started since this marker schedule every activity under its `turnflow.` type name and run the short
- * storage steps as local activities (a marker in history, no extra workflow task); older runs replay their
- * recorded shape.
- */
-const CURRENT_SHAPE = 'turnflow-activities-v2';
-
-/**
- * Turns started since this marker make one search-attribute upsert, at their end (an upsert is a billable action and
- * a command of its own): they start with their attributes (`turnStartAttributes`), and their hop shows in the current
- * details. Older runs replay their upsert at the start and one per hop.
- */
-const ONE_UPSERT = 'one-upsert-per-turn';
-
-/** Turns started since this marker ask for approvals only in rounds where an offered tool can need one. */
-const APPROVALS_WHEN_POSSIBLE = 'approvals-when-possible';
-
 /** {@link turnIo} for a local activity: retried inside the workflow task while Postgres is away. */
 const turnIoLocal = { ...turnIo, localRetryThreshold: '1 minute' } as const satisfies LocalActivityOptions;
 
-type Remote<K extends keyof Activities> = ReturnType<typeof proxyActivities<Pick<Activities, K>>>[K];
+type TurnSteps = ReturnType<typeof turnSteps>;
 
-/** The activities of one turn, under the names and kinds its history was started with. */
-interface TurnSteps {
-  prepareTurn: Activities['prepareTurn'];
-  completeTurn: Activities['completeTurn'];
-  failTurn: Activities['failTurn'];
-  recordToolResults: Activities['recordToolResults'];
-  storeToolFailure: Activities['storeToolFailure'];
-  resolveStoppedToolCalls: Activities['resolveStoppedToolCalls'];
-  storeSteers: Activities['storeSteers'];
-  requestApprovals: Activities['requestApprovals'];
-  recordApprovalDecision: Activities['recordApprovalDecision'];
-  streamCompletion: Remote<'streamCompletion'>;
-  executeTool: Remote<'executeTool'>;
-}
-
-function turnSteps(current: boolean): TurnSteps {
-  if (current) {
-    const local = proxyLocalActivities<TurnflowActivities>(turnIoLocal);
-    const remote = proxyActivities<TurnflowActivities>(llmCall);
-    return {
-      prepareTurn: local['turnflow.prepareTurn'],
-      completeTurn: local['turnflow.completeTurn'],
-      failTurn: local['turnflow.failTurn'],
-      recordToolResults: local['turnflow.recordToolResults'],
-      storeToolFailure: local['turnflow.storeToolFailure'],
-      resolveStoppedToolCalls: local['turnflow.resolveStoppedToolCalls'],
-      storeSteers: local['turnflow.storeSteers'],
-      requestApprovals: local['turnflow.requestApprovals'],
-      recordApprovalDecision: local['turnflow.recordApprovalDecision'],
-      streamCompletion: remote['turnflow.streamCompletion'],
-      executeTool: remote['turnflow.executeTool'],
-    };
-  }
-  const io = proxyActivities<LegacyActivities>(turnIo);
-  // Added since the prefix: an old run that reaches them after the upgrade schedules their prefixed names.
-  const since = proxyActivities<TurnflowActivities>(turnIo);
+/**
+ * The activities of a turn, under their `turnflow.` type names: the short storage steps as local activities (a marker
+ * in history, no extra workflow task), the model and the tools as activities of their own.
+ */
+function turnSteps() {
+  const local = proxyLocalActivities<TurnflowActivities>(turnIoLocal);
+  const remote = proxyActivities<TurnflowActivities>(llmCall);
   return {
-    prepareTurn: io.prepareTurn,
-    completeTurn: io.completeTurn,
-    failTurn: io.failTurn,
-    recordToolResults: io.recordToolResults,
-    storeToolFailure: io.storeToolFailure,
-    resolveStoppedToolCalls: since['turnflow.resolveStoppedToolCalls'],
-    storeSteers: since['turnflow.storeSteers'],
-    requestApprovals: since['turnflow.requestApprovals'],
-    recordApprovalDecision: since['turnflow.recordApprovalDecision'],
-    streamCompletion: proxyActivities<LegacyActivities>(llmCall).streamCompletion,
-    executeTool: proxyActivities<LegacyActivities>({ startToCloseTimeout: '1 minute' }).executeTool,
+    prepareTurn: local['turnflow.prepareTurn'],
+    completeTurn: local['turnflow.completeTurn'],
+    failTurn: local['turnflow.failTurn'],
+    recordToolResults: local['turnflow.recordToolResults'],
+    storeToolFailure: local['turnflow.storeToolFailure'],
+    resolveStoppedToolCalls: local['turnflow.resolveStoppedToolCalls'],
+    storeSteers: local['turnflow.storeSteers'],
+    requestApprovals: local['turnflow.requestApprovals'],
+    recordApprovalDecision: local['turnflow.recordApprovalDecision'],
+    streamCompletion: remote['turnflow.streamCompletion'],
+    executeTool: remote['turnflow.executeTool'],
   };
 }
 
@@ -182,8 +135,7 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
     recordApprovalDecision,
     streamCompletion,
     executeTool,
-  } = turnSteps(patched(CURRENT_SHAPE));
-  const oneUpsert = patched(ONE_UPSERT);
+  } = turnSteps();
   const input = parseInput(rawInput);
   const progress: TurnProgress = {
     phase: 'preparing',
@@ -234,14 +186,12 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
 
   let prepared: PrepareTurnResult;
   try {
-    // A run started before messages stayed out of Temporal carries its message in its input; none does now.
-    const legacy = (rawInput as { message?: unknown }).message;
-    prepared = await prepareTurn(typeof legacy === 'string' ? { ...input, legacyMessage: legacy } : input);
+    prepared = await prepareTurn(input);
   } catch (err: unknown) {
-    // Every way a turn ends is announced on its stream, a failed preparation too (older runs did not).
-    if (patched('announce-prepare-failure') && !isCancellation(err)) {
+    // Every way a turn ends is announced on its stream, a failed preparation too.
+    if (!isCancellation(err)) {
       // The turn fails with its own cause even if announcing it failed too (e.g. a turn started without a row).
-      await CancellationScope.nonCancellable(() => fail(failTurn, input, 0, err, oneUpsert)).catch(() => undefined);
+      await CancellationScope.nonCancellable(() => fail(failTurn, input, 0, err)).catch(() => undefined);
     }
     throw err;
   }
@@ -270,14 +220,6 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
   }
   const { model } = prepared;
   progress.model = model;
-  if (!oneUpsert) {
-    upsertSearchAttributes([
-      { key: keys.ConversationId, value: input.conversationId },
-      { key: keys.LlmModel, value: model },
-      { key: keys.TurnStatus, value: 'running' },
-      { key: keys.TurnHops, value: 0 },
-    ]);
-  }
   const policies = new Map(prepared.tools.map((t) => [t.name, t.policy]));
   const persistence = input.persistence;
 
@@ -345,7 +287,7 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
       // Calls that need a person's approval are stored with their arguments and announced; the rest run at once.
       // When no tool offered this turn can need one, the round skips the step (a local activity and its task).
       const gate =
-        patched('tool-approvals') && !(prepared.approvals === false && patched(APPROVALS_WHEN_POSSIBLE))
+        prepared.approvals !== false
           ? await requestApprovals({
               turnId: input.turnId,
               hop,
@@ -406,22 +348,17 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
         const p = awaiting.get(call.id);
         return p ? approveThenRun(call, p) : runCall(call);
       });
-      if (patched('resolve-tools-on-stop')) {
-        // On a stop, wait for every call to settle, so each one's outcome is known before the turn ends.
-        const settled = await Promise.allSettled(calls);
-        const stopped = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-        if (stopped) {
-          stoppedRound = { hop, outcomes, awaiting };
-          throw stopped.reason;
-        }
-      } else {
-        await Promise.all(calls);
+      // On a stop, wait for every call to settle, so each one's outcome is known before the turn ends.
+      const settled = await Promise.allSettled(calls);
+      const stopped = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (stopped) {
+        stoppedRound = { hop, outcomes, awaiting };
+        throw stopped.reason;
       }
       progress.toolsRunning = [];
       await recordToolResults({ turnId: input.turnId, hop, persistence });
       hop += 1;
       progress.hop = hop;
-      if (!oneUpsert) upsertSearchAttributes([{ key: keys.TurnHops, value: hop }]);
       if (superseded) {
         // The user moved on while calls waited: the turn ends here, and a steered message runs as the next turn.
         cancelled = true;
@@ -456,8 +393,8 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
     // may have seen the failure alone, and both must take the same path.
     const stopOutlived =
       progress.cancelRequested && err instanceof ActivityFailure && !(err.cause instanceof ApplicationFailure);
-    if (!isCancellation(err) && !(stopOutlived && patched('stop-outlives-lost-worker'))) {
-      await CancellationScope.nonCancellable(() => fail(failTurn, input, hop, err, oneUpsert, model));
+    if (!isCancellation(err) && !stopOutlived) {
+      await CancellationScope.nonCancellable(() => fail(failTurn, input, hop, err, model));
       throw err;
     }
     cancelled = true;
@@ -524,6 +461,7 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
         upsertSearchAttributes([
           { key: keys.TurnStatus, value: 'failed' },
           { key: keys.TurnHops, value: state.hop },
+          { key: keys.LlmModel, value: model },
         ]);
       }
       throw err;
@@ -533,7 +471,7 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
     upsertSearchAttributes([
       { key: keys.TurnStatus, value: result.status },
       { key: keys.TurnHops, value: state.hop },
-      ...(oneUpsert ? [{ key: keys.LlmModel, value: model }] : []),
+      { key: keys.LlmModel, value: model },
     ]);
     return result;
   }
@@ -568,13 +506,12 @@ function failureMessage(err: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
 }
 
-/** Stores and announces the turn's failure; `oneUpsert`: its one upsert also carries its hops and `model`, if known. */
+/** Stores and announces the turn's failure; its one search-attribute upsert carries its hops and `model`, if known. */
 async function fail(
   failTurn: TurnSteps['failTurn'],
   input: ChatTurnInput,
   hop: number,
   err: unknown,
-  oneUpsert: boolean,
   model?: string,
 ): Promise<void> {
   const cause = rootFailure(err);
@@ -583,8 +520,8 @@ async function fail(
   setCurrentDetails(`failed · ${errorType}`);
   upsertSearchAttributes([
     { key: keys.TurnStatus, value: 'failed' },
-    ...(oneUpsert ? [{ key: keys.TurnHops, value: hop }] : []),
-    ...(oneUpsert && model !== undefined ? [{ key: keys.LlmModel, value: model }] : []),
+    { key: keys.TurnHops, value: hop },
+    ...(model !== undefined ? [{ key: keys.LlmModel, value: model }] : []),
   ]);
   await failTurn({ turnId: input.turnId, hop, errorType, message, persistence: input.persistence });
 }
@@ -596,10 +533,8 @@ function parseInput(raw: unknown): ChatTurnInput {
   }
   const { input } = checked;
   const expected = turnIdFor(input.tenantId, input.conversationId, input.requestId);
-  // Runs started before the tenant became part of the id keep their old id.
-  const legacy = legacyTurnIdFor(input.conversationId, input.requestId);
   const { workflowId } = workflowInfo();
-  if (input.turnId !== workflowId || (workflowId !== expected && workflowId !== legacy)) {
+  if (input.turnId !== workflowId || workflowId !== expected) {
     throw ApplicationFailure.nonRetryable(
       `a turn's id must be ${expected} (derived from tenantId, conversationId and requestId)`,
       'turn.invalid_input',

@@ -21,10 +21,7 @@ export interface TurnRow {
  * again after it finished (e.g. once Temporal's retention dropped the old run) is recognised instead of answered
  * twice.
  */
-export async function ensureTurn(
-  pool: Pool,
-  input: ChatTurnInput & { model: string; legacyMessage?: string | undefined },
-): Promise<TurnRow> {
+export async function ensureTurn(pool: Pool, input: ChatTurnInput & { model: string }): Promise<TurnRow> {
   return inTransaction(pool, async (db) => {
     await db.query(`INSERT INTO conversations (tenant_id, id) VALUES ($1, $2) ON CONFLICT (tenant_id, id) DO NOTHING`, [
       input.tenantId,
@@ -41,14 +38,14 @@ export async function ensureTurn(
        RETURNING tenant_id, extract(epoch FROM now() - created_at)::float8 AS waited`,
       [input.turnId],
     );
-    // The message was stored with the turn row at claim time (a run started before that carries it in its input):
-    // it moves into the conversation once, and the claim's copy is cleared.
+    // The message was stored with the turn row at claim time: it moves into the conversation once, and the claim's
+    // copy is cleared.
     await db.query(
       `INSERT INTO messages (tenant_id, conversation_id, turn_id, idem_key, kind, content)
-       SELECT tenant_id, conversation_id, id, $2, 'user', COALESCE(message, $3) FROM turns
-       WHERE id = $1 AND COALESCE(message, $3) IS NOT NULL
+       SELECT tenant_id, conversation_id, id, $2, 'user', message FROM turns
+       WHERE id = $1 AND message IS NOT NULL
        ON CONFLICT (idem_key) DO NOTHING`,
-      [input.turnId, messageKeys.user(input.turnId), input.legacyMessage ?? null],
+      [input.turnId, messageKeys.user(input.turnId)],
     );
     await db.query(`UPDATE turns SET message = NULL WHERE id = $1 AND message IS NOT NULL`, [input.turnId]);
     const { rowCount } = await db.query(`SELECT 1 FROM messages WHERE idem_key = $1`, [messageKeys.user(input.turnId)]);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { legacyTurnIdFor, turnIdFor } from '../../common';
+import { turnIdFor } from '../../common';
 import { uniqueId } from '../support';
 import { gatewayHarness, readEvents, TOKENS, type GatewayHarness, type SseEvent } from './harness';
 
@@ -175,42 +175,5 @@ describe('gateway: tenants', function () {
       .getHandle(turnIdFor('globex', g.h.conversationId, requestId))
       .describe();
     assert.deepEqual(description.searchAttributes['TenantId'], ['globex']);
-  });
-
-  it('answers a request whose turn was stored under its old-style id from that turn, starting no second one', async () => {
-    const conversationId = uniqueId('conv');
-    const requestId = uniqueId('req');
-    const legacy = legacyTurnIdFor(conversationId, requestId);
-    await g.pool.query(
-      `WITH c AS (INSERT INTO conversations (tenant_id, id) VALUES ('acme', $1)),
-            t AS (INSERT INTO turns (id, tenant_id, conversation_id, request_id, model, status, finish_reason)
-                  VALUES ($3, 'acme', $1, $2, 'scripted-model', 'completed', 'stop'))
-       SELECT 1`,
-      [conversationId, requestId, legacy],
-    );
-    const { rows } = await g.pool.query<{ id: string }>(
-      `INSERT INTO messages (tenant_id, conversation_id, turn_id, idem_key, kind, content, model, finish_reason)
-       VALUES ('acme', $1, $2, $2 || ':user', 'user', 'old question', NULL, NULL),
-              ('acme', $1, $2, $2 || ':final', 'final', 'old answer', 'scripted-model', 'stop')
-       RETURNING id`,
-      [conversationId, legacy],
-    );
-    await g.pool.query(
-      `INSERT INTO turn_events (turn_id, cursor, prev, hop, attempt, type, data, event_key) VALUES
-         ($1, 1, 0, 0, 1, 'text', '{"text":"old answer"}', NULL),
-         ($1, 2, 1, 0, 1, 'done', $2, 'done')`,
-      [legacy, JSON.stringify({ status: 'completed', messageId: rows[1]!.id, finishReason: 'stop', usage: null })],
-    );
-    const { response, events } = await g.h.withWorker(async () => {
-      const response = await g.postTurn({ requestId, message: 'old question' }, { conversationId });
-      return { response, events: await readEvents(response) };
-    });
-    assert.equal(response.status, 200);
-    assert.equal(decodeURIComponent(response.headers.get('turn-id') ?? ''), legacy);
-    assert.equal(answerOf(events), 'old answer');
-    assert.equal(events.at(-1)?.event, 'done');
-    assert.equal(g.h.llm.requests.length, 0, 'the model was not asked again');
-    const turns = await g.pool.query(`SELECT id FROM turns WHERE conversation_id = $1`, [conversationId]);
-    assert.deepEqual(turns.rows, [{ id: legacy }]);
   });
 });

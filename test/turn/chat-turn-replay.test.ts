@@ -11,7 +11,8 @@ const HISTORIES = path.resolve(__dirname, '..', 'fixtures', 'histories');
 /**
  * Determinism guard: workflow code must replay the histories that earlier code recorded. Checked-in histories
  * (test/fixtures/histories, protobuf-encoded, refreshed with RECORD_HISTORIES=1) catch a change that breaks turns in flight;
- * fresh ones catch nondeterminism in the code as it is.
+ * fresh ones catch nondeterminism in the code as it is. Pre-release, a change of shape re-records them (no
+ * compatibility code is kept for turns no deployment ever ran).
  */
 /** The turn id (= workflow id) a recorded history was started with, read from its input payload. */
 function startedTurnId(history: temporal.api.history.v1.IHistory): string {
@@ -37,9 +38,7 @@ describe('chatTurn replay', function () {
     const replay = await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, turnId);
     assert.equal(replay, undefined);
     if (process.env['RECORD_HISTORIES'] === '1') {
-      // `v2-*`: the current shape (prefixed activity types, local storage steps); the unprefixed files are turns
-      // recorded before it, which an upgraded worker must still finish.
-      await writeFile(path.join(HISTORIES, `v2-${name}.bin`), temporal.api.history.v1.History.encode(history).finish());
+      await writeFile(path.join(HISTORIES, `${name}.bin`), temporal.api.history.v1.History.encode(history).finish());
     }
   }
 
@@ -74,7 +73,7 @@ describe('chatTurn replay', function () {
 
   it('replays every checked-in history', async () => {
     const files = (await readdir(HISTORIES)).filter((f) => f.endsWith('.bin'));
-    assert.ok(files.length >= 6, 'recorded histories of both shapes are checked in');
+    assert.ok(files.length >= 3, 'the recorded histories are checked in');
     for (const file of files) {
       const history = temporal.api.history.v1.History.decode(await readFile(path.join(HISTORIES, file)));
       await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, startedTurnId(history));

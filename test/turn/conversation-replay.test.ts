@@ -127,7 +127,7 @@ describe('conversation replay across random interleavings', function () {
         if (!(err instanceof TurnConflictError)) throw err;
       }
       if (started.length > 0 && rng.chance(0.25)) {
-        await cancelInConversation(h.client, rng.pick(started).requestTurnId, 'random cancel');
+        await cancelInConversation(h.client, rng.pick(started).requestTurnId);
       }
     }
     for (const s of started) await waitForFinished(h, s.requestTurnId, 120_000);
