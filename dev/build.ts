@@ -26,11 +26,10 @@ function main(): void {
     process.execPath,
     [
       '-e',
-      `require('./dist/worker/workflow-bundle.js').writeWorkflowBundle(process.argv[1]).catch((err) => {
+      `require('./dist/worker/workflow-bundle.js').writePackagedWorkflowBundle().catch((err) => {
         console.error(err);
         process.exit(1);
       })`,
-      path.join(DIST, 'workflow-bundle.js'),
     ],
     { cwd: ROOT, stdio: 'inherit' },
   );
