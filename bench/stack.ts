@@ -18,6 +18,7 @@ import {
   type ThrowawayPostgres,
 } from '../dev';
 import { hashToken } from '../gateway/tenants';
+import { writeWorkflowBundle } from '../worker/workflow-bundle';
 import { BenchModel } from './model';
 import { Proc } from '../chaos/proc';
 import { findChild, parentOf } from './proc';
@@ -42,8 +43,8 @@ export const MODEL_NAME = 'bench-model';
 export const BENCH_GATEWAY_LIMIT = 5_000;
 /**
  * The start deadline of the bench's callers (gateway and `TurnClient`): the warm-up starts as soon as the gateway
- * listens, while the just-spawned worker may still be bundling its workflows, and a burst queues its starts behind
- * one worker; both are measured, never refused.
+ * listens, while the just-spawned worker may still be starting, and a burst queues its starts behind one worker; both
+ * are measured, never refused.
  */
 export const BENCH_START_TIMEOUT_MS = 300_000;
 /** `application_name` of each process's Postgres connections, so pg_stat_activity says whose they are. */
@@ -111,11 +112,15 @@ export async function startStack(
     const flags = temporalFlags();
     log(`bench: stack in ${dir}${flags.length ? `; Temporal flags: ${flags.join(' ')}` : ''}`);
     const metricsPort = await freePort();
+    // The workflows are bundled ahead, as a deployment builds them (`npm run build:workflows`): the worker loads the
+    // file instead of running the bundler at start.
+    const workflowBundle = path.join(dir, 'workflow-bundle.js');
     const [postgres, devServer, model] = await Promise.all([
       throwawayPostgres({ parent: dir }),
       restartableDevServer({ parent: dir, extraArgs: [...flags, '--metrics-port', String(metricsPort)] }),
       BenchModel.start(),
       comparisons ? ensureWorkflowStreamsInstalled(log) : undefined,
+      writeWorkflowBundle(workflowBundle),
     ]).then(([p, t, m]) => [p, t, m] as [ThrowawayPostgres, RestartableDevServer, BenchModel]);
     cleanups.push(
       () => postgres.destroy(),
@@ -160,6 +165,7 @@ export async function startStack(
       {
         TURNFLOW_TASK_QUEUE: TURNFLOW_QUEUE,
         DATABASE_URL: withAppName(databaseUrl, APP_NAMES.worker),
+        TURNFLOW_WORKFLOW_BUNDLE: workflowBundle,
       },
       nodeFlags,
     );

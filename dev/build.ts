@@ -1,5 +1,6 @@
-// `npm run build`: compiles the package into dist/ (tsconfig.build.json) and ships the SQL migrations beside the
-// compiled migrator, where `migrate()` looks for them (`db/migrations` next to `db/migrate.js`).
+// `npm run build`: compiles the package into dist/ (tsconfig.build.json), ships the SQL migrations beside the
+// compiled migrator, where `migrate()` looks for them (`db/migrations` next to `db/migrate.js`), and bundles the
+// compiled workflows into dist/workflow-bundle.js, which a worker of the package loads instead of bundling at start.
 import { spawnSync } from 'node:child_process';
 import { cpSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -20,6 +21,19 @@ function main(): void {
     recursive: true,
     filter: (src) => !src.endsWith('.ts'),
   });
+  // The compiled workflows, bundled by the compiled bundler module (what the package's worker would bundle).
+  const bundle = spawnSync(
+    process.execPath,
+    [
+      '-e',
+      `require('./dist/worker/workflow-bundle.js').writePackagedWorkflowBundle().catch((err) => {
+        console.error(err);
+        process.exit(1);
+      })`,
+    ],
+    { cwd: ROOT, stdio: 'inherit' },
+  );
+  if (bundle.status !== 0) process.exit(bundle.status ?? 1);
   // Written last, so its presence means the whole of dist/ is from one successful build (tests reuse it).
   writeFileSync(path.join(DIST, BUILD_COMPLETE), `${new Date().toISOString()}\n`);
 }

@@ -5,6 +5,9 @@ import { publishCatalog } from '../client/catalog';
 import { startMcpServers, withMcpTools, type McpServers, type McpServersConfig } from '../activities/tools/mcp';
 import type { ToolRegistry } from '../activities/tools';
 import { ConfigError } from '../config';
+import { packagedWorkflowBundle, WORKFLOWS_PATH } from './workflow-bundle';
+
+export { WORKFLOWS_PATH };
 
 /** What {@link createTurnWorker} needs besides the activities' resources. */
 export interface TurnWorkerOptions {
@@ -14,7 +17,10 @@ export interface TurnWorkerOptions {
   /** @default TASK_QUEUE */
   taskQueue?: string;
   deps: ActivityDeps;
-  /** A prebuilt workflow bundle (tests build it once); default: bundle `workflows/` now. */
+  /**
+   * A prebuilt workflow bundle (`{ codePath }` of `npm run build:workflows`, or one tests build once); default: the
+   * packaged `dist/workflow-bundle.js` when running from the built package, else bundle `workflows/` now.
+   */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /**
    * Activities (LLM streams, tools) this worker runs at once. They wait on the network, not the CPU, and no longer
@@ -61,9 +67,6 @@ export function checkApprovalTools(names: readonly string[], tools: ToolRegistry
   }
 }
 
-/** Path of the workflows module, for bundling. */
-export const WORKFLOWS_PATH = require.resolve('../workflows');
-
 /**
  * A worker that runs chat turns: the `chatTurn` workflow and its activities bound to `deps`. Heartbeats are
  * sent at least every second, so a stop request reaches a streaming activity within about a second. Publishes
@@ -99,6 +102,16 @@ function closeWithWorker(worker: Worker, mcp: McpServers): void {
   };
 }
 
+/**
+ * Where the worker's workflows come from: the bundle it was given, else the packaged one (unless workflow interceptor
+ * modules are asked for: they must be bundled in), else `workflows/` bundled now.
+ */
+function workflowCode(opts: TurnWorkerOptions): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  if (opts.workflowBundle) return { workflowBundle: opts.workflowBundle };
+  const packaged = opts.interceptors?.workflowModules?.length ? undefined : packagedWorkflowBundle();
+  return packaged ? { workflowBundle: packaged } : { workflowsPath: WORKFLOWS_PATH };
+}
+
 async function createWorker(opts: TurnWorkerOptions): Promise<Worker> {
   checkApprovalTools(opts.deps.approvalTools ?? [], opts.deps.tools);
   const taskQueue = opts.taskQueue ?? TASK_QUEUE;
@@ -106,7 +119,7 @@ async function createWorker(opts: TurnWorkerOptions): Promise<Worker> {
     connection: opts.connection,
     namespace: opts.namespace ?? 'default',
     taskQueue,
-    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    ...workflowCode(opts),
     activities: workerActivities(opts.deps),
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? DEFAULT_MAX_CONCURRENT_ACTIVITIES,
     workflowTaskPollerBehavior: { type: 'autoscaling' },

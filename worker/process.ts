@@ -18,7 +18,7 @@ import { createWorkerMetrics, startMetricsServer, type MetricsServer } from '../
 export interface WorkerProcessOptions {
   /** Tools offered besides the built-in ones (`TURNFLOW_TOOLS` may name them too). */
   tools?: readonly Tool[];
-  /** A prebuilt workflow bundle; default: bundle `workflows/` at start. */
+  /** A prebuilt workflow bundle; default: `TURNFLOW_WORKFLOW_BUNDLE`'s file, else as {@link createTurnWorker} does. */
   workflowBundle?: TurnWorkerOptions['workflowBundle'];
   interceptors?: TurnWorkerOptions['interceptors'];
   /**
@@ -122,7 +122,11 @@ export async function runWorkerProcess(opts: WorkerProcessOptions = {}): Promise
           ...(metrics ? { metrics } : {}),
         },
         maxConcurrentActivityTaskExecutions: config.TURNFLOW_MAX_CONCURRENT_ACTIVITIES,
-        ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : {}),
+        ...(opts.workflowBundle
+          ? { workflowBundle: opts.workflowBundle }
+          : config.TURNFLOW_WORKFLOW_BUNDLE
+            ? { workflowBundle: { codePath: config.TURNFLOW_WORKFLOW_BUNDLE } }
+            : {}),
         ...(opts.interceptors ? { interceptors: opts.interceptors } : {}),
         mcpServers,
         dataConverter: encryptionDataConverter(config.TURNFLOW_ENCRYPTION_KEYS),

@@ -48,6 +48,16 @@ describe('worker configuration', () => {
       timeout: 60_000,
     });
 
+  it('takes TURNFLOW_WORKFLOW_BUNDLE naming a file, and refuses one naming none', () => {
+    const file = path.join(ROOT, 'package.json');
+    assert.equal(loadWorkerConfig({ ...valid, TURNFLOW_WORKFLOW_BUNDLE: file }).TURNFLOW_WORKFLOW_BUNDLE, file);
+    assert.equal(loadWorkerConfig(valid).TURNFLOW_WORKFLOW_BUNDLE, undefined);
+    assert.throws(
+      () => loadWorkerConfig({ ...valid, TURNFLOW_WORKFLOW_BUNDLE: path.join(ROOT, 'no-such-bundle.js') }),
+      (err: unknown) => err instanceof ConfigError && /TURNFLOW_WORKFLOW_BUNDLE: names no file/.test(err.message),
+    );
+  });
+
   it('refuses to start without an LLM API key, naming the variable', () => {
     const run = runWorker({ DATABASE_URL: valid.DATABASE_URL });
     assert.notEqual(run.status, 0);
