@@ -6,7 +6,9 @@ import { spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { writeWorkflowBundle } from '../worker/workflow-bundle';
 import { PROJECT_ROOT } from './paths';
+import { TEST_WORKFLOW_BUNDLE_ENV } from './test-bundle';
 
 const Env = z.object({
   /** Mocha processes at once. @default 3 */
@@ -49,9 +51,16 @@ async function main(): Promise<number> {
   console.log(`test: ${files.length} files in ${shards.length} mocha processes (TURNFLOW_TEST_JOBS=${jobs})`);
 
   const started = Date.now();
+  // Bundled once for the whole run, from the sources as they are now: every mocha process and every worker process
+  // a test spawns loads it instead of running webpack again (seconds of CPU each, on a machine the shards share).
+  const bundle = path.join(PROJECT_ROOT, '.data', `test-workflow-bundle.${process.pid}.js`);
+  await writeWorkflowBundle(bundle);
   const results = await Promise.all(
     shards.map(async (shard, i) => {
-      const result = await run(['--reporter', REPORTER, ...shard], 'capture', { TURNFLOW_TEST_TIMINGS: fresh });
+      const result = await run(['--reporter', REPORTER, ...shard], 'capture', {
+        TURNFLOW_TEST_TIMINGS: fresh,
+        [TEST_WORKFLOW_BUNDLE_ENV]: bundle,
+      });
       console.log(`\n=== test process ${i + 1}/${shards.length}: ${shard.length} files, ${result.seconds} s`);
       process.stdout.write(result.output);
       return { ...result, files: shard };
@@ -67,6 +76,7 @@ async function main(): Promise<number> {
   const ok = results.every((r) => r.code === 0);
   if (ok) await writeFile(TIMINGS, JSON.stringify({ ...timings, ...(await measured(fresh)) }, null, 2) + '\n');
   await rm(fresh, { force: true });
+  await rm(bundle, { force: true });
   console.log(`test: ${passed} passed, ${failed} failed${pending > 0 ? `, ${pending} skipped` : ''}`);
   return ok ? 0 : 1;
 }

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { testWorkflowBundleFile } from '../../dev/test-bundle';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -26,9 +27,12 @@ export interface WorkerProcessEnv {
   extra?: Record<string, string>;
   /** A TypeScript entry point of its own that runs the worker process (tools of a test's). @default worker/main.ts */
   script?: string;
+  /** Load the run's prebuilt workflow bundle when `npm test` made one (see dev/test-bundle.ts). @default true */
+  prebuiltBundle?: boolean;
 }
 
 export function spawnWorkerProcess(env: WorkerProcessEnv): WorkerProcess {
+  const bundle = env.prebuiltBundle === false ? undefined : testWorkflowBundleFile();
   return spawnWatched([env.script ?? path.join(ROOT, 'worker', 'main.ts')], {
     cwd: ROOT,
     tsx: true,
@@ -40,6 +44,7 @@ export function spawnWorkerProcess(env: WorkerProcessEnv): WorkerProcess {
       OPENAI_API_KEY: 'test-key',
       OPENAI_MODEL: env.model,
       LOG_LEVEL: 'info',
+      ...(bundle ? { TURNFLOW_WORKFLOW_BUNDLE: bundle } : {}),
       ...env.extra,
     },
   });

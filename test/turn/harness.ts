@@ -1,9 +1,6 @@
-import {
-  bundleWorkflowCode,
-  NativeConnection,
-  type Worker,
-  type WorkflowBundleWithSourceMap,
-} from '@temporalio/worker';
+import { bundleWorkflowCode, NativeConnection, type Worker, type WorkflowBundle } from '@temporalio/worker';
+import { readFile } from 'node:fs/promises';
+import { testWorkflowBundleFile } from '../../dev/test-bundle';
 import type { Client } from '@temporalio/client';
 import OpenAI from 'openai';
 import pino, { type Logger } from 'pino';
@@ -15,11 +12,14 @@ import { startTurn, type StartedTurn } from '../../client';
 import type { StartTurnRequest } from '../../common';
 import { testEnv, uniqueId, uniqueTaskQueue, type TestEnv } from '../support';
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+let bundle: Promise<WorkflowBundle> | undefined;
 
-/** The workflow bundle, built once per run (bundling takes seconds). */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
+/** The workflow bundle: the one `npm test` built for the run, else built once by this process (it takes seconds). */
+export function workflowBundle(): Promise<WorkflowBundle> {
+  const prebuilt = testWorkflowBundleFile();
+  bundle ??= prebuilt
+    ? readFile(prebuilt, 'utf8').then((code) => ({ code }))
+    : bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
   return bundle;
 }
 

@@ -30,6 +30,8 @@ describe('a workflow bundle built ahead of the worker', function () {
 
   function startWorker(extra: Record<string, string>): WorkerProcess {
     return spawnWorkerProcess({
+      // This test decides itself which bundle a worker gets.
+      prebuiltBundle: false,
       temporalAddress: h.env.temporal.address,
       databaseUrl: h.env.databaseUrl,
       taskQueue: h.taskQueue,
