@@ -14,7 +14,6 @@ import {
   TASK_QUEUE,
   searchAttributeKeys as keys,
   turnIdFor,
-  WORKFLOW_TASK_TIMEOUT,
   type ChatTurnInput,
 } from '../common';
 import {
@@ -158,7 +157,6 @@ export async function startOrderedTurn(
     taskQueue,
     args: [{ tenantId, conversationId, ...opts.conversation }],
     workflowIdConflictPolicy: 'USE_EXISTING',
-    workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
     typedSearchAttributes: [
       { key: keys.TenantId, value: tenantId },
       { key: keys.ConversationId, value: conversationId },

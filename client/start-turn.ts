@@ -1,14 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type pg from 'pg';
 import { z } from 'zod';
-import {
-  StartTurnRequest,
-  TASK_QUEUE,
-  turnIdFor,
-  turnStartAttributes,
-  WORKFLOW_TASK_TIMEOUT,
-  type ChatTurnInput,
-} from '../common';
+import { StartTurnRequest, TASK_QUEUE, turnIdFor, turnStartAttributes, type ChatTurnInput } from '../common';
 import type { chatTurn } from '../workflows';
 import { claimTurn } from './access';
 import { checkDailyBudget, type DailyTokenBudgets } from './budget';
@@ -78,7 +71,6 @@ export async function startTurn(
       args: [input],
       workflowIdConflictPolicy: 'FAIL',
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
       typedSearchAttributes: turnStartAttributes(input),
       staticSummary: `turn · ${tenantId} · ${conversationId}`,
     });

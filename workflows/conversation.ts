@@ -24,7 +24,6 @@ import {
   isExternalId,
   turnIdFor,
   turnStartAttributes,
-  WORKFLOW_TASK_TIMEOUT,
 } from '../common/sandbox';
 import { supersedeApprovals } from './approvals';
 import { chatTurn, cancelTurn } from './chat-turn';
@@ -554,7 +553,6 @@ export async function conversation(input: ConversationInput): Promise<void> {
       workflowId: turnId,
       args: [interrupted ? { ...next.input, interrupted: true } : next.input],
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
       // An operator closing the conversation must not cut an answer short: the turn finishes on its own.
       parentClosePolicy: ParentClosePolicy.ABANDON,
       typedSearchAttributes: turnStartAttributes(next.input),
