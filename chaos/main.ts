@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 // `npm run chaos -- [--turns 100] [--seed 1] [--concurrency 8] [--eager] [--keep]`: turns (2-5 messages per
 // conversation, under every double-texting policy) through the real stack while workers are killed, Postgres and
 // Temporal restart and the model faults; exits 0 only when no turn was lost, duplicated or altered and no workflow
@@ -28,6 +29,8 @@ async function main(): Promise<number> {
   const args = Args.parse(values);
   // Ctrl-C stops every process the run started before exiting.
   const interrupted = new AbortController();
+  // Every client in flight listens on it (eight conversations at once, a few streams each): not a leak.
+  setMaxListeners(0, interrupted.signal);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => interrupted.abort());
   const summary = await runChaos({ ...args, log: (line) => console.log(line), signal: interrupted.signal });
   const ok = passed(summary);
