@@ -1,9 +1,9 @@
-import { setMaxListeners } from 'node:events';
 // `npm run chaos -- [--turns 100] [--seed 1] [--concurrency 8] [--eager] [--keep]`: turns (2-5 messages per
 // conversation, under every double-texting policy) through the real stack while workers are killed, Postgres and
 // Temporal restart and the model faults; exits 0 only when no turn was lost, duplicated or altered and no workflow
 // task failed. `--eager` runs the dev server with eager activity dispatch (off: a cluster's default). The last line
 // is the summary.
+import { setMaxListeners } from 'node:events';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { removeRunDir, runChaos, type ChaosSummary } from './run';
