@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { CatalogCache, InvalidTurnRequestError, startTurn } from '../../client';
+import { CatalogCache, InvalidTurnRequestError, readCatalog, startTurn } from '../../client';
 import { toolIdempotencyKey } from '../../common';
 import { uniqueId } from '../support';
 import { turnHarness, type TurnHarness } from '../turn/harness';
@@ -12,7 +12,9 @@ import {
   everythingStdio,
   fixtureCalls,
   fixtureStdio,
+  fingerprintOf,
   haveTimeServer,
+  listTools,
   timeStdio,
   until,
 } from './servers';
@@ -227,6 +229,48 @@ describe('MCP tools in turns', function () {
       }
     });
   }
+
+  it("publishes each MCP tool's fingerprint in the worker catalog, and again when its server changes or drops it", async () => {
+    const log = path.join(dir, 'calls.jsonl');
+    const controlFile = path.join(dir, 'control');
+    const fixture = fixtureStdio(log, { env: { MCP_FIXTURE_LOG: log, MCP_FIXTURE_CONTROL: controlFile } });
+    // The fingerprints as documented (sha256 of the listed name, description and input schema, first 16 hex
+    // digits), of the tools as the fixture server lists them to a client of the test's own.
+    const listed = await listTools(fixture);
+    const expected = Object.fromEntries(listed.map((t) => [`fixture__${t.name}`, fingerprintOf(t)]));
+    assert.deepEqual(Object.keys(expected).sort(), ['fixture__change_lookup', 'fixture__lookup', 'fixture__slow_echo']);
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    const catalog = async () => (await readCatalog(h.env.pool, h.taskQueue))!;
+    await h.withWorker(
+      async () => {
+        const atStart = await catalog();
+        assert.deepEqual(atStart.toolFingerprints, expected, 'MCP tools only, none for the built-in tools');
+        assert.ok(atStart.tools.includes('fixture__lookup') && atStart.tools.length > listed.length);
+
+        await writeFile(controlFile, 'change');
+        const changed = await until('the catalog to show the changed tool', async () => {
+          const now = await catalog();
+          return now.toolFingerprints?.['fixture__lookup'] !== expected['fixture__lookup'] ? now : undefined;
+        });
+        const relisted = lines
+          .map((line) => JSON.parse(line) as { msg: string; tools?: Record<string, string> })
+          .filter((line) => line.msg === 'mcp tools listed')
+          .at(-1); // the first one is the list read at start
+        assert.deepEqual(relisted?.tools, { lookup: changed.toolFingerprints?.['fixture__lookup'] }, 'as logged');
+        assert.deepEqual(changed.toolFingerprints, { ...expected, fixture__lookup: relisted.tools['lookup'] });
+
+        await writeFile(controlFile, 'remove');
+        const dropped = await until('the catalog to drop the tool', async () => {
+          const now = await catalog();
+          return now.toolFingerprints && !('fixture__lookup' in now.toolFingerprints) ? now : undefined;
+        });
+        const { fixture__lookup: _gone, ...rest } = expected;
+        assert.deepEqual(dropped.toolFingerprints, rest);
+      },
+      { mcpServers: { fixture }, logger },
+    );
+  });
 
   it('calls server-everything over Streamable HTTP', async () => {
     const server = await everythingHttp();
