@@ -52,6 +52,14 @@ server.registerTool(
   },
 );
 
+// A tool of any name a test asks for (e.g. one with a dot, which MCP allows and model providers refuse).
+const extraTool = process.env['MCP_FIXTURE_EXTRA_TOOL'];
+if (extraTool) {
+  server.registerTool(extraTool, { description: 'A tool named by the test.', inputSchema: {} }, () => ({
+    content: [{ type: 'text', text: 'extra' }],
+  }));
+}
+
 // A test changes `lookup` from outside while a turn runs: `change` or `remove` written to the control file.
 const control = process.env['MCP_FIXTURE_CONTROL'];
 if (control) {

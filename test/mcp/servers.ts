@@ -101,20 +101,28 @@ export async function until<T>(
   }
 }
 
-/** The tools a stdio server lists to a client of the test's own (started, listed, closed). */
-export async function listTools(entry: {
+/** A stdio entry as the test's own MCP client starts it. */
+export interface StdioEntry {
   command: string;
   args: string[];
   cwd?: string;
   env?: Record<string, string>;
-}): Promise<McpToolDefinition[]> {
+}
+
+/** Runs `use` with an MCP client of the test's own connected to a stdio server (started, then closed). */
+export async function withOwnClient<T>(entry: StdioEntry, use: (client: Client) => Promise<T>): Promise<T> {
   const client = new Client({ name: 'turnflow-test', version: '0' });
   await client.connect(new StdioClientTransport({ ...entry, stderr: 'ignore' }));
   try {
-    return (await client.listTools()).tools;
+    return await use(client);
   } finally {
     await client.close();
   }
+}
+
+/** The tools a stdio server lists to a client of the test's own. */
+export async function listTools(entry: StdioEntry): Promise<McpToolDefinition[]> {
+  return withOwnClient(entry, async (client) => (await client.listTools()).tools);
 }
 
 /** A tool's fingerprint as docs/mcp.md defines it: sha256 of its canonical `{ name, description, inputSchema }`. */
