@@ -14,6 +14,21 @@ const LONG_POLL_MS = 1_000;
 
 const abortListeners = (signal: AbortSignal): number => getEventListeners(signal, 'abort').length;
 
+/** Starts a watch and samples the abort listeners on its stream's signal 6 times, `everyMs` apart. */
+async function watchSampled(deps: WatchDeps, workflowId: string, everyMs: number) {
+  const stream = new AbortController();
+  const outcome = watchWorkflow(deps, workflowId, stream.signal).then(
+    () => 'settled' as const,
+    (err: unknown) => err,
+  );
+  const counts: number[] = [];
+  for (let i = 0; i < 6; i += 1) {
+    await sleep(everyMs);
+    counts.push(abortListeners(stream.signal));
+  }
+  return { stream, outcome, counts };
+}
+
 describe('gateway: the workflow watch of a stream', function () {
   this.timeout(120_000);
   let server: RestartableDevServer;
@@ -58,20 +73,12 @@ describe('gateway: the workflow watch of a stream', function () {
     assert.equal(empty.history?.events?.length ?? 0, 0);
     assert.ok(Date.now() - polledAt < 3 * LONG_POLL_MS, `one long poll took ${Date.now() - polledAt} ms`);
 
-    const stream = new AbortController();
-    const watch = watchWorkflow(
+    const sampled = await watchSampled(
       deps(() => false),
       workflowId,
-      stream.signal,
-    ).then(
-      () => 'settled' as const,
-      (err: unknown) => err,
+      LONG_POLL_MS,
     );
-    const counts: number[] = [];
-    for (let i = 0; i < 6; i += 1) {
-      await sleep(LONG_POLL_MS);
-      counts.push(abortListeners(stream.signal));
-    }
+    const { stream, outcome: watch, counts } = sampled;
     assert.ok(
       counts.every((n) => n <= 1),
       `abort listeners on the stream's signal, once a second over 6 long polls: ${counts.join(', ')}`,
@@ -86,24 +93,12 @@ describe('gateway: the workflow watch of a stream', function () {
 
   it('holds at most one abort listener while its turn waits in the queue, and none once its stream goes', async () => {
     // No workflow for a queued turn yet: the watch asks again every 250 ms, one Temporal call each time.
-    const stream = new AbortController();
     let asked = 0;
-    const watch = watchWorkflow(
-      deps(() => {
-        asked += 1;
-        return true;
-      }),
-      uniqueId('queued'),
-      stream.signal,
-    ).then(
-      () => 'settled' as const,
-      (err: unknown) => err,
-    );
-    const counts: number[] = [];
-    for (let i = 0; i < 6; i += 1) {
-      await sleep(500);
-      counts.push(abortListeners(stream.signal));
-    }
+    const isQueued = () => {
+      asked += 1;
+      return true;
+    };
+    const { stream, outcome: watch, counts } = await watchSampled(deps(isQueued), uniqueId('queued'), 500);
     assert.ok(asked >= 6, `the watch asked ${asked} times whether the turn is queued`);
     assert.ok(
       counts.every((n) => n <= 1),
