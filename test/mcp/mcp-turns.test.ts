@@ -165,6 +165,65 @@ describe('MCP tools in turns', function () {
     assert.equal(tool?.content, 'echo: again');
   });
 
+  it("gives up after the entry's maxAttempts on a server that dies in every call, under one key, and tells the model", async () => {
+    const log = path.join(dir, 'calls.jsonl');
+    h.llm.enqueue(
+      { steps: [{ toolCalls: [{ id: 'call_c', name: 'fixture__crash', arguments: {} }] }] },
+      { steps: [{ text: 'it keeps failing' }] },
+    );
+    const turn = await h.start({ message: 'crash it' });
+    await h.withWorker(() => turn.handle.result(), {
+      mcpServers: { fixture: fixtureStdio(log, { maxAttempts: 2 }) },
+    });
+    const calls = await fixtureCalls(log);
+    assert.deepEqual(
+      calls.map((c) => c.tool),
+      ['crash', 'crash'],
+      'two attempts',
+    );
+    assert.equal(calls[0]!.key, toolIdempotencyKey({ turnId: turn.turnId, hop: 0, toolCallId: 'call_c' }));
+    assert.equal(calls[1]!.key, calls[0]!.key, 'the same idempotency key');
+    assert.notEqual(calls[1]!.pid, calls[0]!.pid, 'the process started again');
+    const [tool] = toolMessages(1);
+    assert.match(
+      String(tool?.content),
+      /^The tool failed and was not retried further: the MCP server "fixture" could not be reached: /,
+    );
+  });
+
+  it('heartbeats while a call runs on the server', async () => {
+    const log = path.join(dir, 'calls.jsonl');
+    h.llm.enqueue(
+      {
+        steps: [{ toolCalls: [{ id: 'call_hb', name: 'fixture__slow_echo', arguments: { text: 'hb', ms: 4_000 } }] }],
+      },
+      { steps: [{ text: 'done' }] },
+    );
+    const turn = await h.start({ message: 'take your time' });
+    const beats = await h.withWorker(
+      async () => {
+        await until('the call to reach the server', async () =>
+          (await fixtureCalls(log)).length > 0 ? true : undefined,
+        );
+        // Temporal records a pending activity's last heartbeat: it moves on while the server works.
+        const seen = new Set<number>();
+        while (seen.size < 2) {
+          const { raw } = await turn.handle.describe();
+          const pending = raw.pendingActivities?.find((a) => a.activityType?.name?.includes('executeTool'));
+          if (!pending) break;
+          const at = pending.lastHeartbeatTime?.seconds;
+          if (at !== undefined && at !== null) seen.add(Number(at));
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+        await turn.handle.result();
+        return seen.size;
+      },
+      { mcpServers: { fixture: fixtureStdio(log) } },
+    );
+    assert.ok(beats >= 2, `heartbeats seen at ${beats} distinct seconds during a 4 s call`);
+    assert.equal(toolMessages(1)[0]?.content, 'echo: hb');
+  });
+
   for (const change of ['change', 'remove'] as const) {
     it(`refuses a call whose tool ${change === 'change' ? 'changed its schema' : 'vanished'} after the hop that chose it, and tells the model`, async () => {
       const log = path.join(dir, 'calls.jsonl');
@@ -238,7 +297,12 @@ describe('MCP tools in turns', function () {
     // digits), of the tools as the fixture server lists them to a client of the test's own.
     const listed = await listTools(fixture);
     const expected = Object.fromEntries(listed.map((t) => [`fixture__${t.name}`, fingerprintOf(t)]));
-    assert.deepEqual(Object.keys(expected).sort(), ['fixture__change_lookup', 'fixture__lookup', 'fixture__slow_echo']);
+    assert.deepEqual(Object.keys(expected).sort(), [
+      'fixture__change_lookup',
+      'fixture__crash',
+      'fixture__lookup',
+      'fixture__slow_echo',
+    ]);
     const lines: string[] = [];
     const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
     const catalog = async () => (await readCatalog(h.env.pool, h.taskQueue))!;
