@@ -8,27 +8,50 @@ export interface WorkerCatalog {
   defaultModel: string;
   models: string[];
   tools: string[];
+  /**
+   * The fingerprint (sha256 of name, description, input schema) of each tool that has one (an MCP server's), by
+   * name, as the worker offers it now; a tool its server no longer lists has none. For operators: starts never
+   * read it. @default {}
+   */
+  toolFingerprints?: Record<string, string>;
 }
 
 /** Publishes what a worker serves (upsert: workers of one task queue share one configuration; the last start wins). */
 export async function publishCatalog(db: Db, catalog: WorkerCatalog): Promise<void> {
   await db.query(
-    `INSERT INTO worker_catalogs (task_queue, default_model, models, tools) VALUES ($1, $2, $3, $4)
+    `INSERT INTO worker_catalogs (task_queue, default_model, models, tools, tool_fingerprints)
+     VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (task_queue) DO UPDATE
        SET default_model = EXCLUDED.default_model, models = EXCLUDED.models, tools = EXCLUDED.tools,
-           updated_at = now()`,
-    [catalog.taskQueue, catalog.defaultModel, JSON.stringify(catalog.models), JSON.stringify(catalog.tools)],
+           tool_fingerprints = EXCLUDED.tool_fingerprints, updated_at = now()`,
+    [
+      catalog.taskQueue,
+      catalog.defaultModel,
+      JSON.stringify(catalog.models),
+      JSON.stringify(catalog.tools),
+      JSON.stringify(catalog.toolFingerprints ?? {}),
+    ],
   );
 }
 
 /** The published catalog of a task queue; `undefined` while no worker has published one. */
 export async function readCatalog(db: Db, taskQueue: string): Promise<WorkerCatalog | undefined> {
-  const { rows } = await db.query<{ default_model: string; models: string[]; tools: string[] }>(
-    `SELECT default_model, models, tools FROM worker_catalogs WHERE task_queue = $1`,
-    [taskQueue],
-  );
+  const { rows } = await db.query<{
+    default_model: string;
+    models: string[];
+    tools: string[];
+    tool_fingerprints: Record<string, string>;
+  }>(`SELECT default_model, models, tools, tool_fingerprints FROM worker_catalogs WHERE task_queue = $1`, [taskQueue]);
   const row = rows[0];
-  return row && { taskQueue, defaultModel: row.default_model, models: row.models, tools: row.tools };
+  return (
+    row && {
+      taskQueue,
+      defaultModel: row.default_model,
+      models: row.models,
+      tools: row.tools,
+      toolFingerprints: row.tool_fingerprints,
+    }
+  );
 }
 
 /**

@@ -1,10 +1,9 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { WorkflowFailedError, type Client } from '@temporalio/client';
-import { WorkflowNotFoundError } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { isTerminal, type TurnEvent } from '../common';
 import type { TurnClient } from '../client';
 import { describeClosure, type TurnClosure } from './outcome';
+import { watchWorkflow } from './watch';
 
 /** What {@link followTurn} needs. */
 export interface StreamDeps {
@@ -167,49 +166,4 @@ export async function followTurn(
     await inFlight;
     await iterator.return(undefined).catch(() => undefined);
   }
-}
-
-/**
- * Settles when the turn's workflow closes (or `signal` aborts, when a Temporal client is at hand). A watch
- * that fails without saying the workflow closed (Temporal unreachable, a deadline) says nothing about the
- * turn: the stream goes on from Postgres and the watch is retried with backoff, so no end is announced that
- * did not happen.
- */
-async function watchWorkflow(deps: StreamDeps, turnId: string, signal: AbortSignal): Promise<unknown> {
-  const temporal = deps.temporal;
-  const watchOnce = () =>
-    temporal
-      ? temporal.withAbortSignal(signal, () => temporal.workflow.getHandle(turnId).result())
-      : deps.turns.result(turnId);
-  for (let delayMs: number = WATCH_RETRY_MS.initial; ; delayMs = Math.min(delayMs * 2, WATCH_RETRY_MS.max)) {
-    try {
-      return await watchOnce();
-    } catch (err: unknown) {
-      // A turn waiting in its conversation's queue has no workflow yet: watch again until it has one.
-      const waiting = err instanceof WorkflowNotFoundError && (await deps.turns.isQueued(turnId));
-      if (waiting) {
-        await sleep(QUEUED_WATCH_MS, undefined, { signal }).catch(() => undefined);
-        if (signal.aborted) throw err;
-        delayMs = WATCH_RETRY_MS.initial / 2;
-        continue;
-      }
-      if (signal.aborted || saysWorkflowClosed(err)) throw err;
-      deps.logger.warn({ turnId, retryInMs: delayMs, err: errorText(err) }, 'workflow watch failed; retrying');
-      await sleep(delayMs, undefined, { signal }).catch(() => undefined);
-      if (signal.aborted) throw err;
-    }
-  }
-}
-
-const WATCH_RETRY_MS = { initial: 500, max: 10_000 } as const;
-/** How often a stream of a queued turn looks whether its workflow has started. */
-const QUEUED_WATCH_MS = 250;
-
-/** Only these failures of a result watch mean the workflow is closed (or never existed). */
-function saysWorkflowClosed(err: unknown): boolean {
-  return err instanceof WorkflowFailedError || err instanceof WorkflowNotFoundError;
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

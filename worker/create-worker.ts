@@ -1,7 +1,7 @@
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { TASK_QUEUE } from '../common';
 import { workerActivities, type ActivityDeps } from '../activities';
-import { publishCatalog } from '../client/catalog';
+import { publishCatalog, type WorkerCatalog } from '../client/catalog';
 import { startMcpServers, withMcpTools, type McpServers, type McpServersConfig } from '../activities/tools/mcp';
 import type { ToolRegistry } from '../activities/tools';
 import { ConfigError } from '../config';
@@ -82,7 +82,10 @@ export async function createTurnWorker(opts: TurnWorkerOptions): Promise<Worker>
   try {
     const deps = mcp ? { ...opts.deps, tools: withMcpTools(opts.deps.tools, mcp.tools) } : opts.deps;
     const worker = await createWorker({ ...opts, deps });
-    if (mcp) closeWithWorker(worker, mcp);
+    if (mcp) {
+      closeWithWorker(worker, mcp);
+      republishOnToolChanges(mcp, { ...opts, deps });
+    }
     return worker;
   } catch (err: unknown) {
     await mcp?.close();
@@ -112,6 +115,30 @@ function workflowCode(opts: TurnWorkerOptions): Pick<WorkerOptions, 'workflowBun
   return packaged ? { workflowBundle: packaged } : { workflowsPath: WORKFLOWS_PATH };
 }
 
+/**
+ * Publishes the catalog again whenever an MCP server's tool list changes, so the fingerprints operators read there
+ * are the ones the worker offers now. One publication at a time, in order; a failed one is logged.
+ */
+function republishOnToolChanges(mcp: McpServers, opts: TurnWorkerOptions): void {
+  let publishing = Promise.resolve();
+  mcp.onToolsChanged(() => {
+    publishing = publishing
+      .then(() => publishCatalog(opts.deps.pool, catalogOf(opts)))
+      .catch((err: unknown) => opts.deps.logger.warn({ err }, 'the worker catalog could not be published again'));
+  });
+}
+
+/** What the worker serves, as {@link publishCatalog} publishes it. */
+function catalogOf(opts: TurnWorkerOptions): WorkerCatalog {
+  return {
+    taskQueue: opts.taskQueue ?? TASK_QUEUE,
+    defaultModel: opts.deps.models.default,
+    models: [...opts.deps.models.allowed],
+    tools: [...opts.deps.tools.names],
+    toolFingerprints: opts.deps.tools.offered().fingerprints,
+  };
+}
+
 async function createWorker(opts: TurnWorkerOptions): Promise<Worker> {
   checkApprovalTools(opts.deps.approvalTools ?? [], opts.deps.tools);
   const taskQueue = opts.taskQueue ?? TASK_QUEUE;
@@ -134,11 +161,6 @@ async function createWorker(opts: TurnWorkerOptions): Promise<Worker> {
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
     ...(opts.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: opts.maxCachedWorkflows }),
   });
-  await publishCatalog(opts.deps.pool, {
-    taskQueue,
-    defaultModel: opts.deps.models.default,
-    models: [...opts.deps.models.allowed],
-    tools: [...opts.deps.tools.names],
-  });
+  await publishCatalog(opts.deps.pool, catalogOf(opts));
   return worker;
 }

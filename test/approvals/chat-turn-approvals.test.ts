@@ -7,10 +7,10 @@ import {
   decideApproval,
   listPendingApprovals,
 } from '../../client';
-import { searchAttributeKeys, TurnEvent } from '../../common';
+import { searchAttributeKeys } from '../../common';
 import { cancelTurn, supersedeApprovals } from '../../workflows';
-import { storedEvents, turnHarness, type TurnHarness } from '../turn/harness';
-import { approvalTools } from './approval-tools';
+import { turnHarness, type TurnHarness } from '../turn/harness';
+import { approvalTools, requested, turnEvents } from './approval-tools';
 
 type Msg = { role: string; content?: unknown; tool_call_id?: string };
 
@@ -28,22 +28,6 @@ describe('tool approvals in a turn', function () {
   const messagesOf = (i: number) => h.llm.requests[i]!.body.messages as Msg[];
   const deps = () => ({ temporal: h.client, pool: h.env.pool });
 
-  async function eventsOf(turnId: string) {
-    return (await storedEvents(h.env, turnId)).map((e) => TurnEvent.parse(e));
-  }
-
-  /** Waits until the turn has announced `count` approval requests; returns them. */
-  async function requested(turnId: string, count: number) {
-    for (let i = 0; i < 600; i++) {
-      const found = (await eventsOf(turnId)).filter(
-        (e): e is Extract<TurnEvent, { type: 'approval_requested' }> => e.type === 'approval_requested',
-      );
-      if (found.length >= count) return found;
-      await sleep(100);
-    }
-    throw new Error(`turn ${turnId} announced fewer than ${count} approval request(s)`);
-  }
-
   it('waits for a person, runs the approved call once with the arguments shown, and answers a repeat the same', async () => {
     const { runs, tools } = approvalTools();
     h.llm.enqueue(
@@ -53,7 +37,7 @@ describe('tool approvals in a turn', function () {
     const turn = await h.start({ message: 'refund A-1', tenantId: 'acme' });
     const result = await h.withWorker(
       async () => {
-        const [req] = await requested(turn.turnId, 1);
+        const [req] = await requested(h.env, turn.turnId, 1);
         assert.equal(req!.toolName, 'refund');
         assert.equal(req!.arguments, '{"orderId":"A-1","amount":250}');
         assert.equal(req!.reason, 'refund of 250 is above 100');
@@ -104,13 +88,13 @@ describe('tool approvals in a turn', function () {
     );
     const tool = messagesOf(1).find((m) => m.role === 'tool');
     assert.deepEqual(JSON.parse(String(tool?.content)), { refunded: 250 });
-    const types = (await eventsOf(turn.turnId)).map((e) => e.type).filter((t) => t !== 'text');
+    const types = (await turnEvents(h.env, turn.turnId)).map((e) => e.type).filter((t) => t !== 'text');
     assert.deepEqual(types, ['tool_calls', 'approval_requested', 'approval_decided', 'tool_result', 'done']);
     // After the turn ended, a repeat still answers the decision that stands, and a contradiction is still refused.
     const target = {
       tenantId: 'acme',
       turnId: turn.turnId,
-      approvalId: (await requested(turn.turnId, 1))[0]!.approvalId,
+      approvalId: (await requested(h.env, turn.turnId, 1))[0]!.approvalId,
     };
     assert.equal((await decideApproval(deps(), target, { approved: true })).approved, true);
     await assert.rejects(decideApproval(deps(), target, { approved: false }), ApprovalConflictError);
@@ -134,7 +118,7 @@ describe('tool approvals in a turn', function () {
     const turn = await h.start({ message: 'refunds' });
     await h.withWorker(
       async () => {
-        const [req] = await requested(turn.turnId, 1);
+        const [req] = await requested(h.env, turn.turnId, 1);
         assert.equal(req!.toolCallId, 'call_big');
         await waitUntil(() => Promise.resolve(runs.length === 1));
         assert.deepEqual(runs[0]!.args, { orderId: 'A-2', amount: 40 }, 'the call needing no approval ran at once');
@@ -153,7 +137,7 @@ describe('tool approvals in a turn', function () {
       toolMessages.find((m) => m.tool_call_id === 'call_big')?.content,
       'The user denied this tool call, so it did not run. Reason: too much',
     );
-    const decided = (await eventsOf(turn.turnId)).find((e) => e.type === 'approval_decided');
+    const decided = (await turnEvents(h.env, turn.turnId)).find((e) => e.type === 'approval_decided');
     assert.ok(decided?.type === 'approval_decided');
     assert.deepEqual([decided.approved, decided.decidedBy, decided.reason], [false, 'user', 'too much']);
   });
@@ -166,7 +150,7 @@ describe('tool approvals in a turn', function () {
     );
     const turn = await h.start({ message: 'mail' });
     await h.withWorker(() => turn.handle.result(), { tools, approvalTimeoutMs: 2_000 });
-    const events = await eventsOf(turn.turnId);
+    const events = await turnEvents(h.env, turn.turnId);
     const decided = events.find((e) => e.type === 'approval_decided');
     assert.ok(decided?.type === 'approval_decided');
     assert.deepEqual([decided.approved, decided.decidedBy], [false, 'timeout']);
@@ -193,7 +177,7 @@ describe('tool approvals in a turn', function () {
     const turn = await h.start({ message: 'do both' });
     const result = await h.withWorker(
       async () => {
-        await requested(turn.turnId, 2);
+        await requested(h.env, turn.turnId, 2);
         await turn.handle.signal(cancelTurn, { reason: 'stop' });
         return turn.handle.result();
       },
@@ -201,7 +185,7 @@ describe('tool approvals in a turn', function () {
     );
     assert.equal(result.status, 'cancelled');
     assert.equal(runs.length, 0);
-    const decided = (await eventsOf(turn.turnId)).filter((e) => e.type === 'approval_decided');
+    const decided = (await turnEvents(h.env, turn.turnId)).filter((e) => e.type === 'approval_decided');
     assert.deepEqual(
       decided.map((e) => e.type === 'approval_decided' && [e.toolCallId, e.approved, e.decidedBy]).sort(),
       [
@@ -225,7 +209,7 @@ describe('tool approvals in a turn', function () {
     const turn = await h.start({ message: 'mail' });
     const result = await h.withWorker(
       async () => {
-        await requested(turn.turnId, 1);
+        await requested(h.env, turn.turnId, 1);
         await turn.handle.signal(supersedeApprovals);
         return turn.handle.result();
       },
@@ -233,7 +217,7 @@ describe('tool approvals in a turn', function () {
     );
     assert.equal(result.finishReason, 'interrupted');
     assert.equal(h.llm.requests.length, 1, 'no model call after the denial');
-    const decided = (await eventsOf(turn.turnId)).find((e) => e.type === 'approval_decided');
+    const decided = (await turnEvents(h.env, turn.turnId)).find((e) => e.type === 'approval_decided');
     assert.ok(decided?.type === 'approval_decided' && decided.decidedBy === 'superseded');
   });
 
@@ -256,9 +240,9 @@ describe('tool approvals in a turn', function () {
     const turn = await h.start({ message: 'go', approvalTools: ['get_current_time'] });
     await h.withWorker(
       async () => {
-        const reqs = await requested(turn.turnId, 2);
+        const reqs = await requested(h.env, turn.turnId, 2);
         await sleep(500);
-        const all = (await eventsOf(turn.turnId)).filter((e) => e.type === 'approval_requested');
+        const all = (await turnEvents(h.env, turn.turnId)).filter((e) => e.type === 'approval_requested');
         assert.deepEqual(all.map((e) => e.type === 'approval_requested' && e.toolName).sort(), [
           'calculate',
           'get_current_time',
@@ -283,7 +267,7 @@ describe('tool approvals in a turn', function () {
     const turn = await h.start({ message: 'refund' });
     await h.withWorker(
       async () => {
-        const [req] = await requested(turn.turnId, 1);
+        const [req] = await requested(h.env, turn.turnId, 1);
         // Someone with database access swaps the arguments after the approval request was shown.
         await h.env.pool.query(
           `UPDATE messages SET tool_calls = jsonb_set(tool_calls, '{0,function,arguments}', to_jsonb($2::text))
@@ -313,7 +297,7 @@ describe('tool approvals in a turn', function () {
     await h.withWorker(
       async () => {
         const reqs = [];
-        for (const t of turns) reqs.push((await requested(t.turnId, 1))[0]!);
+        for (const t of turns) reqs.push((await requested(h.env, t.turnId, 1))[0]!);
         for (let i = 0; i < n; i++) h.llm.enqueue({ steps: [{ text: 'sent' }] });
         for (const [i, t] of turns.entries()) {
           await decideApproval(deps(), { turnId: t.turnId, approvalId: reqs[i]!.approvalId }, { approved: true });

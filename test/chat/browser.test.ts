@@ -6,6 +6,7 @@ import { ensureChromium, PROJECT_ROOT } from '../../dev';
 import { finalMessage } from '../turn/harness';
 import { gatewayHarness, TOKENS, type GatewayHarness } from '../gateway/harness';
 import { approvalTools } from '../approvals/approval-tools';
+import { everythingStdio } from '../mcp/servers';
 
 /** Screenshots of the browser test (gitignored). */
 const ARTIFACTS_DIR = path.join(PROJECT_ROOT, 'test', 'artifacts');
@@ -101,6 +102,77 @@ describe('chat page in a real browser (Debian Chromium, driven by playwright-cor
       await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'chat-stopped.png') });
       g.h.llm.release('never');
     });
+  });
+
+  it("shows an MCP server's tool calls and results as it shows a built-in tool's, also after a reload", async () => {
+    since = new Date();
+    g.h.llm.enqueue(
+      {
+        steps: [
+          {
+            toolCalls: [
+              { id: 'call_calc', name: 'calculate', arguments: { expression: '2+40' } },
+              { id: 'call_sum', name: 'everything__get-sum', arguments: { a: 2, b: 40 } },
+              { id: 'call_bad', name: 'everything__get-sum', arguments: { a: 'two', b: 40 } },
+            ],
+          },
+        ],
+      },
+      { steps: [{ text: 'Both say 42.' }] },
+    );
+    await g.h.withWorker(
+      async () => {
+        await page.goto(`${g.server.url}/chat#token=${TOKENS.acme}`);
+        await page.locator('#status').filter({ hasText: 'ready' }).waitFor();
+        await page.fill('#input', 'add 2 and 40 twice');
+        await page.click('#send');
+        await page.locator('.message.assistant .text', { hasText: 'Both say 42.' }).waitFor();
+        await page.locator('#status').filter({ hasText: 'ready' }).waitFor();
+
+        const shown = async (id: string) => {
+          const box = page.locator(`[data-tool-call-id="${id}"]`);
+          return {
+            classes: await box.getAttribute('class'),
+            name: await box.locator('.tool-name').innerText(),
+            output:
+              (await box.locator('.tool-output').count()) > 0 ? await box.locator('.tool-output').innerText() : '',
+            error: (await box.locator('.tool-error').count()) > 0 ? await box.locator('.tool-error').innerText() : '',
+          };
+        };
+        const expected = {
+          call_calc: {
+            classes: 'tool tool-output-available',
+            name: 'tool calculate({"expression":"2+40"})',
+            error: '',
+          },
+          call_sum: {
+            classes: 'tool tool-output-available',
+            name: 'tool everything__get-sum({"a":2,"b":40})',
+            output: '→ "The sum of 2 and 40 is 42."',
+            error: '',
+          },
+        };
+        const check = async () => {
+          const calc = await shown('call_calc');
+          assert.deepEqual({ ...calc, output: undefined }, { ...expected.call_calc, output: undefined });
+          assert.match(calc.output, /^→ .*42/);
+          assert.deepEqual(await shown('call_sum'), expected.call_sum);
+          const bad = await shown('call_bad');
+          assert.equal(bad.classes, 'tool tool-output-error');
+          assert.equal(bad.name, 'tool everything__get-sum({"a":"two","b":40})');
+          assert.match(bad.error, /^✗ .*everything__get-sum/);
+        };
+        await check();
+        await mkdir(ARTIFACTS_DIR, { recursive: true });
+        await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'chat-mcp-tools.png') });
+
+        // After a reload the calls come from the stored conversation, shown the same way.
+        await page.reload();
+        await page.locator('.message.assistant .text', { hasText: 'Both say 42.' }).waitFor();
+        await check();
+      },
+      { mcpServers: { everything: everythingStdio() } },
+    );
   });
 
   it('shows Approve and Deny on calls waiting for approval, keeps them across a reload, and shows each outcome', async () => {

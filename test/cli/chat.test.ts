@@ -4,6 +4,7 @@ import path from 'node:path';
 import { gatewayHarness, TOKENS, type GatewayHarness } from '../gateway/harness';
 import { finalMessage } from '../turn/harness';
 import { approvalTools } from '../approvals/approval-tools';
+import { everythingStdio } from '../mcp/servers';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -65,6 +66,37 @@ describe('turnflow chat', function () {
     assert.match(run.stderr, /✓ completed · stop/);
     const [final] = await finalMessage(g.h.env, `turn/acme/${g.h.conversationId}/cli-req-1`);
     assert.equal(final?.content, 'Working it out. The answer is 84.');
+  });
+
+  it("marks an MCP server's tool calls and results as it marks a built-in tool's", async () => {
+    g.h.llm.enqueue(
+      {
+        steps: [
+          {
+            toolCalls: [
+              { id: 'c1', name: 'calculate', arguments: '{"expression":"2+40"}' },
+              { id: 'c2', name: 'everything__get-sum', arguments: '{"a":2,"b":40}' },
+              { id: 'c3', name: 'everything__get-sum', arguments: '{"a":"two","b":40}' },
+            ],
+          },
+        ],
+      },
+      { steps: [{ text: 'Both say 42.' }] },
+    );
+    const run = await g.h.withWorker(
+      () => chat(['add 2 and 40', '--conversation', g.h.conversationId, '--url', g.server.url, '--token', TOKENS.acme]),
+      { mcpServers: { everything: everythingStdio() } },
+    );
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, 'Both say 42.\n');
+    assert.match(
+      run.stderr,
+      /⚙ Executing 3 tool\(s\)\.\.\. calculate\(\{"expression":"2\+40"\}\), everything__get-sum\(\{"a":2,"b":40\}\), everything__get-sum\(\{"a":"two","b":40\}\)\n/,
+    );
+    assert.match(run.stderr, /\n↳ calculate: .*42.*\n/);
+    assert.match(run.stderr, /\n↳ everything__get-sum: The sum of 2 and 40 is 42\.\n/);
+    assert.match(run.stderr, /\n↳ everything__get-sum failed: Tool "everything__get-sum" failed: .*Invalid/);
+    assert.match(run.stderr, /✓ completed · stop/);
   });
 
   it('shows a call waiting for approval with its arguments; a stdin that is not a terminal denies it', async () => {

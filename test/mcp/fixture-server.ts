@@ -52,6 +52,20 @@ server.registerTool(
   },
 );
 
+// A server that dies in the middle of every call of this tool (its process exits before it answers).
+server.registerTool('crash', { description: 'Dies mid-call.', inputSchema: {} }, (_args, extra) => {
+  record('crash', extra._meta);
+  process.exit(1);
+});
+
+// A tool of any name a test asks for (e.g. one with a dot, which MCP allows and model providers refuse).
+const extraTool = process.env['MCP_FIXTURE_EXTRA_TOOL'];
+if (extraTool) {
+  server.registerTool(extraTool, { description: 'A tool named by the test.', inputSchema: {} }, () => ({
+    content: [{ type: 'text', text: 'extra' }],
+  }));
+}
+
 // A test changes `lookup` from outside while a turn runs: `change` or `remove` written to the control file.
 const control = process.env['MCP_FIXTURE_CONTROL'];
 if (control) {

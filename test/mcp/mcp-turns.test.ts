@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { CatalogCache, InvalidTurnRequestError, startTurn } from '../../client';
+import { CatalogCache, InvalidTurnRequestError, readCatalog, startTurn } from '../../client';
 import { toolIdempotencyKey } from '../../common';
 import { uniqueId } from '../support';
 import { turnHarness, type TurnHarness } from '../turn/harness';
@@ -12,7 +12,9 @@ import {
   everythingStdio,
   fixtureCalls,
   fixtureStdio,
+  fingerprintOf,
   haveTimeServer,
+  listTools,
   timeStdio,
   until,
 } from './servers';
@@ -163,6 +165,65 @@ describe('MCP tools in turns', function () {
     assert.equal(tool?.content, 'echo: again');
   });
 
+  it("gives up after the entry's maxAttempts on a server that dies in every call, under one key, and tells the model", async () => {
+    const log = path.join(dir, 'calls.jsonl');
+    h.llm.enqueue(
+      { steps: [{ toolCalls: [{ id: 'call_c', name: 'fixture__crash', arguments: {} }] }] },
+      { steps: [{ text: 'it keeps failing' }] },
+    );
+    const turn = await h.start({ message: 'crash it' });
+    await h.withWorker(() => turn.handle.result(), {
+      mcpServers: { fixture: fixtureStdio(log, { maxAttempts: 2 }) },
+    });
+    const calls = await fixtureCalls(log);
+    assert.deepEqual(
+      calls.map((c) => c.tool),
+      ['crash', 'crash'],
+      'two attempts',
+    );
+    assert.equal(calls[0]!.key, toolIdempotencyKey({ turnId: turn.turnId, hop: 0, toolCallId: 'call_c' }));
+    assert.equal(calls[1]!.key, calls[0]!.key, 'the same idempotency key');
+    assert.notEqual(calls[1]!.pid, calls[0]!.pid, 'the process started again');
+    const [tool] = toolMessages(1);
+    assert.match(
+      String(tool?.content),
+      /^The tool failed and was not retried further: the MCP server "fixture" could not be reached: /,
+    );
+  });
+
+  it('heartbeats while a call runs on the server', async () => {
+    const log = path.join(dir, 'calls.jsonl');
+    h.llm.enqueue(
+      {
+        steps: [{ toolCalls: [{ id: 'call_hb', name: 'fixture__slow_echo', arguments: { text: 'hb', ms: 4_000 } }] }],
+      },
+      { steps: [{ text: 'done' }] },
+    );
+    const turn = await h.start({ message: 'take your time' });
+    const beats = await h.withWorker(
+      async () => {
+        await until('the call to reach the server', async () =>
+          (await fixtureCalls(log)).length > 0 ? true : undefined,
+        );
+        // Temporal records a pending activity's last heartbeat: it moves on while the server works.
+        const seen = new Set<number>();
+        while (seen.size < 2) {
+          const { raw } = await turn.handle.describe();
+          const pending = raw.pendingActivities?.find((a) => a.activityType?.name?.includes('executeTool'));
+          if (!pending) break;
+          const at = pending.lastHeartbeatTime?.seconds;
+          if (at !== undefined && at !== null) seen.add(Number(at));
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+        await turn.handle.result();
+        return seen.size;
+      },
+      { mcpServers: { fixture: fixtureStdio(log) } },
+    );
+    assert.ok(beats >= 2, `heartbeats seen at ${beats} distinct seconds during a 4 s call`);
+    assert.equal(toolMessages(1)[0]?.content, 'echo: hb');
+  });
+
   for (const change of ['change', 'remove'] as const) {
     it(`refuses a call whose tool ${change === 'change' ? 'changed its schema' : 'vanished'} after the hop that chose it, and tells the model`, async () => {
       const log = path.join(dir, 'calls.jsonl');
@@ -227,6 +288,53 @@ describe('MCP tools in turns', function () {
       }
     });
   }
+
+  it("publishes each MCP tool's fingerprint in the worker catalog, and again when its server changes or drops it", async () => {
+    const log = path.join(dir, 'calls.jsonl');
+    const controlFile = path.join(dir, 'control');
+    const fixture = fixtureStdio(log, { env: { MCP_FIXTURE_LOG: log, MCP_FIXTURE_CONTROL: controlFile } });
+    // The fingerprints as documented (sha256 of the listed name, description and input schema, first 16 hex
+    // digits), of the tools as the fixture server lists them to a client of the test's own.
+    const listed = await listTools(fixture);
+    const expected = Object.fromEntries(listed.map((t) => [`fixture__${t.name}`, fingerprintOf(t)]));
+    assert.deepEqual(Object.keys(expected).sort(), [
+      'fixture__change_lookup',
+      'fixture__crash',
+      'fixture__lookup',
+      'fixture__slow_echo',
+    ]);
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    const catalog = async () => (await readCatalog(h.env.pool, h.taskQueue))!;
+    await h.withWorker(
+      async () => {
+        const atStart = await catalog();
+        assert.deepEqual(atStart.toolFingerprints, expected, 'MCP tools only, none for the built-in tools');
+        assert.ok(atStart.tools.includes('fixture__lookup') && atStart.tools.length > listed.length);
+
+        await writeFile(controlFile, 'change');
+        const changed = await until('the catalog to show the changed tool', async () => {
+          const now = await catalog();
+          return now.toolFingerprints?.['fixture__lookup'] !== expected['fixture__lookup'] ? now : undefined;
+        });
+        const relisted = lines
+          .map((line) => JSON.parse(line) as { msg: string; tools?: Record<string, string> })
+          .filter((line) => line.msg === 'mcp tools listed')
+          .at(-1); // the first one is the list read at start
+        assert.deepEqual(relisted?.tools, { lookup: changed.toolFingerprints?.['fixture__lookup'] }, 'as logged');
+        assert.deepEqual(changed.toolFingerprints, { ...expected, fixture__lookup: relisted.tools['lookup'] });
+
+        await writeFile(controlFile, 'remove');
+        const dropped = await until('the catalog to drop the tool', async () => {
+          const now = await catalog();
+          return now.toolFingerprints && !('fixture__lookup' in now.toolFingerprints) ? now : undefined;
+        });
+        const { fixture__lookup: _gone, ...rest } = expected;
+        assert.deepEqual(dropped.toolFingerprints, rest);
+      },
+      { mcpServers: { fixture }, logger },
+    );
+  });
 
   it('calls server-everything over Streamable HTTP', async () => {
     const server = await everythingHttp();

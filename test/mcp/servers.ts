@@ -2,9 +2,14 @@
 // devDependency, run with node from node_modules) and PyPI's mcp-server-time (installed by `npm run bootstrap`
 // into .tools/), plus the fixture server beside this file.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { Tool as McpToolDefinition } from '@modelcontextprotocol/sdk/types.js';
+import { canonicalJson } from '../../activities/tools/mcp/connection';
 import { MCP_SERVER_TIME_PYTHON, PROJECT_ROOT } from '../../dev';
 import { freePort } from '../support';
 
@@ -94,4 +99,38 @@ export async function until<T>(
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(50);
   }
+}
+
+/** A stdio entry as the test's own MCP client starts it. */
+export interface StdioEntry {
+  command: string;
+  args: string[];
+  cwd?: string;
+  env?: Record<string, string>;
+}
+
+/** Runs `use` with an MCP client of the test's own connected to a stdio server (started, then closed). */
+export async function withOwnClient<T>(entry: StdioEntry, use: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ name: 'turnflow-test', version: '0' });
+  await client.connect(new StdioClientTransport({ ...entry, stderr: 'ignore' }));
+  try {
+    return await use(client);
+  } finally {
+    await client.close();
+  }
+}
+
+/** The tools a stdio server lists to a client of the test's own. */
+export async function listTools(entry: StdioEntry): Promise<McpToolDefinition[]> {
+  return withOwnClient(entry, async (client) => (await client.listTools()).tools);
+}
+
+/** A tool's fingerprint as docs/mcp.md defines it: sha256 of its canonical `{ name, description, inputSchema }`. */
+export function fingerprintOf(tool: McpToolDefinition): string {
+  const described = {
+    name: tool.name,
+    description: tool.description ?? tool.title ?? '',
+    inputSchema: tool.inputSchema,
+  };
+  return createHash('sha256').update(canonicalJson(described)).digest('hex').slice(0, 16);
 }

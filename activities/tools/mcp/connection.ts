@@ -51,6 +51,7 @@ export class McpConnection {
   private listed = new Map<string, ListedTool>();
   private stderrTail = '';
   private closed = false;
+  private readonly changeListeners = new Set<() => void>();
 
   constructor(
     readonly name: string,
@@ -71,6 +72,11 @@ export class McpConnection {
   /** The server's tools as last listed. */
   tools(): readonly ListedTool[] {
     return [...this.listed.values()];
+  }
+
+  /** Calls `listener` after every re-read of the tool list that changed or dropped a tool. */
+  onToolsChanged(listener: () => void): void {
+    this.changeListeners.add(listener);
   }
 
   /** The tool called `name` as last listed, if the server still has it. */
@@ -211,6 +217,7 @@ export class McpConnection {
         },
         'mcp tools listed',
       );
+      for (const listener of this.changeListeners) listener();
     }
   }
 

@@ -12,6 +12,11 @@ export interface McpServers {
   readonly tools: readonly Tool[];
   /** The started servers. */
   readonly connections: readonly McpConnection[];
+  /**
+   * Calls `listener` whenever a server's re-read tool list changed or dropped a tool after the start (its
+   * `notifications/tools/list_changed`, or a reconnect that found other tools).
+   */
+  onToolsChanged(listener: () => void): void;
   /** Closes every server (a stdio server's process ends). Idempotent. */
   close(): Promise<void>;
 }
@@ -93,7 +98,10 @@ export async function startMcpServers(
     await close();
     throw new McpConfigError(problems);
   }
-  return { tools, connections, close };
+  const onToolsChanged = (listener: () => void): void => {
+    for (const connection of connections) connection.onToolsChanged(listener);
+  };
+  return { tools, connections, onToolsChanged, close };
 }
 
 /**
