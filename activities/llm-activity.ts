@@ -78,16 +78,31 @@ export function createLlmActivity(deps: ActivityDeps) {
   return async function streamCompletion(input: StreamCompletionInput): Promise<StreamCompletionResult> {
     const ctx = Context.current();
     const attempt = ctx.info.attempt;
-    const messages = await loadContext(deps.pool, input.turnId);
     // Read once: the definitions sent and the fingerprints stored with the hop are of the same tools.
     const { definitions: tools, fingerprints: toolFingerprints } = deps.tools.subset(input.tools).offered();
-    const writer = await StreamWriter.open(deps.pool, {
-      turnId: input.turnId,
-      hop: input.hop,
-      attempt,
-      persistence: input.persistence,
-      channels: deps.streamConnections,
-    });
+    const metrics = deps.metrics;
+    // The context, the writer's segment and (for the first token's latency) the turn's age are independent reads:
+    // one round trip to Postgres before the model's request instead of three in series.
+    const agedAt = performance.now();
+    const [context, opened, age] = await Promise.allSettled([
+      loadContext(deps.pool, input.turnId),
+      StreamWriter.open(deps.pool, {
+        turnId: input.turnId,
+        hop: input.hop,
+        attempt,
+        persistence: input.persistence,
+        channels: deps.streamConnections,
+      }),
+      // The turn's age by the database's clock, when this attempt of hop 0 began.
+      metrics && input.hop === 0 ? turnAgeSeconds(deps, input.turnId).catch(() => null) : null,
+    ]);
+    if (context.status === 'rejected' || opened.status === 'rejected') {
+      if (opened.status === 'fulfilled') opened.value.abandon();
+      throw context.status === 'rejected' ? context.reason : (opened as PromiseRejectedResult).reason;
+    }
+    const messages = context.value;
+    const writer = opened.value;
+    const turnAge = age.status === 'fulfilled' ? age.value : null;
 
     let chars = 0;
     // One periodic tick heartbeats and watches for a stall, so the per-token path only stamps a time.
@@ -103,13 +118,10 @@ export function createLlmActivity(deps: ActivityDeps) {
     // with the first one, within the interval, as before).
     const ticker = setInterval(tick, Math.min(heartbeatIntervalMs, Math.max(50, idleTimeoutMs / 4)));
 
-    const metrics = deps.metrics;
     // Counted once: only the call whose write took effect reports it.
     const counted = (recorded: RecordedAttempt | null) => {
       if (recorded) metrics?.attemptRecorded(recorded);
     };
-    // For the first token's latency: the turn's age by the database's clock, when this attempt of hop 0 began.
-    const turnAge = metrics && input.hop === 0 ? await turnAgeSeconds(deps, input.turnId).catch(() => null) : null;
     const startedAt = performance.now();
     let firstDeltaSeen = false;
     let partial = '';
@@ -134,7 +146,7 @@ export function createLlmActivity(deps: ActivityDeps) {
         if (turnAge)
           metrics?.firstToken({
             tenantId: turnAge.tenantId,
-            seconds: turnAge.seconds + (performance.now() - startedAt) / 1000,
+            seconds: turnAge.seconds + (performance.now() - agedAt) / 1000,
           });
       }
       partial += text;
