@@ -5,6 +5,8 @@ import { publishCatalog } from '../client/catalog';
 import { startMcpServers, withMcpTools, type McpServers, type McpServersConfig } from '../activities/tools/mcp';
 import type { ToolRegistry } from '../activities/tools';
 import { ConfigError } from '../config';
+import type { Tracing } from '../tracing';
+import { activityTracing, workerTracingOptions } from '../tracing/worker';
 
 /** What {@link createTurnWorker} needs besides the activities' resources. */
 export interface TurnWorkerOptions {
@@ -41,6 +43,12 @@ export interface TurnWorkerOptions {
    * are shared by all its turns and close when its `run()` ends. None by default.
    */
   mcpServers?: McpServersConfig | Readonly<Record<string, unknown>>;
+  /**
+   * The process's tracing (`startTracing`): activities, workflows and the LLM and tool calls in them export spans.
+   * A prebuilt {@link TurnWorkerOptions.workflowBundle} must then include `TRACING_WORKFLOW_INTERCEPTORS`
+   * (`bundleWorkflowCode({ workflowInterceptorModules })`). @default none: no spans
+   */
+  tracing?: Tracing;
 }
 
 /** Default activity slots of a worker (see {@link TurnWorkerOptions.maxConcurrentActivityTaskExecutions}). */
@@ -102,12 +110,27 @@ function closeWithWorker(worker: Worker, mcp: McpServers): void {
 async function createWorker(opts: TurnWorkerOptions): Promise<Worker> {
   checkApprovalTools(opts.deps.approvalTools ?? [], opts.deps.tools);
   const taskQueue = opts.taskQueue ?? TASK_QUEUE;
+  const traced = opts.tracing ? workerTracingOptions(opts.tracing) : undefined;
+  const deps =
+    opts.tracing && !opts.deps.tracing ? { ...opts.deps, tracing: activityTracing(opts.tracing) } : opts.deps;
+  const interceptors = traced
+    ? {
+        ...opts.interceptors,
+        activity: [...(opts.interceptors?.activity ?? []), ...traced.interceptors.activity],
+        // A prebuilt bundle already holds its workflow interceptors (the worker ignores these then).
+        ...(opts.workflowBundle
+          ? {}
+          : {
+              workflowModules: [...(opts.interceptors?.workflowModules ?? []), ...traced.interceptors.workflowModules],
+            }),
+      }
+    : opts.interceptors;
   const worker = await Worker.create({
     connection: opts.connection,
     namespace: opts.namespace ?? 'default',
     taskQueue,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: workerActivities(opts.deps),
+    activities: workerActivities(deps),
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? DEFAULT_MAX_CONCURRENT_ACTIVITIES,
     workflowTaskPollerBehavior: { type: 'autoscaling' },
     activityTaskPollerBehavior: { type: 'autoscaling' },
@@ -117,7 +140,8 @@ async function createWorker(opts: TurnWorkerOptions): Promise<Worker> {
     stickyQueueScheduleToStartTimeout: '2 seconds',
     maxHeartbeatThrottleInterval: '1 second',
     defaultHeartbeatThrottleInterval: '1 second',
-    ...(opts.interceptors ? { interceptors: opts.interceptors } : {}),
+    ...(interceptors ? { interceptors } : {}),
+    ...(traced ? { sinks: traced.sinks } : {}),
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
     ...(opts.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: opts.maxCachedWorkflows }),
   });
