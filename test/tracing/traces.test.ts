@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { startOrderedTurn } from '../../client';
 import { turnIdFor } from '../../common';
 import { loadTracingConfig, type Tracing } from '../../tracing';
+import { clientTracingInterceptors } from '../../tracing/client';
 import { startTracing } from '../../tracing/sdk';
 import { TRACING_WORKFLOW_INTERCEPTORS } from '../../tracing/worker';
 import { WORKFLOWS_PATH } from '../../worker/create-worker';
@@ -292,5 +295,114 @@ describe('traces: OTLP spans of every turn, from its request through the workflo
     )!;
     assert.equal(tool.attributes['gen_ai.tool.call.arguments'], '{"expression":"2+3"}');
     assert.equal(tool.attributes['gen_ai.tool.call.result'], '{"expression":"2+3","result":5}');
+  });
+  /** A worker process exporting to the receiver as `service`. */
+  async function tracedWorker(service: string): Promise<WorkerProcess> {
+    const child = spawnWorkerProcess({
+      temporalAddress: g.h.env.temporal.address,
+      databaseUrl: g.h.env.databaseUrl,
+      taskQueue: g.h.taskQueue,
+      llmBaseUrl: g.h.llm.baseURL,
+      model: TEST_MODEL,
+      extra: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_SERVICE_NAME: service },
+    });
+    children.push(child);
+    await child.waitForOutput(/turnflow worker running/);
+    return child;
+  }
+
+  it('links the retry of an attempt whose worker was SIGKILLed mid-stream to that attempt, whose span ids were stored when it started', async () => {
+    g.h.llm.enqueue(
+      { steps: [{ text: 'Half' }, { waitFor: 'crash' }, { text: ' never sent.' }] },
+      { steps: [{ text: 'Whole.' }], usage: { prompt_tokens: 6, completion_tokens: 3 } },
+    );
+    const caller = traceparent();
+    const requestId = uniqueId('req');
+    const turnId = turnIdFor('acme', g.h.conversationId, requestId);
+    const doomed = await tracedWorker('doomed-worker');
+    const response = await post({ requestId, message: 'crash' }, caller.header);
+    await g.h.llm.gateReached('crash');
+    const stored = await g.pool.query<{ trace_id: string; span_id: string }>(
+      `SELECT trace_id, span_id FROM llm_attempt_spans WHERE turn_id = $1 AND hop = 0 AND attempt = 1`,
+      [turnId],
+    );
+    assert.equal(stored.rows[0]?.trace_id, caller.traceId);
+    const killedSpanId = stored.rows[0].span_id;
+    await doomed.kill();
+
+    await tracedWorker('successor-worker');
+    assert.equal((await readEvents(response)).at(-1)?.turnEvent?.type, 'done');
+    await receiver.waitFor(() => chatSpansOf(turnId).some((s) => s.attributes['turnflow.attempt'] === 2));
+    const [retry, ...others] = chatSpansOf(turnId);
+    assert.deepEqual(others, [], 'the killed attempt never ended, so its span was never exported');
+    assert.equal(retry!.service, 'successor-worker');
+    assert.equal(retry!.traceId, caller.traceId);
+    assert.deepEqual(
+      retry!.links.map((l) => [l.traceId, l.spanId]),
+      [[caller.traceId, killedSpanId]],
+    );
+    assert.equal(retry!.attributes['gen_ai.usage.input_tokens'], 6);
+  });
+
+  it("starts a turn in the TurnClient caller's active span, and a queued turn keeps its caller's trace across the conversation's continue-as-new", async () => {
+    g.h.llm.enqueue(
+      { steps: [{ text: 'First' }, { waitFor: 'hold-can' }, { text: ' done.' }] },
+      { steps: [{ text: 'Second.' }] },
+    );
+    const temporal = new Client({ connection: g.h.client.connection, interceptors: clientTracingInterceptors() });
+    // One turn per run: the queued turn is carried into the next run by continue-as-new.
+    const start = (requestId: string) =>
+      startOrderedTurn(
+        { temporal, pool: g.pool },
+        { tenantId: 'acme', conversationId: g.h.conversationId, requestId, message: 'hi' },
+        { taskQueue: g.h.taskQueue, conversation: { maxTurnsPerRun: 1 }, startTimeoutMs: 60_000 },
+      );
+    await g.h.withWorker(
+      async () => {
+        const inSpan = (name: string, requestId: string) =>
+          tracing.tracer.startActiveSpan(name, async (span) => {
+            try {
+              return {
+                started: await start(requestId),
+                traceId: span.spanContext().traceId,
+                spanId: span.spanContext().spanId,
+              };
+            } finally {
+              span.end();
+            }
+          });
+        const first = await inSpan('caller one', uniqueId('req'));
+        await g.h.llm.gateReached('hold-can');
+        const second = await inSpan('caller two', uniqueId('req'));
+        assert.equal(second.started.state, 'queued');
+        g.h.llm.release('hold-can');
+        await first.started.handle.result();
+        // Queued: its workflow starts only after the first turn (and the continue-as-new); its spans say when it ran.
+        await receiver.waitFor(
+          () =>
+            chatSpansOf(second.started.turnId).length === 1 &&
+            receiver.spans.some((s) => s.name === 'ContinueAsNew:conversation'),
+        );
+        assert.equal(chatSpansOf(first.started.turnId)[0]?.traceId, first.traceId);
+        const t = traceOf(second.traceId);
+        const chat = chatSpansOf(second.started.turnId)[0]!;
+        assert.equal(chat.traceId, second.traceId, "the queued turn runs in its caller's trace after continue-as-new");
+        const ancestry = t.ancestry(chat);
+        assert.ok(ancestry.includes('RunWorkflow:chatTurn'));
+        assert.equal(ancestry.at(-1), 'caller two');
+        assert.equal(t.one('caller two').spanId, second.spanId);
+        // The second turn was started by the conversation's next run, not the one that accepted it.
+        const continued = receiver.spans.find(
+          (x) =>
+            x.name === 'ContinueAsNew:conversation' &&
+            x.attributes['workflowId'] === `conversation/acme/${g.h.conversationId}`,
+        );
+        assert.equal(continued?.traceId, first.traceId, 'the run belongs to the trace of the request that started it');
+        const childStart = t.one('StartChildWorkflow:chatTurn');
+        assert.equal(childStart.attributes['workflowId'], continued.attributes['workflowId']);
+        assert.notEqual(childStart.attributes['runId'], continued.attributes['runId']);
+      },
+      { tracing, workflowBundle: bundle },
+    );
   });
 });
