@@ -107,7 +107,10 @@ export interface JaegerPorts {
  * receiver and the UI on loopback, and nothing else listening (the all-in-one default also opens gRPC, Zipkin,
  * Jaeger-protocol, sampling, health and metrics ports).
  */
-export function jaegerConfig(ports: JaegerPorts): string {
+export function jaegerConfig(ports: JaegerPorts, opts: { uiAssets?: string } = {}): string {
+  // A binary built from the Go module has no UI inside (release builds embed the jaeger-ui build): it serves one
+  // from a folder given here, or a placeholder page beside its query API.
+  const ui = opts.uiAssets ? `\n    ui:\n      assets_path: ${JSON.stringify(opts.uiAssets)}` : '';
   return `service:
   extensions: [jaeger_storage, jaeger_query]
   pipelines:
@@ -127,7 +130,7 @@ extensions:
     http:
       endpoint: 127.0.0.1:${ports.ui}
     grpc:
-      endpoint: 127.0.0.1:${ports.queryGrpc}
+      endpoint: 127.0.0.1:${ports.queryGrpc}${ui}
   jaeger_storage:
     backends:
       memory:

@@ -48,6 +48,8 @@ const Config = z.object({
   JAEGER_UI_PORT: z.coerce.number().int().min(1).max(65535).default(16686),
   JAEGER_OTLP_PORT: z.coerce.number().int().min(1).max(65535).default(4318),
   JAEGER_GRPC_PORT: z.coerce.number().int().min(1).max(65535).default(16685),
+  /** A jaeger-ui build (its `packages/jaeger-ui/build` folder): the Go-built Jaeger has none inside. */
+  JAEGER_UI_ASSETS: optional,
 });
 type Config = z.infer<typeof Config>;
 
@@ -166,11 +168,11 @@ async function startCodec(port: number): Promise<string> {
 }
 
 /** Jaeger (in memory) for `--traces`; returns the OTLP endpoint the worker and the gateway export to. */
-async function startJaeger(ports: JaegerPorts): Promise<string> {
+async function startJaeger(ports: JaegerPorts, uiAssets: string | undefined): Promise<string> {
   const binary = await resolveJaeger({ log: say });
   await mkdir(DATA_DIR, { recursive: true });
   const configFile = path.join(DATA_DIR, 'jaeger.yaml');
-  await writeFile(configFile, jaegerConfig(ports));
+  await writeFile(configFile, jaegerConfig(ports, uiAssets ? { uiAssets: path.resolve(uiAssets) } : {}));
   await supervisor.start({
     name: 'jaeger',
     command: binary,
@@ -202,7 +204,7 @@ async function main(): Promise<void> {
   const traces = process.argv.slice(2).includes('--traces');
   const ports = { ui: config.JAEGER_UI_PORT, otlp: config.JAEGER_OTLP_PORT, queryGrpc: config.JAEGER_GRPC_PORT };
   // First, so that building it (once) happens before anything else is started.
-  const otlpEndpoint = traces ? await startJaeger(ports) : undefined;
+  const otlpEndpoint = traces ? await startJaeger(ports, config.JAEGER_UI_ASSETS) : undefined;
   const codecEndpoint = config.TURNFLOW_ENCRYPTION_KEYS ? await startCodec(config.CODEC_PORT) : undefined;
   const [temporal, databaseUrl] = await Promise.all([startTemporal(config, codecEndpoint), startPostgres(config)]);
   await migrate(databaseUrl);
@@ -226,7 +228,15 @@ async function main(): Promise<void> {
   await supervisor.start(tsEntry('gateway', ENTRY.gateway, appEnv));
 
   if (temporal.ui) say(`Temporal UI: ${temporal.ui}`);
-  if (otlpEndpoint) say(`Jaeger UI (traces of every turn): http://localhost:${ports.ui} · OTLP ${otlpEndpoint}`);
+  if (otlpEndpoint) {
+    say(`Jaeger UI (traces of every turn): http://localhost:${ports.ui} · OTLP ${otlpEndpoint}`);
+    if (!config.JAEGER_UI_ASSETS) {
+      say(
+        `  Jaeger built from its Go module has no UI inside: its API answers (http://localhost:${ports.ui}/api/traces?service=turnflow-gateway); ` +
+          'set JAEGER_UI_ASSETS to a jaeger-ui build to browse (docs/operating.md#traces)',
+      );
+    }
+  }
   // Without configured tokens the gateway accepts the dev token; the page takes it from the address.
   const token = process.env['TURNFLOW_API_TOKENS'] ? '' : `#token=${DEV_TOKEN}`;
   say(`chat page: http://localhost:${config.GATEWAY_PORT}/chat${token}`);
