@@ -8,6 +8,7 @@ import type { TokenCounts } from '../common';
  */
 export const GenAi = {
   operationName: 'gen_ai.operation.name',
+  providerName: 'gen_ai.provider.name',
   requestModel: 'gen_ai.request.model',
   responseFinishReasons: 'gen_ai.response.finish_reasons',
   inputTokens: 'gen_ai.usage.input_tokens',
@@ -50,6 +51,8 @@ export function startLlmAttemptSpan(
     kind: SpanKind.CLIENT,
     attributes: {
       [GenAi.operationName]: 'chat',
+      // The API spoken (any OpenAI-compatible endpoint), as the GenAI metrics label it.
+      [GenAi.providerName]: 'openai',
       [GenAi.requestModel]: a.model,
       [TurnAttr.turnId]: a.turnId,
       [TurnAttr.hop]: a.hop,

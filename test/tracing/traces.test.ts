@@ -165,6 +165,7 @@ describe('traces: OTLP spans of every turn, from its request through the workflo
     const [failed, retried, answer] = chats as [ReceivedSpan, ReceivedSpan, ReceivedSpan];
     for (const span of chats) {
       assert.equal(span.attributes['gen_ai.operation.name'], 'chat');
+      assert.equal(span.attributes['gen_ai.provider.name'], 'openai');
       assert.equal(span.attributes['gen_ai.request.model'], TEST_MODEL);
       assert.equal(t.parent(span)?.name, 'RunActivity:turnflow.streamCompletion');
     }
