@@ -55,8 +55,13 @@ class TurnTraceInbound implements WorkflowInboundCallsInterceptor {
   async execute(input: WorkflowExecuteInput, next: Next<WorkflowInboundCallsInterceptor, 'execute'>) {
     const carried = input.headers[QUEUED_TRACES_HEADER];
     if (carried) {
-      const entries = defaultPayloadConverter.fromPayload<[string, Kept][]>(carried);
-      if (Array.isArray(entries)) for (const [turnId, entry] of entries) keep(turnId, entry);
+      // Tracing must never fail a workflow task: a header it cannot read only costs the carried turns their trace.
+      try {
+        const entries = defaultPayloadConverter.fromPayload<[string, Kept][]>(carried);
+        if (Array.isArray(entries)) for (const [turnId, entry] of entries) keep(turnId, entry);
+      } catch {
+        // the turns start in the run's own trace instead
+      }
     }
     return next(input);
   }
