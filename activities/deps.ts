@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import type OpenAI from 'openai';
 import type { Logger } from 'pino';
+import type { ActivityTracing } from '../tracing';
 import type { TurnMetrics } from './metrics';
 import type { ToolRegistry } from './tools';
 
@@ -42,4 +43,9 @@ export interface ActivityDeps {
   heartbeatIntervalMs?: number;
   /** Where turns, attempts, tokens and tool calls are counted (`metrics/`), each once. @default none */
   metrics?: TurnMetrics;
+  /**
+   * Spans of each LLM attempt (`chat <model>`) and tool call (`execute_tool <name>`), GenAI semantic conventions;
+   * `createTurnWorker({ tracing })` sets it. @default none: no spans, nothing stored for them
+   */
+  tracing?: ActivityTracing;
 }

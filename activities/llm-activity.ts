@@ -1,3 +1,4 @@
+import type { Span } from '@opentelemetry/api';
 import { Context, cancellationDetails } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import {
@@ -8,6 +9,15 @@ import {
   type ToolCallSummary,
   type Usage,
 } from '../common';
+import {
+  captured,
+  endLlmAttemptSpan,
+  failSpan,
+  GenAi,
+  linkToReplacedAttempt,
+  startLlmAttemptSpan,
+  type ActivityTracing,
+} from '../tracing';
 import type { ActivityDeps } from './deps';
 import {
   ChatStreamError,
@@ -18,6 +28,7 @@ import {
   toLlmFailure,
   type AssembledMessage,
 } from './llm';
+import { recordAttemptSpan } from './repo/attempt-spans';
 import { recordProviderFailure } from './repo/llm-failures';
 import {
   recordAttemptUsage,
@@ -78,6 +89,7 @@ export function createLlmActivity(deps: ActivityDeps) {
   return async function streamCompletion(input: StreamCompletionInput): Promise<StreamCompletionResult> {
     const ctx = Context.current();
     const attempt = ctx.info.attempt;
+    const traced = deps.tracing ? traceAttempt(deps, deps.tracing, input, attempt) : undefined;
     // Read once: the definitions sent and the fingerprints stored with the hop are of the same tools.
     const { definitions: tools, fingerprints: toolFingerprints } = deps.tools.subset(input.tools).offered();
     const metrics = deps.metrics;
@@ -103,6 +115,10 @@ export function createLlmActivity(deps: ActivityDeps) {
     const messages = context.value;
     const writer = opened.value;
     const turnAge = age.status === 'fulfilled' ? age.value : null;
+    if (traced) {
+      await traced.linked;
+      captured(traced.tracing, traced.span, GenAi.inputMessages, () => messages);
+    }
 
     let chars = 0;
     // One periodic tick heartbeats and watches for a stall, so the per-token path only stamps a time.
@@ -213,6 +229,12 @@ export function createLlmActivity(deps: ActivityDeps) {
       });
       // Recorded the moment it is known, before anything else can fail: the provider billed this response.
       counted(await recordAttemptUsage(deps.pool, usageOf('ok', read.message.usage)));
+      traced?.end((span) => {
+        captured(traced.tracing, span, GenAi.outputMessages, () => [
+          { role: 'assistant', content: answerText(read.message), tool_calls: read.message.toolCalls },
+        ]);
+        endLlmAttemptSpan(span, { tokens: tokenCounts(read.message.usage), finishReason: read.message.finishReason });
+      });
       metrics?.llmCall({ model: input.model, seconds: (performance.now() - startedAt) / 1000, errorType: null });
       show(storable.end());
       // Reached, the budget ends the turn here: the model's tool calls are neither announced nor run nor stored.
@@ -261,6 +283,7 @@ export function createLlmActivity(deps: ActivityDeps) {
       const reported = err instanceof ChatStreamError ? err.partial.usage : null;
       if (cancellationDetails()?.cancelRequested) {
         await recordFailedAttempt(usageOf('cancelled', reported));
+        traced?.end((span) => endLlmAttemptSpan(span, { tokens: tokenCounts(reported), finishReason: 'cancelled' }));
         // Stop generating: keep what the user already saw as this hop's answer.
         const messageId = await saveHopMessage(deps.pool, {
           turnId: input.turnId,
@@ -288,6 +311,7 @@ export function createLlmActivity(deps: ActivityDeps) {
         seconds: (performance.now() - startedAt) / 1000,
         errorType: failure.type ?? 'llm.unknown',
       });
+      traced?.end((span) => failSpan(span, failure.type ?? 'llm.unknown', failure.message, tokenCounts(reported)));
       // The provider's own words go to the worker's log only; the failure Temporal records holds none of them.
       const original = providerErrorOf(failure);
       if (original) {
@@ -300,7 +324,53 @@ export function createLlmActivity(deps: ActivityDeps) {
     } finally {
       clearInterval(ticker);
       writer.abandon();
+      // Anything else that ended the attempt (a stop, a write Postgres refused) ends its span too.
+      traced?.end((span) =>
+        failSpan(span, cancellationDetails()?.cancelRequested ? 'cancelled' : 'llm.aborted', 'ended'),
+      );
     }
+  };
+}
+
+/** The span of one LLM attempt, linked to the attempt it replaces; ended once. */
+interface TracedAttempt {
+  tracing: ActivityTracing;
+  span: Span;
+  /** Settles once the attempt's span is stored and linked to the replaced attempt's (never rejects). */
+  linked: Promise<void>;
+  end(fn: (span: Span) => void): void;
+}
+
+/**
+ * Starts the attempt's `chat <model>` span and stores its ids with the attempt before the provider is called, so
+ * the next attempt can link to it even if this worker dies mid-stream; links it to the span of the attempt before.
+ */
+function traceAttempt(
+  deps: ActivityDeps,
+  tracing: ActivityTracing,
+  input: StreamCompletionInput,
+  attempt: number,
+): TracedAttempt {
+  const span = startLlmAttemptSpan(tracing, { turnId: input.turnId, hop: input.hop, attempt, model: input.model });
+  let ended = false;
+  const ids = span.spanContext();
+  const linked = span.isRecording()
+    ? recordAttemptSpan(deps.pool, { turnId: input.turnId, hop: input.hop, attempt, ...ids }).then(
+        (replaced) => {
+          if (replaced) linkToReplacedAttempt(span, replaced, attempt - 1);
+        },
+        (err: unknown) => deps.logger.warn({ turnId: input.turnId, hop: input.hop, err }, 'attempt span not stored'),
+      )
+    : Promise.resolve();
+  return {
+    tracing,
+    span,
+    linked,
+    end(fn) {
+      if (ended) return;
+      ended = true;
+      fn(span);
+    },
   };
 }
 

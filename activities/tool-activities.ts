@@ -1,6 +1,7 @@
 import { Context, cancellationDetails } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { eventKeys, storableText, type PersistenceOptions } from '../common';
+import { captured, failSpan, GenAi, startToolSpan } from '../tracing';
 import type { ActivityDeps } from './deps';
 import type { ToolCallOutcome } from './metrics';
 import { approvalOfCall, argumentsHash } from './repo/approvals';
@@ -108,6 +109,16 @@ export function createToolActivities(deps: ActivityDeps) {
       });
       return { isError: saved.isError, errorType: 'tool.changed', reused: false };
     }
+    const tracing = deps.tracing;
+    const span =
+      tracing &&
+      startToolSpan(tracing, {
+        turnId: input.turnId,
+        hop: input.hop,
+        toolCallId: input.toolCallId,
+        name: call.function.name,
+      });
+    if (span) captured(tracing, span, GenAi.toolCallArguments, () => call.function.arguments);
     const beat = setInterval(() => ctx.heartbeat(), heartbeatIntervalMs);
     const startedAt = performance.now();
     let outcome: ToolOutcome;
@@ -137,10 +148,17 @@ export function createToolActivities(deps: ActivityDeps) {
           ),
         );
       }
-      throw toToolFailure(err);
+      const failure = toToolFailure(err);
+      if (span) failSpan(span, failure.type ?? 'tool.failed', failure.message);
+      throw failure;
     } finally {
       clearInterval(beat);
       deps.metrics?.toolRun({ tool: call.function.name, seconds: (performance.now() - startedAt) / 1000 });
+    }
+    if (span) {
+      captured(tracing, span, GenAi.toolCallResult, () => outcome.content);
+      if (outcome.isError) failSpan(span, `tool.${outcome.errorType ?? 'error'}`, 'the tool reported an error');
+      else span.end();
     }
     if (outcome.errorType === 'cancelled' && cancellationDetails()) throw ctx.cancellationSignal.reason;
     const saved = await saveToolResult(deps.pool, input.turnId, input.hop, {

@@ -1,5 +1,7 @@
 // `npm run bootstrap` (run before `npm start` and `npm test`): makes sure the Temporal CLI and a Postgres server
-// exist. Silent when everything is already in place; one line per thing it installs or creates.
+// exist. Silent when everything is already in place; one line per thing it installs or creates. `--jaeger` also
+// builds the Jaeger `npm start -- --traces` runs (otherwise built the first time that runs; never on the test path).
+import { resolveJaeger } from './jaeger';
 import { APP_DATABASE, createDatabase, ensureLocalPostgres, noteBootstrapStart } from './postgres';
 import { resolveTemporalCli } from './temporal-cli';
 import { ensureMcpServerTime } from './mcp-time-server';
@@ -13,6 +15,7 @@ async function main(): Promise<void> {
     ensureMcpServerTime(log).catch((err: unknown) =>
       log(`mcp-server-time not installed (the MCP time-server tests will skip): ${String(err)}`),
     ),
+    process.argv.slice(2).includes('--jaeger') ? resolveJaeger({ log }) : undefined,
   ]);
   // `npm start` runs us as `prestart`: tell it whether the cluster is its to stop on Ctrl-C.
   await noteBootstrapStart(postgres.startedHere);

@@ -1,7 +1,8 @@
 // `npm start`: the whole stack on embedded defaults. A Temporal dev server (unless one answers already or
 // TEMPORAL_ADDRESS is set), the private Postgres cluster (unless DATABASE_URL is set), migrations, the scripted
 // LLM server (unless OPENAI_API_KEY is set), the worker and the gateway. Ctrl-C stops all of it.
-import { mkdir } from 'node:fs/promises';
+// `npm start -- --traces` also runs Jaeger (built once into .tools/) and has the worker and the gateway export to it.
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { EncryptionKeys } from '../codec/keys';
@@ -15,6 +16,7 @@ import {
   stopLocalPostgres,
   takeBootstrapStart,
 } from './postgres';
+import { jaegerConfig, resolveJaeger, type JaegerPorts } from './jaeger';
 import { DATA_DIR, PROJECT_ROOT } from './paths';
 import { waitForPort } from './ports';
 import { Supervisor } from './supervisor';
@@ -42,6 +44,12 @@ const Config = z.object({
   /** With keys, payloads are encrypted and a codec server lets the embedded UI show them (docs/security.md). */
   TURNFLOW_ENCRYPTION_KEYS: z.preprocess((v) => (v === '' ? undefined : v), EncryptionKeys.optional()),
   CODEC_PORT: z.coerce.number().int().min(1).max(65535).default(8234),
+  /** With `--traces`: Jaeger's UI, its OTLP/HTTP receiver and its query gRPC port. */
+  JAEGER_UI_PORT: z.coerce.number().int().min(1).max(65535).default(16686),
+  JAEGER_OTLP_PORT: z.coerce.number().int().min(1).max(65535).default(4318),
+  JAEGER_GRPC_PORT: z.coerce.number().int().min(1).max(65535).default(16685),
+  /** A jaeger-ui build (its `packages/jaeger-ui/build` folder): the Go-built Jaeger has none inside. */
+  JAEGER_UI_ASSETS: optional,
 });
 type Config = z.infer<typeof Config>;
 
@@ -159,6 +167,31 @@ async function startCodec(port: number): Promise<string> {
   return endpoint;
 }
 
+/** Jaeger (in memory) for `--traces`; returns the OTLP endpoint the worker and the gateway export to. */
+async function startJaeger(ports: JaegerPorts, uiAssets: string | undefined): Promise<string> {
+  const binary = await resolveJaeger({ log: say });
+  await mkdir(DATA_DIR, { recursive: true });
+  const configFile = path.join(DATA_DIR, 'jaeger.yaml');
+  await writeFile(configFile, jaegerConfig(ports, uiAssets ? { uiAssets: path.resolve(uiAssets) } : {}));
+  await supervisor.start({
+    name: 'jaeger',
+    command: binary,
+    args: ['--config', configFile],
+    cwd: PROJECT_ROOT,
+    quietWhenStopping: true,
+  });
+  await Promise.race([
+    Promise.all([
+      waitForPort(ports.otlp, "Jaeger's OTLP receiver", 60_000),
+      waitForPort(ports.ui, "Jaeger's UI", 60_000),
+    ]),
+    supervisor.firstUnexpectedExit.then((exit) => {
+      throw new Error(`${exit.name} ${describeExit(exit)} while starting`);
+    }),
+  ]);
+  return `http://127.0.0.1:${ports.otlp}`;
+}
+
 async function main(): Promise<void> {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
@@ -168,6 +201,10 @@ async function main(): Promise<void> {
     });
   }
   const config = Config.parse(process.env);
+  const traces = process.argv.slice(2).includes('--traces');
+  const ports = { ui: config.JAEGER_UI_PORT, otlp: config.JAEGER_OTLP_PORT, queryGrpc: config.JAEGER_GRPC_PORT };
+  // First, so that building it (once) happens before anything else is started.
+  const otlpEndpoint = traces ? await startJaeger(ports, config.JAEGER_UI_ASSETS) : undefined;
   const codecEndpoint = config.TURNFLOW_ENCRYPTION_KEYS ? await startCodec(config.CODEC_PORT) : undefined;
   const [temporal, databaseUrl] = await Promise.all([startTemporal(config, codecEndpoint), startPostgres(config)]);
   await migrate(databaseUrl);
@@ -185,11 +222,21 @@ async function main(): Promise<void> {
     TURNFLOW_DEV: '1',
     ...(config.TEMPORAL_NAMESPACE ? { TEMPORAL_NAMESPACE: config.TEMPORAL_NAMESPACE } : {}),
     ...(llm.baseUrl ? { OPENAI_BASE_URL: llm.baseUrl } : {}),
+    ...(otlpEndpoint ? { OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint } : {}),
   };
   await supervisor.start(tsEntry('worker', ENTRY.worker, appEnv));
   await supervisor.start(tsEntry('gateway', ENTRY.gateway, appEnv));
 
   if (temporal.ui) say(`Temporal UI: ${temporal.ui}`);
+  if (otlpEndpoint) {
+    say(`Jaeger UI (traces of every turn): http://localhost:${ports.ui} · OTLP ${otlpEndpoint}`);
+    if (!config.JAEGER_UI_ASSETS) {
+      say(
+        `  Jaeger built from its Go module has no UI inside: its API answers (http://localhost:${ports.ui}/api/traces?service=turnflow-gateway); ` +
+          'set JAEGER_UI_ASSETS to a jaeger-ui build to browse (docs/operating.md#traces)',
+      );
+    }
+  }
   // Without configured tokens the gateway accepts the dev token; the page takes it from the address.
   const token = process.env['TURNFLOW_API_TOKENS'] ? '' : `#token=${DEV_TOKEN}`;
   say(`chat page: http://localhost:${config.GATEWAY_PORT}/chat${token}`);

@@ -51,3 +51,5 @@ export {
   type TurnProgress,
 } from '../common';
 export { cancelTurn, turnProgress, type CancelTurnInput, type chatTurn } from '../workflows';
+// A Temporal client whose starts carry the caller's active span: `new Client({ interceptors: clientTracingInterceptors() })`.
+export { clientTracingInterceptors } from '../tracing/client';

@@ -3,6 +3,11 @@
 export { createTurnWorker, WORKFLOWS_PATH, type TurnWorkerOptions } from '../worker/create-worker';
 export { runWorkerProcess, type WorkerProcessOptions } from '../worker/process';
 export { loadWorkerConfig, WorkerConfig } from '../worker/config';
+// Traces (OTLP): `createTurnWorker({ tracing: startTracing(loadTracingConfig('my-worker')!) })`; a prebuilt bundle
+// needs `workflowInterceptorModules: [TRACING_WORKFLOW_INTERCEPTORS]`.
+export { loadTracingConfig, type TracingConfig, type Tracing } from '../tracing';
+export { startTracing } from '../tracing/sdk';
+export { TRACING_WORKFLOW_INTERCEPTORS } from '../tracing/worker';
 export { createActivities, type Activities, type ActivityDeps } from '../activities';
 export {
   builtinTools,

@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import type { Client } from '@temporalio/client';
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
@@ -18,6 +19,7 @@ import { approvalRoutes } from './approvals';
 import { DEFAULT_BODY_LIMIT_BYTES } from './schemas';
 import type { JwtTenants } from './jwt';
 import type { TenantDirectory } from './tenants';
+import { requestSpans } from './tracing';
 import { turnRoutes } from './turns';
 import { usageRoutes } from './usage';
 
@@ -47,6 +49,11 @@ export interface GatewayDeps {
   healthChecks?: Record<string, HealthCheck>;
   /** Request counts and open streams (`metrics/`, served on `GATEWAY_METRICS_PORT`). @default none */
   metrics?: GatewayMetrics;
+  /**
+   * A span per request from this tracer (the turns a request starts join its trace when `turns`' Temporal client
+   * has `OpenTelemetryWorkflowClientInterceptor`). @default none: no spans
+   */
+  tracer?: Tracer;
   /** @default silent */
   logger?: Logger;
 }
@@ -93,6 +100,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono {
   v1.route('/', approvalRoutes(routeDeps));
 
   const app = new Hono();
+  if (deps.tracer) app.use('*', requestSpans(deps.tracer));
   if (deps.metrics) {
     app.use('*', deps.metrics.middleware);
     deps.metrics.watchOpenStreams((fn) => routeDeps.limits.forEachOpenStreams(fn));

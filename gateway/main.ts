@@ -5,6 +5,9 @@ import { signalOnShutdown, TurnClient, waitFor } from '../client';
 import { encryptionDataConverter } from '../codec';
 import { createPool, isPostgresUnavailable, migrate } from '../db';
 import { createGatewayMetrics, startMetricsServer, type MetricsServer } from '../metrics';
+import { loadTracingConfig } from '../tracing';
+import { clientTracingInterceptors } from '../tracing/client';
+import { startTracing } from '../tracing/sdk';
 import { createGatewayApp } from './app';
 import { loadGatewayConfig } from './config';
 import { startGatewayServer, type GatewayServer } from './server';
@@ -22,6 +25,7 @@ function shutdownRequested(): Promise<NodeJS.Signals> {
 
 async function main(): Promise<void> {
   const config = loadGatewayConfig();
+  const tracingConfig = loadTracingConfig('turnflow-gateway');
   const logger = pino({ level: config.LOG_LEVEL, redact: ['*.authorization', '*.Authorization', '*.apiKey'] });
   if (config.devTokenFallback) {
     logger.warn(
@@ -49,6 +53,8 @@ async function main(): Promise<void> {
   let turns: TurnClient | undefined;
   let server: GatewayServer | undefined;
   let metricsServer: MetricsServer | undefined;
+  const tracing = tracingConfig && startTracing(tracingConfig);
+  if (tracing) logger.info({ url: tracing.config.tracesUrl }, 'turnflow gateway exports traces');
   const registry = config.GATEWAY_METRICS_PORT === undefined ? undefined : new Registry();
   if (registry) collectDefaultMetrics({ register: registry });
   try {
@@ -57,6 +63,7 @@ async function main(): Promise<void> {
       connection,
       namespace: config.TEMPORAL_NAMESPACE,
       dataConverter: encryptionDataConverter(config.TURNFLOW_ENCRYPTION_KEYS),
+      ...(tracing ? { interceptors: clientTracingInterceptors() } : {}),
     });
     turns = new TurnClient({
       temporal: client,
@@ -85,6 +92,7 @@ async function main(): Promise<void> {
       ...(registry
         ? { metrics: createGatewayMetrics(registry, { tenantLabel: config.TURNFLOW_METRICS_TENANT_LABEL }) }
         : {}),
+      ...(tracing ? { tracer: tracing.tracer } : {}),
       logger,
     });
     // Signals stop a started gateway gracefully; before that, they end the process as usual.
@@ -118,6 +126,7 @@ async function main(): Promise<void> {
     await turns?.close();
     await connection?.close();
     await pool.end();
+    await tracing?.shutdown();
   }
 }
 

@@ -5,6 +5,8 @@ import { publishCatalog, type WorkerCatalog } from '../client/catalog';
 import { startMcpServers, withMcpTools, type McpServers, type McpServersConfig } from '../activities/tools/mcp';
 import type { ToolRegistry } from '../activities/tools';
 import { ConfigError } from '../config';
+import type { Tracing } from '../tracing';
+import { activityTracing, workerTracingOptions } from '../tracing/worker';
 import { packagedWorkflowBundle, WORKFLOWS_PATH } from './workflow-bundle';
 
 export { WORKFLOWS_PATH };
@@ -47,6 +49,12 @@ export interface TurnWorkerOptions {
    * are shared by all its turns and close when its `run()` ends. None by default.
    */
   mcpServers?: McpServersConfig | Readonly<Record<string, unknown>>;
+  /**
+   * The process's tracing (`startTracing`): activities, workflows and the LLM and tool calls in them export spans.
+   * A prebuilt {@link TurnWorkerOptions.workflowBundle} must then include `TRACING_WORKFLOW_INTERCEPTORS`
+   * (`bundleWorkflowCode({ workflowInterceptorModules })`). @default none: no spans
+   */
+  tracing?: Tracing;
 }
 
 /** Default activity slots of a worker (see {@link TurnWorkerOptions.maxConcurrentActivityTaskExecutions}). */
@@ -109,9 +117,20 @@ function closeWithWorker(worker: Worker, mcp: McpServers): void {
  * Where the worker's workflows come from: the bundle it was given, else the packaged one (unless workflow interceptor
  * modules are asked for: they must be bundled in), else `workflows/` bundled now.
  */
-function workflowCode(opts: TurnWorkerOptions): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
-  if (opts.workflowBundle) return { workflowBundle: opts.workflowBundle };
-  const packaged = opts.interceptors?.workflowModules?.length ? undefined : packagedWorkflowBundle();
+function workflowCode(
+  opts: TurnWorkerOptions,
+  interceptors: WorkerOptions['interceptors'],
+): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  if (opts.workflowBundle) {
+    if (opts.tracing) {
+      opts.deps.logger.warn(
+        'the worker traces but runs a workflow bundle built ahead: its workflows export spans only if that bundle ' +
+          'was built with the tracing interceptors (unset TURNFLOW_WORKFLOW_BUNDLE to bundle them at start)',
+      );
+    }
+    return { workflowBundle: opts.workflowBundle };
+  }
+  const packaged = interceptors?.workflowModules?.length ? undefined : packagedWorkflowBundle();
   return packaged ? { workflowBundle: packaged } : { workflowsPath: WORKFLOWS_PATH };
 }
 
@@ -142,12 +161,27 @@ function catalogOf(opts: TurnWorkerOptions): WorkerCatalog {
 async function createWorker(opts: TurnWorkerOptions): Promise<Worker> {
   checkApprovalTools(opts.deps.approvalTools ?? [], opts.deps.tools);
   const taskQueue = opts.taskQueue ?? TASK_QUEUE;
+  const traced = opts.tracing ? workerTracingOptions(opts.tracing) : undefined;
+  const deps =
+    opts.tracing && !opts.deps.tracing ? { ...opts.deps, tracing: activityTracing(opts.tracing) } : opts.deps;
+  const interceptors = traced
+    ? {
+        ...opts.interceptors,
+        activity: [...(opts.interceptors?.activity ?? []), ...traced.interceptors.activity],
+        // A prebuilt bundle already holds its workflow interceptors (the worker ignores these then).
+        ...(opts.workflowBundle
+          ? {}
+          : {
+              workflowModules: [...(opts.interceptors?.workflowModules ?? []), ...traced.interceptors.workflowModules],
+            }),
+      }
+    : opts.interceptors;
   const worker = await Worker.create({
     connection: opts.connection,
     namespace: opts.namespace ?? 'default',
     taskQueue,
-    ...workflowCode(opts),
-    activities: workerActivities(opts.deps),
+    ...workflowCode(opts, interceptors),
+    activities: workerActivities(deps),
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? DEFAULT_MAX_CONCURRENT_ACTIVITIES,
     workflowTaskPollerBehavior: { type: 'autoscaling' },
     activityTaskPollerBehavior: { type: 'autoscaling' },
@@ -157,7 +191,8 @@ async function createWorker(opts: TurnWorkerOptions): Promise<Worker> {
     stickyQueueScheduleToStartTimeout: '2 seconds',
     maxHeartbeatThrottleInterval: '1 second',
     defaultHeartbeatThrottleInterval: '1 second',
-    ...(opts.interceptors ? { interceptors: opts.interceptors } : {}),
+    ...(interceptors ? { interceptors } : {}),
+    ...(traced ? { sinks: traced.sinks } : {}),
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
     ...(opts.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: opts.maxCachedWorkflows }),
   });

@@ -13,6 +13,8 @@ import { checkApprovalTools, createTurnWorker, type TurnWorkerOptions } from './
 import { readMcpConfigFile } from '../activities/tools/mcp';
 import { installWorkerRuntime } from './runtime';
 import { createWorkerMetrics, startMetricsServer, type MetricsServer } from '../metrics';
+import { loadTracingConfig } from '../tracing';
+import { startTracing, type Tracing } from '../tracing/sdk';
 
 /** Options of {@link runWorkerProcess}. */
 export interface WorkerProcessOptions {
@@ -35,6 +37,7 @@ export interface WorkerProcessOptions {
  */
 export async function runWorkerProcess(opts: WorkerProcessOptions = {}): Promise<void> {
   const config = loadWorkerConfig();
+  const tracingConfig = loadTracingConfig('turnflow-worker');
   const logger = pino({ level: config.LOG_LEVEL, redact: ['*.apiKey', '*.authorization', '*.Authorization'] });
   // Before the first Temporal connection: the SDK's logs join ours (a failing workflow task as an error), and its
   // own metrics (task latencies, slots, pollers, sticky cache…) are served when a port is set.
@@ -96,7 +99,10 @@ export async function runWorkerProcess(opts: WorkerProcessOptions = {}): Promise
     await metricsServer?.close();
     return;
   }
+  let tracing: Tracing | undefined;
   try {
+    tracing = tracingConfig && startTracing(tracingConfig);
+    if (tracing) logger.info({ url: tracing.config.tracesUrl }, 'turnflow worker exports traces');
     const openai = new OpenAI({
       apiKey: config.OPENAI_API_KEY,
       ...(config.OPENAI_BASE_URL ? { baseURL: config.OPENAI_BASE_URL } : {}),
@@ -129,6 +135,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions = {}): Promise
             : {}),
         ...(opts.interceptors ? { interceptors: opts.interceptors } : {}),
         mcpServers,
+        ...(tracing ? { tracing } : {}),
         dataConverter: encryptionDataConverter(config.TURNFLOW_ENCRYPTION_KEYS),
       });
     logger.info(
@@ -148,6 +155,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions = {}): Promise
     await connection.close();
     await pool.end();
     await metricsServer?.close();
+    await tracing?.shutdown();
   }
 }
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
+import { Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import OpenAI from 'openai';
 import pg from 'pg';
@@ -19,6 +20,8 @@ import {
   type LimitOptions,
 } from '../../gateway';
 import type { GatewayMetrics } from '../../metrics';
+import type { Tracing } from '../../tracing';
+import { clientTracingInterceptors } from '../../tracing/client';
 import { uniqueId, type TestEnv } from '../support';
 import { storedEvents, TEST_MODEL, turnHarness, workflowBundle, type TurnHarness } from '../turn/harness';
 
@@ -56,12 +59,17 @@ export async function gatewayHarness(
     /** JWT tenants beside the static tokens. */
     jwt?: JwtTenants;
     metrics?: GatewayMetrics;
+    /** A span per request, and the turns' workflows started in its trace (a Temporal client with the interceptor). */
+    tracing?: Tracing;
   } = {},
 ): Promise<GatewayHarness> {
   const h = await turnHarness();
+  const temporal = opts.tracing
+    ? new Client({ connection: h.client.connection, interceptors: clientTracingInterceptors() })
+    : h.client;
   const pool = new pg.Pool({ connectionString: h.env.databaseUrl, max: opts.poolMax ?? 20 });
   const turns = new TurnClient({
-    temporal: h.client,
+    temporal,
     pool,
     databaseUrl: h.env.databaseUrl,
     taskQueue: h.taskQueue,
@@ -87,8 +95,9 @@ export async function gatewayHarness(
     ...(opts.writeTimeoutMs !== undefined ? { writeTimeoutMs: opts.writeTimeoutMs } : {}),
     limits: { ...DEFAULT_LIMITS, ...opts.limits },
     ...(opts.jwt ? { jwt: opts.jwt } : {}),
-    temporal: h.client,
+    temporal,
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
+    ...(opts.tracing ? { tracer: opts.tracing.tracer } : {}),
     logger: pino({ level: 'debug' }, sink),
   });
   const server = await startGatewayServer(app);

@@ -10,6 +10,7 @@ import type { ActivityDeps } from '../../activities';
 import { createTurnWorker, WORKFLOWS_PATH, type TurnWorkerOptions } from '../../worker/create-worker';
 import { startTurn, type StartedTurn } from '../../client';
 import type { StartTurnRequest } from '../../common';
+import type { Tracing } from '../../tracing';
 import { testEnv, uniqueId, uniqueTaskQueue, type TestEnv } from '../support';
 
 let bundle: Promise<WorkflowBundle> | undefined;
@@ -64,6 +65,10 @@ export interface WorkerOpts {
   maxConcurrentActivityTaskExecutions?: number;
   /** The worker's data converter (payload encryption). */
   dataConverter?: TurnWorkerOptions['dataConverter'];
+  /** The worker exports spans (its bundle must then be `workflowBundle`, built with the tracing interceptors). */
+  tracing?: Tracing;
+  /** A bundle of the worker's own (default: the run's shared one). */
+  workflowBundle?: WorkflowBundle;
 }
 
 export const TEST_MODEL = 'scripted-model';
@@ -97,7 +102,8 @@ export async function turnHarness(): Promise<TurnHarness> {
           connection,
           taskQueue,
           deps,
-          workflowBundle: workflowBundleCode,
+          workflowBundle: opts.workflowBundle ?? workflowBundleCode,
+          ...(opts.tracing ? { tracing: opts.tracing } : {}),
           ...(opts.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: opts.maxCachedWorkflows }),
           ...(opts.mcpServers ? { mcpServers: opts.mcpServers } : {}),
           ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
