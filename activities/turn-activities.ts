@@ -244,12 +244,13 @@ export function createTurnActivities(deps: ActivityDeps) {
     const detail = storableText(input.message).slice(0, 4_000);
     deps.logger.warn({ turnId: input.turnId, errorType: input.errorType, detail }, 'turn failed');
     await storageStep(async () => {
-      // `before` is the row as it was: only the call that moves it from running to failed counts the turn. A turn
-      // another path already completed or cancelled keeps that end, and gets no `error` event after its `done`.
+      // `before` is the row as it was: only the call that ends it (running, or still queued when its preparation
+      // failed) counts the turn. A turn another path already completed or cancelled keeps that end, and gets no
+      // `error` event after its `done`.
       const { rows } = await deps.pool.query<{ tenant_id: string; was: string; seconds: number }>(
         `WITH before AS (SELECT id, status FROM turns WHERE id = $1 FOR UPDATE)
-         UPDATE turns t SET status = CASE WHEN t.status = 'running' THEN 'failed' ELSE t.status END,
-                            error = CASE WHEN t.status = 'running' THEN $2::jsonb ELSE t.error END,
+         UPDATE turns t SET status = CASE WHEN t.status IN ('queued', 'running') THEN 'failed' ELSE t.status END,
+                            error = CASE WHEN t.status IN ('queued', 'running') THEN $2::jsonb ELSE t.error END,
                             completed_at = coalesce(t.completed_at, now())
          FROM before WHERE t.id = before.id
          RETURNING t.tenant_id, before.status AS was, extract(epoch FROM t.completed_at - t.created_at)::float8 AS seconds`,
@@ -258,7 +259,7 @@ export function createTurnActivities(deps: ActivityDeps) {
       const row = rows[0];
       // Only a turn started without its row (not through startTurn) and failing before storing it gets here.
       if (!row) throw ApplicationFailure.nonRetryable(`turn ${input.turnId} is not stored`, 'turn.not_stored');
-      if (row.was === 'running') {
+      if (row.was === 'queued' || row.was === 'running') {
         deps.metrics?.turnEnded({ tenantId: row.tenant_id, outcome: 'failed', durationSeconds: row.seconds });
       }
       // The stored failure is the one announced: a second failure of a failed turn does not rename it.

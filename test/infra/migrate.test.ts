@@ -6,6 +6,7 @@ import { createScratchDatabase, type ScratchDatabase } from '../support';
 
 const APP_TABLES = [
   'conversations',
+  'llm_attempt_spans',
   'llm_failures',
   'llm_usage',
   'messages',
