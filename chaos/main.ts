@@ -70,6 +70,10 @@ function report(s: ChaosSummary): void {
     `chaos: recovery from a kill to the next delta (${s.recovery.samples} samples): ` +
       `p50 ${s.recovery.p50} ms, p90 ${s.recovery.p90} ms`,
   );
+  const recoveries = Object.entries(s.recovery.byPhase).map(
+    ([phase, r]) => `${phase} ${r.p50}/${r.p90} (${r.samples})`,
+  );
+  console.log(`chaos: recovery by kill phase, p50/p90 ms (samples): ${recoveries.join(', ')}`);
   console.log(`chaos: outages: ${s.outages.join(', ') || 'none'}`);
   console.log(`chaos: streams the gateway asked to resume (gateway.stream_failed): ${s.streamFailures}`);
   console.log(

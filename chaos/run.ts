@@ -55,7 +55,7 @@ export interface ChaosSummary extends Verdict {
   killsByPhase: Record<KillPhase, number>;
   faults: number;
   /** From a kill to the next text delta a client of an interrupted turn received (ms). */
-  recovery: { samples: number; p50: number; p90: number };
+  recovery: Recovery & { byPhase: Partial<Record<KillPhase, Recovery>> };
   /** Processes of ours that exited without being killed by the supervisor. */
   unexpectedExits: Record<string, number>;
   replay: { histories: number; failures: string[] };
@@ -499,17 +499,34 @@ class Progress {
   }
 }
 
+/** How long clients waited for their next delta after kills: how many waits were measured, their p50 and p90 (ms). */
+interface Recovery {
+  samples: number;
+  p50: number;
+  p90: number;
+}
+
 function recoveryTimes(kills: Kill[], outcomes: ClientOutcome[]): ChaosSummary['recovery'] {
-  const samples: number[] = [];
+  const all: number[] = [];
+  const byPhase = new Map<KillPhase, number[]>();
   for (const k of kills) {
     for (const index of k.turns) {
       const next = outcomes[index]?.textTimes.find((t) => t > k.at);
-      if (next !== undefined) samples.push(next - k.at);
+      if (next === undefined) continue;
+      all.push(next - k.at);
+      byPhase.set(k.phase, [...(byPhase.get(k.phase) ?? []), next - k.at]);
     }
   }
-  samples.sort((a, b) => a - b);
-  const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? 0;
-  return { samples: samples.length, p50: at(0.5), p90: at(0.9) };
+  return {
+    ...quantiles(all),
+    byPhase: Object.fromEntries([...byPhase].map(([phase, samples]) => [phase, quantiles(samples)])),
+  };
+}
+
+function quantiles(samples: number[]): Recovery {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+  return { samples: sorted.length, p50: at(0.5), p90: at(0.9) };
 }
 
 /** Removes the run's folder (logs, clusters); kept when a run fails so it can be read. */
