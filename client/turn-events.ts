@@ -12,6 +12,12 @@ export interface TurnEventsOptions {
   signal?: AbortSignal;
   /** While a gap waits for its rows to be stored, read the stored stream this often. @default 100 */
   pollMs?: number;
+  /**
+   * While nothing is announced, read the stored stream this often anyway: an announcement lost on its way (its
+   * writer died after storing, a notification dropped) delays an event by at most this much instead of for ever.
+   * @default 10000
+   */
+  rereadMs?: number;
 }
 
 /**
@@ -35,6 +41,7 @@ export async function* turnEvents(
 ): AsyncGenerator<TurnEvent, void, undefined> {
   let last = opts.after ?? 0;
   const pollMs = opts.pollMs ?? 100;
+  const rereadMs = opts.rereadMs ?? 10_000;
   const pending = new Map<number, TurnEvent>();
   let needsRead = true;
   let wake: (() => void) | undefined;
@@ -106,14 +113,20 @@ export async function* turnEvents(
       if (needsRead || lateEnd || opts.signal?.aborted) continue;
       if (!gap && hasDeliverable(pending, last)) continue;
       await new Promise<void>((resolve) => {
-        wake = resolve;
-        // A gap is filled by rows being stored, which rings no bell: read the stored stream again soon.
-        if (gap) {
-          setTimeout(() => {
+        // A gap is filled by rows being stored, which rings no bell: read the stored stream again soon. Without
+        // one, read it now and then all the same, in case an announcement was lost.
+        const timer = setTimeout(
+          () => {
             needsRead = true;
             notify();
-          }, pollMs).unref();
-        }
+          },
+          gap ? pollMs : rereadMs,
+        );
+        timer.unref();
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
       });
     }
   } finally {

@@ -387,12 +387,13 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
     if (!cancelled) await loop.run(runHops);
   } catch (err: unknown) {
     // Asked to stop, an activity that cannot confirm it (its worker died, so it timed out) ends the turn stopped,
-    // with what was stored, rather than failed: the caller asked for the end, not for an error. A failure the
-    // activity itself reported (the provider refused the request, say) fails the turn whether or not a stop came
-    // too: a fresh worker sees a stop and that failure in one activation, stop first, where the worker that ran it
-    // may have seen the failure alone, and both must take the same path.
-    const stopOutlived =
-      progress.cancelRequested && err instanceof ActivityFailure && !(err.cause instanceof ApplicationFailure);
+    // with what was stored, rather than failed: the caller asked for the end, not for an error; so does an attempt
+    // that failed in a way a retry could mend (a 429, a dropped stream), which reaches the workflow only because the
+    // stop ended its retries. A failure no retry can mend (the provider refused the request) fails the turn whether
+    // or not a stop came too: a fresh worker sees a stop and that failure in one activation, stop first, where the
+    // worker that ran it may have seen the failure alone, and both must take the same path.
+    const refused = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable;
+    const stopOutlived = progress.cancelRequested && err instanceof ActivityFailure && !refused;
     if (!isCancellation(err) && !stopOutlived) {
       await CancellationScope.nonCancellable(() => fail(failTurn, input, hop, err, model));
       throw err;

@@ -191,4 +191,31 @@ describe('chatTurn: racing ends', function () {
       await client.close();
     }
   });
+
+  it('brings a reader waiting live an event stored without any announcement, within its re-read interval', async () => {
+    h.llm.enqueue({ steps: [{ text: 'An answer whose end is never announced.' }] });
+    const turn = await h.start({ message: 'end me quietly' });
+    await h.withWorker(() => turn.handle.result());
+    // An end whose announcement was lost on its way (no writer comes again to ring).
+    const { rows } = await h.env.pool.query<{ cursor: string; prev: string }>(
+      `DELETE FROM turn_events WHERE turn_id = $1 AND type = 'done' RETURNING *`,
+      [turn.turnId],
+    );
+    const done = rows[0]!;
+    const client = new TurnClient({ temporal: h.client, pool: h.env.pool, databaseUrl: h.env.databaseUrl });
+    try {
+      const reader = client.events(turn.turnId, { after: Number(done.prev), rereadMs: 300 });
+      const next = reader.next();
+      assert.equal(await Promise.race([next.then(() => 'read'), sleep(500).then(() => 'waiting')]), 'waiting');
+      await h.env.pool.query(
+        `INSERT INTO turn_events SELECT * FROM json_populate_record(null::turn_events, $1::json)`,
+        [JSON.stringify(done)],
+      );
+      const heard = await Promise.race([next, sleep(5_000).then(() => undefined)]);
+      assert.equal(heard?.value?.type, 'done', 'the reader found the end by reading the stored stream again');
+      await reader.return(undefined);
+    } finally {
+      await client.close();
+    }
+  });
 });
