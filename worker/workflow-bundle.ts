@@ -14,8 +14,8 @@ const PACKAGED_MANIFEST = path.resolve(__dirname, '..', 'workflow-bundle.json');
 /** The SDK packages a bundle depends on: the workflow runtime it embeds, and the worker that runs it. */
 const SDK_PACKAGES = ['@temporalio/workflow', '@temporalio/worker'] as const;
 
-/** Only the bundler's errors are printed (its progress is noise in a build). */
-const quietLogger = {
+/** Only the bundler's errors are printed (its progress is noise in a build or a test run). */
+export const quietBundlerLogger = {
   log: () => undefined,
   trace: () => undefined,
   debug: () => undefined,
@@ -31,7 +31,7 @@ const quietLogger = {
  * not at all (a temporary file renamed over it), so a worker never reads half a bundle.
  */
 export async function writeWorkflowBundle(file: string): Promise<void> {
-  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
+  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
   await mkdir(path.dirname(file), { recursive: true });
   const partial = `${file}.${process.pid}.partial`;
   await writeFile(partial, code);

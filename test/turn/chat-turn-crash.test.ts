@@ -70,8 +70,13 @@ describe('chatTurn under a worker crash', function () {
     const turn = await h.start({ message: 'stop me, then lose the worker' });
     worker = spawnWorker(h);
     await h.llm.gateReached('crash');
-    // The delta is stored (the writer flushes within its interval) before the worker dies without a word.
-    await until(async () => (await storedEvents(h.env, turn.turnId)).some((e) => e.type === 'text'));
+    // Every delta before the gate is stored (the writer flushes within its interval) before the worker dies.
+    const partial = 'Half of an answer that the stop cuts';
+    await until(async () => {
+      const stored = new AnswerAssembler();
+      (await storedEvents(h.env, turn.turnId)).forEach((e) => stored.apply(TurnEvent.parse(e)));
+      return stored.text === partial;
+    });
     await worker.kill();
     // The stop reaches the turn after its worker died: the LLM activity can only time out, and the turn ends stopped.
     await turn.handle.signal(cancelTurn, { reason: 'user pressed stop' });
@@ -81,7 +86,7 @@ describe('chatTurn under a worker crash', function () {
     assert.equal(result.finishReason, 'cancelled');
     assert.equal(h.llm.requests.length, 1, 'a stopped turn does not ask the model again');
     const [final] = await finalMessage(h.env, turn.turnId);
-    assert.equal(final?.content, 'Half of an answer that the stop cuts');
+    assert.equal(final?.content, partial);
     const answer = new AnswerAssembler();
     (await storedEvents(h.env, turn.turnId)).forEach((e) => answer.apply(TurnEvent.parse(e)));
     assert.equal(answer.text, final?.content, 'what the reader assembled is what was stored');

@@ -6,6 +6,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger, NativeConnection, Worker } from '@temporalio/worker';
 import { workerActivities } from '../../activities';
 import { TurnClient } from '../../client';
+import type { ChatTurnResult } from '../../common';
 import { cancelTurn } from '../../workflows';
 import { finalMessage, storedEvents, turnHarness, workflowBundle, type TurnHarness } from './harness';
 
@@ -154,11 +155,19 @@ describe('chatTurn: racing ends', function () {
     }
   });
 
-  it('tells a reader waiting live of an end stored by a writer that died before announcing it', async () => {
-    h.llm.enqueue({ steps: [{ text: 'An answer whose end is announced late.' }] });
-    const turn = await h.start({ message: 'end me' });
+  /**
+   * A finished turn whose `done` row is put back without a notification (what a writer lost between storing and
+   * announcing leaves) while a reader, after the event before it, waits live; `then` runs after, and the reader's next
+   * event (or `undefined` after 5 s) is returned.
+   */
+  async function endStoredSilently(
+    answer: string,
+    readerOpts: { rereadMs?: number },
+    then: (turnId: string, result: ChatTurnResult) => Promise<void>,
+  ) {
+    h.llm.enqueue({ steps: [{ text: answer }] });
+    const turn = await h.start({ message: answer });
     const result = await h.withWorker(() => turn.handle.result());
-    // What a completion killed between storing its `done` and announcing it leaves: the row, and no notification.
     const { rows } = await h.env.pool.query<{ cursor: string; prev: string }>(
       `DELETE FROM turn_events WHERE turn_id = $1 AND type = 'done' RETURNING *`,
       [turn.turnId],
@@ -166,56 +175,45 @@ describe('chatTurn: racing ends', function () {
     const done = rows[0]!;
     const client = new TurnClient({ temporal: h.client, pool: h.env.pool, databaseUrl: h.env.databaseUrl });
     try {
-      const reader = client.events(turn.turnId, { after: Number(done.prev) });
+      const reader = client.events(turn.turnId, { after: Number(done.prev), ...readerOpts });
       const next = reader.next();
       assert.equal(await Promise.race([next.then(() => 'read'), sleep(500).then(() => 'waiting')]), 'waiting');
       await h.env.pool.query(
         `INSERT INTO turn_events SELECT * FROM json_populate_record(null::turn_events, $1::json)`,
         [JSON.stringify(done)],
       );
-      // The completion's retry finds its `done` stored: it stores nothing, and the reader must still hear of it.
-      const env = new MockActivityEnvironment({ attempt: 2 }, { logger: new DefaultLogger('ERROR') });
-      await env.run(workerActivities(h.deps())['turnflow.completeTurn'], {
-        turnId: turn.turnId,
-        status: result.status,
-        finishReason: result.finishReason,
-        hops: result.hops,
-        hopLimit: null,
-        persistence: { persistDeltas: true, intervalMs: 200, minChars: 1024 },
-      });
+      await then(turn.turnId, result);
       const heard = await Promise.race([next, sleep(5_000).then(() => undefined)]);
-      assert.equal(heard?.value?.type, 'done', 'the reader heard the end');
-      assert.equal(heard.value.cursor, Number(done.cursor));
       await reader.return(undefined);
+      return { heard: heard?.value, cursor: Number(done.cursor) };
     } finally {
       await client.close();
     }
+  }
+
+  it('tells a reader waiting live of an end stored by a writer that died before announcing it', async () => {
+    const { heard, cursor } = await endStoredSilently('An answer whose end is announced late.', {}, (turnId, result) =>
+      // The completion's retry finds its `done` stored: it stores nothing, and the reader must still hear of it.
+      new MockActivityEnvironment({ attempt: 2 }, { logger: new DefaultLogger('ERROR') })
+        .run(workerActivities(h.deps())['turnflow.completeTurn'], {
+          turnId,
+          status: result.status,
+          finishReason: result.finishReason,
+          hops: result.hops,
+          hopLimit: null,
+          persistence: { persistDeltas: true, intervalMs: 200, minChars: 1024 },
+        })
+        .then(() => undefined),
+    );
+    assert.equal(heard?.type, 'done', 'the reader heard the end');
+    assert.equal(heard.cursor, cursor);
   });
 
   it('brings a reader waiting live an event stored without any announcement, within its re-read interval', async () => {
-    h.llm.enqueue({ steps: [{ text: 'An answer whose end is never announced.' }] });
-    const turn = await h.start({ message: 'end me quietly' });
-    await h.withWorker(() => turn.handle.result());
-    // An end whose announcement was lost on its way (no writer comes again to ring).
-    const { rows } = await h.env.pool.query<{ cursor: string; prev: string }>(
-      `DELETE FROM turn_events WHERE turn_id = $1 AND type = 'done' RETURNING *`,
-      [turn.turnId],
+    // No writer comes again to ring: only reading the stored stream again finds the end.
+    const { heard } = await endStoredSilently('An answer whose end is never announced.', { rereadMs: 300 }, () =>
+      Promise.resolve(),
     );
-    const done = rows[0]!;
-    const client = new TurnClient({ temporal: h.client, pool: h.env.pool, databaseUrl: h.env.databaseUrl });
-    try {
-      const reader = client.events(turn.turnId, { after: Number(done.prev), rereadMs: 300 });
-      const next = reader.next();
-      assert.equal(await Promise.race([next.then(() => 'read'), sleep(500).then(() => 'waiting')]), 'waiting');
-      await h.env.pool.query(
-        `INSERT INTO turn_events SELECT * FROM json_populate_record(null::turn_events, $1::json)`,
-        [JSON.stringify(done)],
-      );
-      const heard = await Promise.race([next, sleep(5_000).then(() => undefined)]);
-      assert.equal(heard?.value?.type, 'done', 'the reader found the end by reading the stored stream again');
-      await reader.return(undefined);
-    } finally {
-      await client.close();
-    }
+    assert.equal(heard?.type, 'done', 'the reader found the end by reading the stored stream again');
   });
 });

@@ -8,6 +8,7 @@ import { startScriptedLlm, type ScriptedLlm } from '../../scripted-llm';
 import { builtinTools, createToolRegistry, type Tool } from '../../activities/tools';
 import type { ActivityDeps } from '../../activities';
 import { createTurnWorker, WORKFLOWS_PATH, type TurnWorkerOptions } from '../../worker/create-worker';
+import { quietBundlerLogger } from '../../worker/workflow-bundle';
 import { startTurn, type StartedTurn } from '../../client';
 import type { StartTurnRequest } from '../../common';
 import type { Tracing } from '../../tracing';
@@ -23,15 +24,6 @@ export function workflowBundle(): Promise<WorkflowBundle> {
     : bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
   return bundle;
 }
-
-const quietBundlerLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: (message: string, meta?: Record<string, unknown>) => console.error(message, meta),
-};
 
 /** Everything a turn test needs: real Temporal, real Postgres, the scripted model over HTTP. */
 export interface TurnHarness {
