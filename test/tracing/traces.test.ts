@@ -261,22 +261,9 @@ describe('traces: OTLP spans of every turn, from its request through the workflo
       { steps: [{ toolCalls: [{ id: 'call_cap', name: 'calculate', arguments: '{"expression":"2+3"}' }] }] },
       { steps: [{ text: `Five, ${modelWords}.` }], usage: { prompt_tokens: 9, completion_tokens: 2 } },
     );
-    const child = spawnWorkerProcess({
-      // A tracing worker bundles the tracing interceptors with its workflows: not the run's shared bundle.
-      prebuiltBundle: false,
-      temporalAddress: g.h.env.temporal.address,
-      databaseUrl: g.h.env.databaseUrl,
-      taskQueue: g.h.taskQueue,
-      llmBaseUrl: g.h.llm.baseURL,
-      model: TEST_MODEL,
-      extra: {
-        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
-        OTEL_SERVICE_NAME: 'capturing-worker',
-        OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'true',
-      },
+    const child = await tracedWorker('capturing-worker', {
+      OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'true',
     });
-    children.push(child);
-    await child.waitForOutput(/turnflow worker running/);
     assert.match(child.output(), /turnflow worker exports traces/);
     const caller = traceparent();
     const requestId = uniqueId('req');
@@ -299,8 +286,8 @@ describe('traces: OTLP spans of every turn, from its request through the workflo
     assert.equal(tool.attributes['gen_ai.tool.call.arguments'], '{"expression":"2+3"}');
     assert.equal(tool.attributes['gen_ai.tool.call.result'], '{"expression":"2+3","result":5}');
   });
-  /** A worker process exporting to the receiver as `service`. */
-  async function tracedWorker(service: string): Promise<WorkerProcess> {
+  /** A worker process exporting to the receiver as `service`, with `extra` variables. */
+  async function tracedWorker(service: string, extra: Record<string, string> = {}): Promise<WorkerProcess> {
     const child = spawnWorkerProcess({
       // A tracing worker bundles the tracing interceptors with its workflows: not the run's shared bundle.
       prebuiltBundle: false,
@@ -309,7 +296,7 @@ describe('traces: OTLP spans of every turn, from its request through the workflo
       taskQueue: g.h.taskQueue,
       llmBaseUrl: g.h.llm.baseURL,
       model: TEST_MODEL,
-      extra: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_SERVICE_NAME: service },
+      extra: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_SERVICE_NAME: service, ...extra },
     });
     children.push(child);
     await child.waitForOutput(/turnflow worker running/);
