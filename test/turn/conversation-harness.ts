@@ -1,8 +1,8 @@
 import type { RecordedRequest, ScriptInput } from '../../scripted-llm';
 import { listConversationTurns, startOrderedTurn, type OrderedStart } from '../../client';
-import type { DoubleTextingPolicy } from '../../common';
+import { TurnEvent, type DoubleTextingPolicy } from '../../common';
 import { uniqueId } from '../support';
-import type { TurnHarness } from './harness';
+import { storedEvents, type TurnHarness } from './harness';
 
 /** A chat message as the model received it (only what the ordering tests compare). */
 export interface SeenMessage {
@@ -105,6 +105,21 @@ export async function waitForFinished(h: TurnHarness, turnId: string, timeoutMs 
     const row = await storedTurn(h, turnId);
     if (row && ['completed', 'cancelled', 'failed', 'steered'].includes(row.status)) return row;
     if (Date.now() > deadline) throw new Error(`turn ${turnId} did not finish: ${JSON.stringify(row)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * The stored events of an ended turn, once its end is among them: a turn's row is ended in one transaction and its
+ * `done` (or `error`) event written right after it, so a reader that saw the row ended may be a moment early.
+ */
+export async function waitForEndEvent(h: TurnHarness, turnId: string, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const events = (await storedEvents(h.env, turnId)).map((e) => TurnEvent.parse(e));
+    const last = events.at(-1)?.type;
+    if (last === 'done' || last === 'error') return events;
+    if (Date.now() > deadline) throw new Error(`turn ${turnId} has no end event: ${JSON.stringify(events)}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

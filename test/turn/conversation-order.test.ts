@@ -14,6 +14,7 @@ import {
   seenMessages,
   sendOrdered,
   storedTurn,
+  waitForEndEvent,
   waitForFinished,
   waitForTurns,
 } from './conversation-harness';
@@ -93,7 +94,7 @@ describe('conversation order and double-texting', function () {
           assert.deepEqual(seenMessages(requests[0]!), orderedContext(history, message));
           history.push({ user: message, answer });
           if (i > 0) {
-            const events = (await storedEvents(h.env, started[i]!.turnId)).map((e) => TurnEvent.parse(e));
+            const events = await waitForEndEvent(h, started[i]!.turnId);
             assert.equal(events[0]?.type, 'queued', `${message} announced it was queued first`);
             assert.equal(events.at(-1)?.type, 'done');
           }
