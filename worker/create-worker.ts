@@ -55,6 +55,13 @@ export interface TurnWorkerOptions {
    * (`bundleWorkflowCode({ workflowInterceptorModules })`). @default none: no spans
    */
   tracing?: Tracing;
+  /**
+   * Runs workflow code on this thread instead of a worker thread of its own (the SDK's `debugMode`): no thread to
+   * start and no second copy of the SDK to load per worker, but no deadlock detection either, and a workflow task
+   * blocks this thread while it runs. For debugging, and for tests that create many short-lived workers in one
+   * process. @default false
+   */
+  debugMode?: boolean;
 }
 
 /** Default activity slots of a worker (see {@link TurnWorkerOptions.maxConcurrentActivityTaskExecutions}). */
@@ -195,6 +202,7 @@ async function createWorker(opts: TurnWorkerOptions): Promise<Worker> {
     ...(traced ? { sinks: traced.sinks } : {}),
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
     ...(opts.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: opts.maxCachedWorkflows }),
+    ...(opts.debugMode ? { debugMode: true } : {}),
   });
   await publishCatalog(opts.deps.pool, catalogOf(opts));
   return worker;

@@ -23,7 +23,14 @@ import type { GatewayMetrics } from '../../metrics';
 import type { Tracing } from '../../tracing';
 import { clientTracingInterceptors } from '../../tracing/client';
 import { uniqueId, type TestEnv } from '../support';
-import { storedEvents, TEST_MODEL, turnHarness, workflowBundle, type TurnHarness } from '../turn/harness';
+import {
+  storedEvents,
+  TEST_MODEL,
+  turnHarness,
+  workflowBundle,
+  IN_PROCESS_WORKFLOWS,
+  type TurnHarness,
+} from '../turn/harness';
 
 /** Tokens of the two tenants every gateway test has. */
 export const TOKENS = { acme: 'token-of-acme', globex: 'token-of-globex' } as const;
@@ -231,6 +238,7 @@ export async function withBoundedWorker<T>(
       connection,
       taskQueue: h.taskQueue,
       workflowBundle: await workflowBundle(),
+      debugMode: IN_PROCESS_WORKFLOWS,
       maxConcurrentActivityTaskExecutions: opts.maxActivities,
       deps: {
         pool,

@@ -8,7 +8,14 @@ import { workerActivities } from '../../activities';
 import { TurnClient } from '../../client';
 import type { ChatTurnResult } from '../../common';
 import { cancelTurn } from '../../workflows';
-import { finalMessage, storedEvents, turnHarness, workflowBundle, type TurnHarness } from './harness';
+import {
+  finalMessage,
+  IN_PROCESS_WORKFLOWS,
+  storedEvents,
+  turnHarness,
+  workflowBundle,
+  type TurnHarness,
+} from './harness';
 
 /**
  * A turn's end under races: the model refuses the request (a failure) while the caller stops the turn (a stop), and
@@ -51,6 +58,7 @@ describe('chatTurn: racing ends', function () {
         workflowBundle: bundle,
         activities,
         enableNonLocalActivities: false,
+        debugMode: IN_PROCESS_WORKFLOWS,
       });
     try {
       // 1. The turn's first task schedules the LLM activity; nobody runs it yet.

@@ -16,6 +16,15 @@ import { testEnv, uniqueId, uniqueTaskQueue, type TestEnv } from '../support';
 
 let bundle: Promise<WorkflowBundle> | undefined;
 
+/**
+ * Test workers run workflow code on the test's own thread (the SDK's `debugMode`): a worker thread of its own costs
+ * each of the hundreds of short-lived workers a run creates about a CPU-second to start (it loads the SDK and its
+ * protobuf definitions again), which on this two-core machine was most of what `npm test` spent. The workflow code,
+ * its sandbox and its determinism checks are the same; only the SDK's deadlock detection is off. Worker processes a
+ * test spawns run as the product does.
+ */
+export const IN_PROCESS_WORKFLOWS = true;
+
 /** The workflow bundle: the one `npm test` built for the run, else built once by this process (it takes seconds). */
 export function workflowBundle(): Promise<WorkflowBundle> {
   const prebuilt = testWorkflowBundleFile();
@@ -95,6 +104,7 @@ export async function turnHarness(): Promise<TurnHarness> {
           taskQueue,
           deps,
           workflowBundle: opts.workflowBundle ?? workflowBundleCode,
+          debugMode: IN_PROCESS_WORKFLOWS,
           ...(opts.tracing ? { tracing: opts.tracing } : {}),
           ...(opts.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: opts.maxCachedWorkflows }),
           ...(opts.mcpServers ? { mcpServers: opts.mcpServers } : {}),
