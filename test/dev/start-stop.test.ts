@@ -21,6 +21,8 @@ async function projectCopy() {
     await cp(path.join(ROOT, entry), path.join(dir, entry), { recursive: true });
   }
   await symlink(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
+  // The tools the bootstrap installs (the MCP time server's virtualenv, a pip install each time otherwise): the run's.
+  await symlink(path.join(ROOT, '.tools'), path.join(dir, '.tools'));
   const env = await testEnv();
   const pgPort = await freePort();
   const childEnv: NodeJS.ProcessEnv = {
