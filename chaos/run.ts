@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -20,6 +20,7 @@ import {
 } from '../dev';
 import { hashToken } from '../gateway/tenants';
 import { startScriptedLlm, type ChunkSentInfo } from '../scripted-llm';
+import { testWorkflowBundleFile } from '../dev/test-bundle';
 import { WORKFLOWS_PATH } from '../worker/create-worker';
 import { checkInvariants, type Verdict } from './check';
 import { runClient, type ClientOutcome, type ClientProgress } from './client';
@@ -119,13 +120,17 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
 
   try {
     // The stack: Postgres, Temporal, the model, the gateway and two workers, each of them ours to break.
+    const testBundle = testWorkflowBundleFile();
     const [postgres, temporal, bundle] = await Promise.all([
       throwawayPostgres({ parent: dir }),
       restartableDevServer({
         parent: dir,
         dynamicConfig: DEV_SERVER_DYNAMIC_CONFIG.filter((v) => eager || !v.startsWith(EAGER_ACTIVITIES)),
       }),
-      bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') }),
+      // Under `npm test` the run's bundle, built once from these same sources (dev/test-bundle.ts).
+      testBundle
+        ? readFile(testBundle, 'utf8').then((code) => ({ code }))
+        : bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') }),
     ]);
     cleanups.push(
       () => postgres.stop().catch(() => undefined),
