@@ -1,0 +1,169 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { optionalTsToMs } from '@temporalio/common/lib/time';
+import { temporal } from '@temporalio/proto';
+import type { Logger } from 'pino';
+
+/** The `type` of the failure a lost worker's activities are failed with; retryable, like the timeout it replaces. */
+export const WORKER_LOST = 'worker.lost';
+
+/** The workflow type of a turn (`workflows/chat-turn.ts`'s `chatTurn`, as `client/start-turn.ts` starts it). */
+const CHAT_TURN_WORKFLOW = 'chatTurn';
+/** The activities of a turn that run on a worker for long and heartbeat: the LLM stream and the tool calls. */
+const HEARTBEATING_ACTIVITIES = new Set(['turnflow.streamCompletion', 'turnflow.executeTool']);
+const STARTED = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
+/** Heartbeat timeout of both activity types (`workflows/chat-turn.ts`), when the server does not report it. */
+const DEFAULT_HEARTBEAT_TIMEOUT_MS = 3_000;
+
+/** Options of {@link reapLostWorker}. */
+export interface ReapOptions {
+  client: Client;
+  /** Only turns on this task queue are looked at (the lost worker served it, as this one does). */
+  taskQueue: string;
+  /** The lost worker's Temporal identity. */
+  lost: string;
+  logger: Logger;
+  /**
+   * An activity is failed only once the server heard nothing from it (heartbeat, else start) for this long. A live
+   * worker heartbeats every second, so this keeps a peer whose lease vanished while it lives (a Postgres restart drops
+   * every lease) from having its activities failed. @default 1200
+   */
+  minSilenceMs?: number;
+  /** Turns described at once. @default 8 */
+  concurrency?: number;
+  /** The clock the server's timestamps are compared with. @default Date.now */
+  now?: () => number;
+}
+
+/** One activity {@link reapLostWorker} failed. */
+export interface ReapedActivity {
+  workflowId: string;
+  runId: string;
+  activityId: string;
+  activityType: string;
+  attempt: number;
+}
+
+/**
+ * Fails every activity of a running turn that the lost worker had started, so Temporal retries it after its retry
+ * interval instead of waiting for its heartbeat timeout. Each is failed by id with a retryable {@link WORKER_LOST}
+ * `ApplicationFailure`: for the turn it is the same as the heartbeat timeout it pre-empts (an attempt spent, the
+ * retry policy applies, nothing recorded against the LLM hop's provider-failure budget, since no activity code runs).
+ * An activity heard from less than {@link ReapOptions.minSilenceMs} ago is described again once that has passed.
+ */
+export async function reapLostWorker(opts: ReapOptions): Promise<ReapedActivity[]> {
+  const now = opts.now ?? Date.now;
+  const minSilenceMs = opts.minSilenceMs ?? 1_200;
+  const reaped: ReapedActivity[] = [];
+  let turns = await runningTurns(opts.client, opts.taskQueue);
+  // A few rounds: each waits for the youngest silence left to reach minSilenceMs; the heartbeat timeout (3 s) ends
+  // the matter long before a fourth round would.
+  for (let round = 0; round < 3 && turns.length > 0; round += 1) {
+    const again = new Map<string, { execution: Execution; waitMs: number }>();
+    await forEachLimit(turns, opts.concurrency ?? 8, async (execution) => {
+      const pending = await describePending(opts.client, execution);
+      for (const activity of pending) {
+        if (!isLostWorkersActivity(activity, opts.lost)) continue;
+        const silentMs = now() - (optionalTsToMs(activity.lastHeartbeatTime ?? activity.lastStartedTime) ?? now());
+        if (silentMs < minSilenceMs) {
+          const waitMs = minSilenceMs - silentMs;
+          const known = again.get(execution.runId);
+          again.set(execution.runId, { execution, waitMs: Math.min(waitMs, known?.waitMs ?? waitMs) });
+          continue;
+        }
+        const failed = await failLost(opts, execution, activity, silentMs);
+        if (failed) reaped.push(failed);
+      }
+    });
+    if (again.size === 0) break;
+    await sleep(Math.min(...[...again.values()].map((a) => a.waitMs)) + 20);
+    turns = [...again.values()].map((a) => a.execution);
+  }
+  return reaped;
+}
+
+interface Execution {
+  workflowId: string;
+  runId: string;
+}
+
+/**
+ * Fails the current attempt of `activity` by id, right after the describe that found it on the lost worker.
+ *
+ * Failing by id fails whatever attempt is current when the request lands, so it must land while the attempt the
+ * describe saw is still the current one. That attempt only ends by its heartbeat timeout (its worker is dead), at
+ * `last heartbeat + heartbeatTimeout`; a new attempt starts only after the retry interval on top of that. The fail is
+ * sent at once, and only while more than a second of that timeout remains: one RPC never takes that long, and if it
+ * did, a fail landing in the retry interval finds no started attempt and is refused (NotFound), which is ignored.
+ */
+async function failLost(
+  opts: ReapOptions,
+  execution: Execution,
+  activity: temporal.api.workflow.v1.IPendingActivityInfo,
+  silentMs: number,
+): Promise<ReapedActivity | undefined> {
+  const activityId = activity.activityId ?? '';
+  const activityType = activity.activityType?.name ?? '';
+  const timeoutMs = optionalTsToMs(activity.activityOptions?.heartbeatTimeout) || DEFAULT_HEARTBEAT_TIMEOUT_MS;
+  const attempt = activity.attempt ?? 0;
+  const where = { workflowId: execution.workflowId, activityId, activityType, attempt, lost: opts.lost };
+  if (timeoutMs - silentMs < 1_000) {
+    opts.logger.info({ ...where, silentMs }, 'lost worker: its heartbeat timeout is about to retry the activity');
+    return undefined;
+  }
+  try {
+    await opts.client.activity.fail(
+      { workflowId: execution.workflowId, runId: execution.runId, activityId },
+      ApplicationFailure.retryable(`the worker running this activity was lost (${opts.lost})`, WORKER_LOST),
+    );
+  } catch (err: unknown) {
+    opts.logger.info({ ...where, err: err instanceof Error ? err.message : String(err) }, 'lost worker: fail refused');
+    return undefined;
+  }
+  opts.logger.warn({ ...where, silentMs }, 'lost worker: activity failed for an immediate retry');
+  return { workflowId: execution.workflowId, runId: execution.runId, activityId, activityType, attempt };
+}
+
+function isLostWorkersActivity(activity: temporal.api.workflow.v1.IPendingActivityInfo, lost: string): boolean {
+  return (
+    activity.state === STARTED &&
+    activity.lastWorkerIdentity === lost &&
+    HEARTBEATING_ACTIVITIES.has(activity.activityType?.name ?? '')
+  );
+}
+
+/** The running turns of `taskQueue`, from visibility. */
+async function runningTurns(client: Client, taskQueue: string): Promise<Execution[]> {
+  const turns: Execution[] = [];
+  const query = `WorkflowType = '${CHAT_TURN_WORKFLOW}' AND ExecutionStatus = 'Running'`;
+  for await (const info of client.workflow.list({ query }) as AsyncIterable<WorkflowExecutionInfo>) {
+    if (info.taskQueue === taskQueue) turns.push({ workflowId: info.workflowId, runId: info.runId });
+  }
+  return turns;
+}
+
+/** The pending activities of a turn; none when it closed meanwhile (or cannot be described now). */
+async function describePending(
+  client: Client,
+  execution: Execution,
+): Promise<temporal.api.workflow.v1.IPendingActivityInfo[]> {
+  try {
+    const description = await client.workflow.getHandle(execution.workflowId, execution.runId).describe();
+    return description.raw.pendingActivities ?? [];
+  } catch {
+    return [];
+  }
+}
+
+/** Runs `fn` over `items`, at most `limit` at once. */
+async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+}
