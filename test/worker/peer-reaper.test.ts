@@ -26,6 +26,11 @@ interface StartedAttempt {
   lastFailure: string | null;
 }
 
+/** Workflow tasks that timed out (a sticky task left on the dead worker's queue, a task it held when it died). */
+function timedOutWorkflowTasks(history: temporal.api.history.v1.IHistory): number {
+  return (history.events ?? []).filter((e) => e.workflowTaskTimedOutEventAttributes).length;
+}
+
 /** The started attempts a history records (the last attempt of each activity, with the failure before it). */
 function startedAttempts(history: temporal.api.history.v1.IHistory): StartedAttempt[] {
   const types = new Map<string, string>();
@@ -122,9 +127,9 @@ describe('a surviving worker fails a lost worker’s activities for an immediate
 
     const result = await turn.handle.result();
     assert.equal(result.status, 'completed');
-    const llmAttempts = startedAttempts(await turn.handle.fetchHistory()).filter(
-      (a) => a.type === 'turnflow.streamCompletion',
-    );
+    const history = await turn.handle.fetchHistory();
+    assert.equal(timedOutWorkflowTasks(history), 0, 'the sticky queue was reset');
+    const llmAttempts = startedAttempts(history).filter((a) => a.type === 'turnflow.streamCompletion');
     assert.deepEqual(llmAttempts, [{ type: 'turnflow.streamCompletion', attempt: 2, lastFailure: WORKER_LOST }]);
     // The client still reads exactly the final text: the retry announced its reset.
     const answer = new AnswerAssembler();
@@ -152,9 +157,9 @@ describe('a surviving worker fails a lost worker’s activities for an immediate
 
     const result = await turn.handle.result();
     assert.equal(result.status, 'completed');
-    const toolAttempts = startedAttempts(await turn.handle.fetchHistory()).filter(
-      (a) => a.type === 'turnflow.executeTool',
-    );
+    const history = await turn.handle.fetchHistory();
+    assert.equal(timedOutWorkflowTasks(history), 0, 'the sticky queue was reset');
+    const toolAttempts = startedAttempts(history).filter((a) => a.type === 'turnflow.executeTool');
     assert.deepEqual(toolAttempts, [{ type: 'turnflow.executeTool', attempt: 2, lastFailure: WORKER_LOST }]);
     const keys = holdAttempts(runsFile);
     assert.equal(keys.length, 2, 'the call ran once more, on the survivor');

@@ -51,6 +51,7 @@ export interface ReapedActivity {
  * `ApplicationFailure`: for the turn it is the same as the heartbeat timeout it pre-empts (an attempt spent, the
  * retry policy applies, nothing recorded against the LLM hop's provider-failure budget, since no activity code runs).
  * An activity heard from less than {@link ReapOptions.minSilenceMs} ago is described again once that has passed.
+ * The sticky queue of each such turn is reset too, so its next workflow task does not wait for the dead worker.
  */
 export async function reapLostWorker(opts: ReapOptions): Promise<ReapedActivity[]> {
   const now = opts.now ?? Date.now;
@@ -62,9 +63,15 @@ export async function reapLostWorker(opts: ReapOptions): Promise<ReapedActivity[
   for (let round = 0; round < 3 && turns.length > 0; round += 1) {
     const again = new Map<string, { execution: Execution; waitMs: number }>();
     await forEachLimit(turns, opts.concurrency ?? 8, async (execution) => {
-      const pending = await describePending(opts.client, execution);
+      const pending = (await describePending(opts.client, execution)).filter((a) =>
+        isLostWorkersActivity(a, opts.lost),
+      );
+      // The worker that ran the activity most likely held the turn's workflow too (eager dispatch hands a worker the
+      // activities its own workflow task scheduled): its next task would wait out the sticky queue's schedule-to-start
+      // timeout on the dead worker. Cleared, it goes to the shared queue at once; if a live worker held it instead,
+      // that worker replays the turn's history (O(hops)) on its next task.
+      if (pending.length > 0 && round === 0) await resetStickiness(opts, execution);
       for (const activity of pending) {
-        if (!isLostWorkersActivity(activity, opts.lost)) continue;
         const silentMs = now() - (optionalTsToMs(activity.lastHeartbeatTime ?? activity.lastStartedTime) ?? now());
         if (silentMs < minSilenceMs) {
           const waitMs = minSilenceMs - silentMs;
@@ -115,7 +122,8 @@ async function failLost(
   try {
     await opts.client.activity.fail(
       { workflowId: execution.workflowId, runId: execution.runId, activityId },
-      ApplicationFailure.retryable(`the worker running this activity was lost (${opts.lost})`, WORKER_LOST),
+      // The message may reach the model (a tool call whose retries ran out): no host names in it.
+      ApplicationFailure.retryable('the worker running this activity was lost', WORKER_LOST, { worker: opts.lost }),
     );
   } catch (err: unknown) {
     opts.logger.info({ ...where, err: err instanceof Error ? err.message : String(err) }, 'lost worker: fail refused');
@@ -123,6 +131,20 @@ async function failLost(
   }
   opts.logger.warn({ ...where, silentMs }, 'lost worker: activity failed for an immediate retry');
   return { workflowId: execution.workflowId, runId: execution.runId, activityId, activityType, attempt };
+}
+
+async function resetStickiness(opts: ReapOptions, execution: Execution): Promise<void> {
+  try {
+    await opts.client.workflowService.resetStickyTaskQueue({
+      namespace: opts.client.options.namespace,
+      execution: { workflowId: execution.workflowId, runId: execution.runId },
+    });
+  } catch (err: unknown) {
+    opts.logger.info(
+      { workflowId: execution.workflowId, err: err instanceof Error ? err.message : String(err) },
+      'lost worker: sticky queue not reset',
+    );
+  }
 }
 
 function isLostWorkersActivity(activity: temporal.api.workflow.v1.IPendingActivityInfo, lost: string): boolean {
