@@ -10,6 +10,10 @@ export const WORKER_LOST = 'worker.lost';
 
 /** The workflow type of a turn (`workflows/chat-turn.ts`'s `chatTurn`, as `client/start-turn.ts` starts it). */
 const CHAT_TURN_WORKFLOW = 'chatTurn';
+/** The workflow type of a conversation (`workflows/conversation.ts`'s `conversation`), the turns' parent. */
+const CONVERSATION_WORKFLOW = 'conversation';
+/** Events read back from a history's end to find the worker of its last workflow task. */
+const TAIL_EVENTS = 16;
 /** The activities of a turn that run on a worker for long and heartbeat: the LLM stream and the tool calls. */
 const HEARTBEATING_ACTIVITIES = new Set(['turnflow.streamCompletion', 'turnflow.executeTool']);
 const STARTED = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
@@ -51,27 +55,28 @@ export interface ReapedActivity {
  * `ApplicationFailure`: for the turn it is the same as the heartbeat timeout it pre-empts (an attempt spent, the
  * retry policy applies, nothing recorded against the LLM hop's provider-failure budget, since no activity code runs).
  * An activity heard from less than {@link ReapOptions.minSilenceMs} ago is described again once that has passed.
- * The sticky queue of each such turn is reset too, so its next workflow task does not wait for the dead worker.
+ *
+ * Every running turn and conversation whose last workflow task the lost worker completed has its sticky queue reset
+ * too: its next workflow task (the retried call's result, a child's end, a new message) would otherwise wait out the
+ * sticky schedule-to-start timeout on the dead worker's queue before any worker may take it.
  */
 export async function reapLostWorker(opts: ReapOptions): Promise<ReapedActivity[]> {
   const now = opts.now ?? Date.now;
   const minSilenceMs = opts.minSilenceMs ?? 1_200;
   const reaped: ReapedActivity[] = [];
-  let turns = await runningTurns(opts.client, opts.taskQueue);
+  const running = await runningWorkflows(opts.client, opts.taskQueue);
+  // Beside the activities, not before them: a failed activity is what the next delta waits for.
+  const sticky = forEachLimit(running, opts.concurrency ?? 8, async (execution) => {
+    if ((await lastWorkflowTaskWorker(opts.client, execution)) === opts.lost) await resetStickiness(opts, execution);
+  });
+  let turns = running.filter((execution) => execution.type === CHAT_TURN_WORKFLOW);
   // A few rounds: each waits for the youngest silence left to reach minSilenceMs; the heartbeat timeout (3 s) ends
   // the matter long before a fourth round would.
   for (let round = 0; round < 3 && turns.length > 0; round += 1) {
     const again = new Map<string, { execution: Execution; waitMs: number }>();
     await forEachLimit(turns, opts.concurrency ?? 8, async (execution) => {
-      const pending = (await describePending(opts.client, execution)).filter((a) =>
-        isLostWorkersActivity(a, opts.lost),
-      );
-      // The worker that ran the activity most likely held the turn's workflow too (eager dispatch hands a worker the
-      // activities its own workflow task scheduled): its next task would wait out the sticky queue's schedule-to-start
-      // timeout on the dead worker. Cleared, it goes to the shared queue at once; if a live worker held it instead,
-      // that worker replays the turn's history (O(hops)) on its next task.
-      if (pending.length > 0 && round === 0) await resetStickiness(opts, execution);
-      for (const activity of pending) {
+      const pending = await describePending(opts.client, execution);
+      for (const activity of pending.filter((a) => isLostWorkersActivity(a, opts.lost))) {
         const silentMs = now() - (optionalTsToMs(activity.lastHeartbeatTime ?? activity.lastStartedTime) ?? now());
         if (silentMs < minSilenceMs) {
           const waitMs = minSilenceMs - silentMs;
@@ -87,12 +92,14 @@ export async function reapLostWorker(opts: ReapOptions): Promise<ReapedActivity[
     await sleep(Math.min(...[...again.values()].map((a) => a.waitMs)) + 20);
     turns = [...again.values()].map((a) => a.execution);
   }
+  await sticky;
   return reaped;
 }
 
 interface Execution {
   workflowId: string;
   runId: string;
+  type: string;
 }
 
 /**
@@ -155,14 +162,38 @@ function isLostWorkersActivity(activity: temporal.api.workflow.v1.IPendingActivi
   );
 }
 
-/** The running turns of `taskQueue`, from visibility. */
-async function runningTurns(client: Client, taskQueue: string): Promise<Execution[]> {
-  const turns: Execution[] = [];
-  const query = `WorkflowType = '${CHAT_TURN_WORKFLOW}' AND ExecutionStatus = 'Running'`;
+/** The running turns and conversations of `taskQueue`, from visibility. */
+async function runningWorkflows(client: Client, taskQueue: string): Promise<Execution[]> {
+  const found: Execution[] = [];
+  const query =
+    `(WorkflowType = '${CHAT_TURN_WORKFLOW}' OR WorkflowType = '${CONVERSATION_WORKFLOW}') ` +
+    `AND ExecutionStatus = 'Running'`;
   for await (const info of client.workflow.list({ query }) as AsyncIterable<WorkflowExecutionInfo>) {
-    if (info.taskQueue === taskQueue) turns.push({ workflowId: info.workflowId, runId: info.runId });
+    if (info.taskQueue === taskQueue) found.push({ workflowId: info.workflowId, runId: info.runId, type: info.type });
   }
-  return turns;
+  return found;
+}
+
+/**
+ * The identity of the worker that took the workflow's last workflow task (read from the end of its history), whose
+ * sticky queue its next task goes to; undefined when the tail holds none or cannot be read.
+ */
+async function lastWorkflowTaskWorker(client: Client, execution: Execution): Promise<string | undefined> {
+  try {
+    const { history } = await client.workflowService.getWorkflowExecutionHistoryReverse({
+      namespace: client.options.namespace,
+      execution: { workflowId: execution.workflowId, runId: execution.runId },
+      maximumPageSize: TAIL_EVENTS,
+    });
+    for (const event of history?.events ?? []) {
+      const identity =
+        event.workflowTaskCompletedEventAttributes?.identity ?? event.workflowTaskStartedEventAttributes?.identity;
+      if (identity) return identity;
+    }
+  } catch {
+    // Closed meanwhile, or the server is away: the sticky timeout still applies.
+  }
+  return undefined;
 }
 
 /** The pending activities of a turn; none when it closed meanwhile (or cannot be described now). */
