@@ -4,8 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import type pg from 'pg';
 import { AnswerAssembler, TurnEvent } from '../../common';
-import { startTurn } from '../../client';
+import { startOrderedTurn, startTurn } from '../../client';
+import { conversationWorkflowIdFor } from '../../common';
 import { createPool, migrate } from '../../db';
 import { throwawayPostgres, type ThrowawayPostgres } from '../../dev/throwaway-postgres';
 import { startScriptedLlm, type ScriptedLlm } from '../../scripted-llm';
@@ -174,6 +176,44 @@ describe('a surviving worker fails a lost worker’s activities for an immediate
     );
   });
 
+  it('hands a conversation whose worker was killed between two turns to the survivor without a sticky timeout', async () => {
+    const env = await testEnv();
+    const { taskQueue } = await twoWorkers(env.databaseUrl);
+    llm.respond(() => ({ steps: [{ text: 'An answer.' }] }));
+    const conversationId = uniqueId('conv');
+    const send = (message: string) =>
+      startOrderedTurn(
+        { temporal: env.temporal.client, pool: env.pool },
+        { conversationId, requestId: uniqueId('req'), message, doubleTexting: 'enqueue' },
+        { taskQueue, startTimeoutMs: 60_000 },
+      );
+    const conversation = env.temporal.client.workflow.getHandle(conversationWorkflowIdFor('default', conversationId));
+    const first = await send('first');
+    await until(async () => (await turnStatus(env.pool, first.turnId)) === 'completed');
+    // The conversation applied the finished turn: its last workflow task, done, names the worker that holds it.
+    let holder: WorkerProcess | undefined;
+    await until(async () => {
+      const { raw } = await conversation.describe();
+      if (raw.pendingWorkflowTask || (raw.pendingChildren?.length ?? 0) > 0) return false;
+      const { history } = await env.temporal.client.workflowService.getWorkflowExecutionHistoryReverse({
+        namespace: 'default',
+        execution: { workflowId: conversation.workflowId },
+        maximumPageSize: 5,
+      });
+      const identity = history?.events?.find((e) => e.workflowTaskCompletedEventAttributes)
+        ?.workflowTaskCompletedEventAttributes?.identity;
+      holder = workers.find((w) => identity && w.child.pid === identityPid(identity));
+      return holder !== undefined;
+    });
+    await holder!.kill();
+    const survivor = workers.find((w) => w !== holder)!;
+    await survivor.waitForOutput(/lost worker reaped/, 30_000);
+
+    const second = await send('second');
+    await until(async () => (await turnStatus(env.pool, second.turnId)) === 'completed');
+    assert.equal(timedOutWorkflowTasks(await conversation.fetchHistory()), 0, 'the sticky queue was reset');
+  });
+
   it('fails no activity of live workers when Postgres restarts, and notices a loss again afterwards', async () => {
     pgCluster = await throwawayPostgres();
     const cluster = pgCluster;
@@ -219,6 +259,11 @@ describe('a surviving worker fails a lost worker’s activities for an immediate
     }
   });
 });
+
+async function turnStatus(pool: pg.Pool, turnId: string): Promise<string | undefined> {
+  const { rows } = await pool.query<{ status: string }>('SELECT status FROM turns WHERE id = $1', [turnId]);
+  return rows[0]?.status;
+}
 
 function count(text: string, pattern: RegExp): number {
   return text.split('\n').filter((line) => pattern.test(line)).length;
