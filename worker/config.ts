@@ -44,6 +44,16 @@ export const WorkerConfig = TemporalEnv.extend({
   TURNFLOW_LLM_IDLE_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
   /** Provider failures an LLM hop may have before the turn fails (lost workers do not count). */
   TURNFLOW_LLM_FAILURE_BUDGET: z.coerce.number().int().min(1).default(8),
+  /**
+   * How often (ms) the worker looks at the other workers' leases in Postgres, to notice a worker that died and retry
+   * its activities at once instead of after their heartbeat timeout (docs/chaos.md); 0 turns this off (no lease
+   * connection either). @default 250
+   */
+  TURNFLOW_PEER_POLL_MS: z.coerce
+    .number()
+    .int()
+    .refine((ms) => ms === 0 || (ms >= 50 && ms <= 60_000), 'must be 0 (off) or 50-60000')
+    .default(250),
   /** Activities (LLM streams, tools) this worker runs at once: streams wait on the network, not the CPU. */
   TURNFLOW_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(500),
   /**

@@ -18,6 +18,11 @@ export interface TurnWorkerOptions {
   namespace?: string;
   /** @default TASK_QUEUE */
   taskQueue?: string;
+  /**
+   * The worker's Temporal identity; the worker process passes `workerIdentity()`, unique per process, which is also
+   * its Postgres lease's name (worker/peers). @default the SDK's `pid@host`
+   */
+  identity?: string;
   deps: ActivityDeps;
   /**
    * A prebuilt workflow bundle (`{ codePath }` of `npm run build:workflows`, or one tests build once); default: the
@@ -198,6 +203,7 @@ async function createWorker(opts: TurnWorkerOptions): Promise<Worker> {
     stickyQueueScheduleToStartTimeout: '2 seconds',
     maxHeartbeatThrottleInterval: '1 second',
     defaultHeartbeatThrottleInterval: '1 second',
+    ...(opts.identity ? { identity: opts.identity } : {}),
     ...(interceptors ? { interceptors } : {}),
     ...(traced ? { sinks: traced.sinks } : {}),
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),

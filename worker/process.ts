@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import OpenAI from 'openai';
 import pino, { type Logger } from 'pino';
@@ -12,6 +13,7 @@ import { loadWorkerConfig } from './config';
 import { checkApprovalTools, createTurnWorker, type TurnWorkerOptions } from './create-worker';
 import { readMcpConfigFile } from '../activities/tools/mcp';
 import { installWorkerRuntime } from './runtime';
+import { startPeerReaper, workerIdentity } from './peers';
 import { createWorkerMetrics, startMetricsServer, type MetricsServer } from '../metrics';
 import { loadTracingConfig } from '../tracing';
 import { startTracing, type Tracing } from '../tracing/sdk';
@@ -100,6 +102,21 @@ export async function runWorkerProcess(opts: WorkerProcessOptions = {}): Promise
     return;
   }
   let tracing: Tracing | undefined;
+  const identity = workerIdentity();
+  const dataConverter = encryptionDataConverter(config.TURNFLOW_ENCRYPTION_KEYS);
+  // A worker that dies is noticed by the others through its Postgres lease: they fail its activities for an
+  // immediate retry instead of waiting out the heartbeat timeout.
+  const peers =
+    config.TURNFLOW_PEER_POLL_MS > 0
+      ? startPeerReaper({
+          databaseUrl: config.DATABASE_URL,
+          identity,
+          client: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter }),
+          taskQueue: config.TURNFLOW_TASK_QUEUE,
+          pollMs: config.TURNFLOW_PEER_POLL_MS,
+          logger,
+        })
+      : undefined;
   try {
     tracing = tracingConfig && startTracing(tracingConfig);
     if (tracing) logger.info({ url: tracing.config.tracesUrl }, 'turnflow worker exports traces');
@@ -113,6 +130,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions = {}): Promise
         connection,
         namespace: config.TEMPORAL_NAMESPACE,
         taskQueue: config.TURNFLOW_TASK_QUEUE,
+        identity,
         deps: {
           pool,
           openai,
@@ -136,11 +154,12 @@ export async function runWorkerProcess(opts: WorkerProcessOptions = {}): Promise
         ...(opts.interceptors ? { interceptors: opts.interceptors } : {}),
         mcpServers,
         ...(tracing ? { tracing } : {}),
-        dataConverter: encryptionDataConverter(config.TURNFLOW_ENCRYPTION_KEYS),
+        dataConverter,
       });
     logger.info(
       {
         temporal: config.TEMPORAL_ADDRESS,
+        identity,
         namespace: config.TEMPORAL_NAMESPACE,
         taskQueue: config.TURNFLOW_TASK_QUEUE,
         models,
@@ -152,6 +171,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions = {}): Promise
     );
     await runUntilShutdown(createWorker, shutdown, logger);
   } finally {
+    await peers?.stop();
     await connection.close();
     await pool.end();
     await metricsServer?.close();

@@ -60,9 +60,11 @@ const turnIo = {
  * activity itself counts provider failures per hop and ends the hop with `llm.retries_exhausted` past its
  * budget.
  *
- * Recovery after a lost worker (issue 16: from a SIGKILL to the next delta) is the heartbeat timeout plus the
- * retry interval: 3 s allows two missed one-second heartbeats (a worker whose event loop stalls longer on a loaded
- * machine gets a spurious timeout: its attempt is abandoned and retried elsewhere, the stream `reset`, tokens paid
+ * Recovery after a lost worker (issue 16: from a SIGKILL to the next delta): a surviving worker notices the loss
+ * through the dead worker's Postgres lease and fails the attempt as `worker.lost` (worker/peers), so the retry
+ * interval follows about a second after the kill; the heartbeat timeout is the fallback when it cannot. Its 3 s
+ * allow two missed one-second heartbeats (a worker whose event loop stalls longer on a loaded machine gets a
+ * spurious timeout: its attempt is abandoned and retried elsewhere, the stream `reset`, tokens paid
  * twice); the first retry after 200 ms, growing to 5 s, so a provider failing with 5xx is asked again sooner (the
  * activity's failure budget still bounds it; a 429's `Retry-After` still sets its own delay).
  */
@@ -104,7 +106,8 @@ function turnSteps() {
 /**
  * Activity options of one tool call, from the tool's policy (its timeout plus room to store the result). The tool
  * activity heartbeats every second while the tool runs: 3 s without one retries it on another worker (a tool whose
- * synchronous code blocks the event loop that long is retried spuriously; its idempotency key holds).
+ * synchronous code blocks the event loop that long is retried spuriously; its idempotency key holds). A worker that
+ * dies is noticed sooner through its Postgres lease (worker/peers), which fails the attempt as `worker.lost`.
  */
 function toolCall(name: string, policy: PrepareTurnResult['tools'][number]['policy']): ActivityOptions {
   return {

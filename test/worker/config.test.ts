@@ -20,6 +20,15 @@ describe('worker configuration', () => {
     assert.equal(config.TURNFLOW_MAX_CONCURRENT_ACTIVITIES, 500);
   });
 
+  it("looks at the other workers' leases every 250 ms unless told otherwise, 0 turning it off", () => {
+    assert.equal(loadWorkerConfig(valid).TURNFLOW_PEER_POLL_MS, 250);
+    assert.equal(loadWorkerConfig({ ...valid, TURNFLOW_PEER_POLL_MS: '0' }).TURNFLOW_PEER_POLL_MS, 0);
+    assert.equal(loadWorkerConfig({ ...valid, TURNFLOW_PEER_POLL_MS: '1000' }).TURNFLOW_PEER_POLL_MS, 1000);
+    for (const bad of ['10', '-1', '100000', 'often']) {
+      assert.throws(() => loadWorkerConfig({ ...valid, TURNFLOW_PEER_POLL_MS: bad }), /TURNFLOW_PEER_POLL_MS/);
+    }
+  });
+
   it('names every bad variable and never echoes a secret', () => {
     assert.throws(
       () => loadWorkerConfig({ DATABASE_URL: 'mysql://x', OPENAI_BASE_URL: 'not a url', OPENAI_API_KEY: '' }),
