@@ -37,7 +37,11 @@ export function isPostgresUnavailable(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth += 1) {
     const code: unknown = (e as { code?: unknown }).code;
     if (typeof code === 'string' && (TRANSIENT_SQLSTATE.test(code) || TRANSIENT_SOCKET.test(code))) return true;
-    if (/Connection terminated|timeout expired|the database system is (starting|shutting)/i.test(e.message))
+    if (
+      /Connection terminated|timeout expired|timeout exceeded when trying to connect|not queryable|the database system is (starting|shutting)/i.test(
+        e.message,
+      )
+    )
       return true;
     if (e instanceof AggregateError && e.errors.some((inner) => isPostgresUnavailable(inner))) return true;
   }

@@ -5,6 +5,7 @@ import { HTTPException } from 'hono/http-exception';
 import type pg from 'pg';
 import pino, { type Logger } from 'pino';
 import type { TurnClient } from '../client';
+import { isPostgresUnavailable } from '../db';
 import type { GatewayMetrics } from '../metrics';
 import { bearerAuth, type AppEnv } from './auth';
 import { chatRoutes } from './chat';
@@ -57,6 +58,9 @@ export interface GatewayDeps {
   /** @default silent */
   logger?: Logger;
 }
+
+/** `Retry-After` of a request that failed because Postgres is out of reach, in seconds. */
+export const STORAGE_RETRY_AFTER_SECONDS = 2;
 
 /**
  * The HTTP gateway: turns over HTTP + Server-Sent Events for callers without a Temporal client.
@@ -124,7 +128,17 @@ export function createGatewayApp(deps: GatewayDeps): Hono {
       return c.json(errorBody(err.status === 413 ? 'payload_too_large' : 'bad_request', err.message), err.status);
     }
     // The path is the caller's: bounded before it reaches the log.
-    logger.error({ err, method: c.req.method, path: c.req.path.slice(0, 256) }, 'request failed');
+    const path = c.req.path.slice(0, 256);
+    if (isPostgresUnavailable(err)) {
+      // Postgres restarting or out of reach: the request may pass in a moment, and nothing was lost.
+      logger.warn(
+        { err: err.message.slice(0, 200), method: c.req.method, path },
+        'request failed: Postgres unavailable',
+      );
+      c.header('Retry-After', String(STORAGE_RETRY_AFTER_SECONDS));
+      return c.json(errorBody('unavailable', 'storage is unavailable; try again shortly'), 503);
+    }
+    logger.error({ err, method: c.req.method, path }, 'request failed');
     return c.json(errorBody('internal', 'internal error'), 500);
   });
   return app;

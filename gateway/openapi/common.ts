@@ -45,13 +45,15 @@ export const errors = {
   ),
   unavailable: errorResponse(
     '`unavailable`: no worker accepted the turn within the start deadline (the request is stored and may still run; ' +
-      'the same request retried after `Retry-After` attaches to its turn), or a JWT could not be checked because ' +
-      "the identity provider's keys could not be fetched.",
+      'the same request retried after `Retry-After` attaches to its turn), Postgres is out of reach, or a JWT could ' +
+      "not be checked because the identity provider's keys could not be fetched.",
     { id: 'Unavailable', headers: retryAfter },
   ),
-  providerUnavailable: errorResponse(
-    "`unavailable`: a JWT could not be checked because the identity provider's keys could not be fetched.",
-    { id: 'IdentityProviderUnavailable', headers: retryAfter },
+  dependencyUnavailable: errorResponse(
+    '`unavailable`: Postgres is out of reach (restarting, or the network to it is down), or a JWT could not be ' +
+      "checked because the identity provider's keys could not be fetched. Send the same request again after " +
+      '`Retry-After` (a start with the same `requestId` attaches to the turn it may have begun).',
+    { id: 'DependencyUnavailable', headers: retryAfter },
   ),
   internal: errorResponse('`internal`: an unexpected error (details are only logged).', { id: 'Internal' }),
 } as const;
@@ -66,6 +68,6 @@ export const bodyErrors = {
 /** The error responses every authenticated route can give; list them first, so a route's own can replace them. */
 export const authErrors = {
   '401': errors.unauthorized,
-  '503': errors.providerUnavailable,
+  '503': errors.dependencyUnavailable,
   '500': errors.internal,
 } as const;
