@@ -17,6 +17,8 @@ const TAIL_EVENTS = 16;
 /** The activities of a turn that run on a worker for long and heartbeat: the LLM stream and the tool calls. */
 const HEARTBEATING_ACTIVITIES = new Set(['turnflow.streamCompletion', 'turnflow.executeTool']);
 const STARTED = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
+/** How soon a lost worker's activity is retried, whatever its retry policy's interval (`nextRetryDelay`). */
+const LOST_RETRY_DELAY_MS = 50;
 /** Heartbeat timeout of both activity types (`workflows/chat-turn.ts`), when the server does not report it. */
 const DEFAULT_HEARTBEAT_TIMEOUT_MS = 3_000;
 
@@ -50,10 +52,10 @@ export interface ReapedActivity {
 }
 
 /**
- * Fails every activity of a running turn that the lost worker had started, so Temporal retries it after its retry
- * interval instead of waiting for its heartbeat timeout. Each is failed by id with a retryable {@link WORKER_LOST}
- * `ApplicationFailure`: for the turn it is the same as the heartbeat timeout it pre-empts (an attempt spent, the
- * retry policy applies, nothing recorded against the LLM hop's provider-failure budget, since no activity code runs).
+ * Fails every activity of a running turn that the lost worker had started, so Temporal retries it at once (the
+ * failure's `nextRetryDelay`, whatever the activity's retry interval) instead of waiting for its heartbeat timeout.
+ * Each is failed by id with a retryable {@link WORKER_LOST} `ApplicationFailure`: for the turn it is the same as the
+ * heartbeat timeout it pre-empts (an attempt spent, the retry policy's attempts apply, nothing recorded against the LLM hop's provider-failure budget, since no activity code runs).
  * An activity heard from less than {@link ReapOptions.minSilenceMs} ago is described again once that has passed.
  *
  * Every running turn and conversation whose last workflow task the lost worker completed has its sticky queue reset
@@ -129,8 +131,15 @@ async function failLost(
   try {
     await opts.client.activity.fail(
       { workflowId: execution.workflowId, runId: execution.runId, activityId },
-      // The message may reach the model (a tool call whose retries ran out): no host names in it.
-      ApplicationFailure.retryable('the worker running this activity was lost', WORKER_LOST, { worker: opts.lost }),
+      // The message may reach the model (a tool call whose retries ran out): no host names in it. Retried at once,
+      // not after the activity's backoff: the call did not fail, its worker went away (a tool's 1 s first interval
+      // was most of what a lost tool call still waited).
+      ApplicationFailure.create({
+        message: 'the worker running this activity was lost',
+        type: WORKER_LOST,
+        details: [{ worker: opts.lost }],
+        nextRetryDelay: LOST_RETRY_DELAY_MS,
+      }),
     );
   } catch (err: unknown) {
     opts.logger.info({ ...where, err: err instanceof Error ? err.message : String(err) }, 'lost worker: fail refused');
