@@ -12,7 +12,7 @@ export function turnflowSystem(stack: BenchStack): System & { close(): Promise<v
   const sent = new Map<string, { sentAt: number; answeredAt?: number }>();
   const probe: WorkflowClientInterceptor = {
     // A turn started directly (TURNFLOW_DIRECT_START=true) makes a plain start instead, marked by its turn id.
-    async start(input, next) {
+    async startWithDetails(input, next) {
       const mark: { sentAt: number; answeredAt?: number } = { sentAt: now() };
       sent.set(input.options.workflowId, mark);
       try {

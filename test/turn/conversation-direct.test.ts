@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { Client, type WorkflowClientInterceptor } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { createTurnWorker } from '../../worker/create-worker';
 import {
   claimOrderedTurn,
   listConversationTurns,
@@ -8,7 +11,7 @@ import {
 } from '../../client';
 import { turnIdFor, type DoubleTextingPolicy } from '../../common';
 import { spawnWorkerProcess, uniqueId, type WorkerProcess } from '../support';
-import { TEST_MODEL, turnHarness, type TurnHarness } from './harness';
+import { TEST_MODEL, turnHarness, workflowBundle, type TurnHarness } from './harness';
 import {
   answerByMessage,
   answerTo,
@@ -222,6 +225,40 @@ describe('direct start of an idle conversation’s turn', function () {
       assert.equal((await storedTurn(h, first.turnId))?.content, answerTo('m2'));
       assert.equal((await storedTurn(h, second.requestTurnId))?.status, 'steered');
     });
+  });
+
+  it('eager: a direct start whose client shares a worker’s connection runs the turn’s first task in that process', async () => {
+    answerByMessage(h);
+    const connection = await NativeConnection.connect({ address: h.env.temporal.address });
+    try {
+      const worker = await createTurnWorker({
+        connection,
+        taskQueue: h.taskQueue,
+        deps: h.deps(),
+        workflowBundle: await workflowBundle(),
+      });
+      const eagerly: boolean[] = [];
+      const probe: WorkflowClientInterceptor = {
+        async startWithDetails(input, next) {
+          const output = await next(input);
+          eagerly.push(output.eagerlyStarted);
+          return output;
+        },
+      };
+      const client = new Client({ connection, interceptors: { workflow: [probe] } });
+      await worker.runUntil(async () => {
+        const started = await startOrderedTurn(
+          { temporal: client, pool: h.env.pool },
+          { conversationId: h.conversationId, requestId: uniqueId('req'), message: 'm1' },
+          { taskQueue: h.taskQueue, directStart: true, eagerStart: true },
+        );
+        assert.equal(started.state, 'running');
+        assert.equal((await waitForFinished(h, started.turnId)).content, answerTo('m1'));
+      });
+      assert.deepEqual(eagerly, [true], 'the server handed the first workflow task to the starting process');
+    } finally {
+      await connection.close();
+    }
   });
 
   describe('under a worker crash', () => {
