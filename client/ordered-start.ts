@@ -6,6 +6,7 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
+import type pg from 'pg';
 import { z } from 'zod';
 import {
   conversationWorkflowIdFor,
@@ -147,7 +148,9 @@ export async function startOrderedTurn(
   const claim = await claimOrderedTurn(
     deps.pool,
     { tenantId, conversationId, requestId, turnId, message },
-    opts.directStart === true ? { ...input } : null,
+    // The policy rides along for the conversation's listing (client/ordered-start.ts `listConversationTurns`); the
+    // workflow's input is read back through `ChatTurnInput`, which drops it.
+    opts.directStart === true ? { ...input, policy: doubleTexting ?? opts.defaultPolicy ?? 'enqueue' } : null,
   ).catch((err: unknown) => {
     if (err instanceof ConversationDeletingError) throw new TurnConflictError('deleting', null, { cause: err });
     throw err;
@@ -291,19 +294,43 @@ function refusalOf(err: unknown): ApplicationFailure | undefined {
     : undefined;
 }
 
-/** What the conversation holds now; empty for a conversation whose workflow never started. */
+/**
+ * What the conversation holds now; empty for a conversation whose workflow never started. With `pool`, a turn started
+ * directly that the conversation has not adopted yet (no later message came while it ran) is listed as running.
+ */
 export async function listConversationTurns(
   temporal: Client,
   tenantId: string,
   conversationId: string,
+  pool?: Pick<pg.Pool, 'query'>,
 ): Promise<ConversationTurns> {
   const handle = temporal.workflow.getHandle<typeof conversation>(conversationWorkflowIdFor(tenantId, conversationId));
+  let turns: ConversationTurns;
   try {
-    return await handle.query(conversationTurns);
+    turns = await handle.query(conversationTurns);
   } catch (err: unknown) {
-    if (err instanceof WorkflowNotFoundError) return { running: null, queued: [], steering: [] };
-    throw err;
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+    turns = { running: null, queued: [], steering: [] };
   }
+  if (turns.running !== null || !pool) return turns;
+  const { rows } = await pool.query<{ id: string; request_id: string; policy: string | null; created_at: Date }>(
+    `SELECT id, request_id, direct_input->>'policy' AS policy, created_at FROM turns
+     WHERE tenant_id = $1 AND conversation_id = $2 AND status IN ('queued', 'running') AND direct_input IS NOT NULL
+     LIMIT 1`,
+    [tenantId, conversationId],
+  );
+  const direct = rows[0];
+  if (!direct) return turns;
+  const policy = DoubleTextingPolicy.safeParse(direct.policy);
+  return {
+    ...turns,
+    running: {
+      turnId: direct.id,
+      requestId: direct.request_id,
+      policy: policy.success ? policy.data : 'enqueue',
+      acceptedAt: direct.created_at.toISOString(),
+    },
+  };
 }
 
 /**

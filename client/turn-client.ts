@@ -151,7 +151,7 @@ export class TurnClient {
 
   /** The conversation's running turn and its queued ones, in the order they will run. */
   turns(tenantId: string, conversationId: string): Promise<ConversationTurns> {
-    return listConversationTurns(this.opts.temporal, tenantId, conversationId);
+    return listConversationTurns(this.opts.temporal, tenantId, conversationId, this.opts.pool);
   }
 
   /**

@@ -29,6 +29,15 @@ describe('gateway: direct start of an idle conversation’s turn (TURNFLOW_DIREC
       );
       assert.deepEqual(rows, [{ direct: true }]);
       await g.h.llm.gateReached('never');
+      // Alone, the direct turn is not in any conversation workflow: the listing finds it in Postgres.
+      const alone = (await (await g.request(`/v1/conversations/${g.h.conversationId}/turns`)).json()) as {
+        running: { turnId: string; requestId: string; policy: string } | null;
+        queued: unknown[];
+      };
+      assert.deepEqual(
+        [alone.running?.turnId, alone.running?.requestId, alone.running?.policy, alone.queued],
+        [firstId, 'r1', 'enqueue', []],
+      );
 
       const second = await g.postTurn({ requestId: 'r2', message: 'second', doubleTexting: 'enqueue' });
       assert.equal(second.status, 200);
