@@ -1,6 +1,13 @@
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
-import { PersistenceOptions, publicFailureMessage, type TurnEventBody } from '../common';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
+import {
+  ChatTurnInput,
+  PersistenceOptions,
+  publicFailureMessage,
+  turnStartAttributes,
+  type TurnEventBody,
+} from '../common';
 import type { ActivityDeps } from './deps';
 import { storageStep } from './repo/storage-failure';
 import { inTransaction } from './repo/turns';
@@ -29,6 +36,14 @@ export interface StoreSteersInput {
    */
   steers: { turnId: string; message?: string | undefined }[];
 }
+
+/** Input of `awaitDirectTurn`. */
+export interface AwaitDirectTurnInput {
+  turnId: string;
+}
+
+/** How often `awaitDirectTurn` heartbeats while it waits (the SDK sends at most one per 80 % of the timeout). */
+const AWAIT_HEARTBEAT_MS = 2_000;
 
 const DEFAULT_PERSISTENCE = PersistenceOptions.parse({});
 
@@ -109,6 +124,64 @@ export function createConversationActivities(deps: ActivityDeps) {
     }
   }
 
+  /**
+   * Resolves when a turn started directly (not by its conversation) has closed, whichever way it ended. A turn whose
+   * workflow does not exist (its caller died between its claim and its start) is started here, from the start input
+   * stored with its claim (the same workflow id: whichever start comes first runs it, the other attaches); a turn
+   * with no stored row, or one already ended, is over. Heartbeats while it waits: a lost worker is noticed and the
+   * wait resumes elsewhere.
+   */
+  async function awaitDirectTurn(input: AwaitDirectTurnInput): Promise<void> {
+    const ctx = Context.current();
+    const { client } = ctx;
+    const beat = setInterval(() => ctx.heartbeat(), AWAIT_HEARTBEAT_MS);
+    try {
+      for (;;) {
+        try {
+          await client.withAbortSignal(ctx.cancellationSignal, () => client.workflow.getHandle(input.turnId).result());
+          return;
+        } catch (err: unknown) {
+          if (err instanceof WorkflowFailedError) return; // failed, cancelled, terminated or timed out: ended
+          if (!(err instanceof WorkflowNotFoundError) || ctx.cancellationSignal.aborted) throw err;
+        }
+        if (!(await startStoredDirectTurn(input.turnId, ctx.info.taskQueue))) return;
+      }
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
+  /** Starts a direct turn from its stored input; false when there is nothing to start (no row, or it ended). */
+  async function startStoredDirectTurn(turnId: string, taskQueue: string): Promise<boolean> {
+    const { rows } = await storageStep(() =>
+      deps.pool.query<{ status: string; direct_input: unknown }>(
+        `SELECT status, direct_input FROM turns WHERE id = $1`,
+        [turnId],
+      ),
+    );
+    const row = rows[0];
+    if (!row || row.direct_input === null || (row.status !== 'queued' && row.status !== 'running')) return false;
+    const parsed = ChatTurnInput.safeParse(row.direct_input);
+    if (!parsed.success || parsed.data.turnId !== turnId) {
+      throw ApplicationFailure.nonRetryable(`turn ${turnId} has no valid stored start input`, 'turn.invalid_input');
+    }
+    deps.logger.warn({ turnId }, 'a direct turn was never started (its caller was lost): starting it');
+    try {
+      await Context.current().client.workflow.start('chatTurn', {
+        workflowId: turnId,
+        taskQueue,
+        args: [parsed.data],
+        workflowIdConflictPolicy: 'FAIL',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        typedSearchAttributes: turnStartAttributes(parsed.data),
+        staticSummary: `turn · direct · ${parsed.data.tenantId} · ${parsed.data.conversationId}`,
+      });
+    } catch (err: unknown) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+    return true;
+  }
+
   async function writeOnce(turnId: string, key: string, body: Exclude<TurnEventBody, { type: 'text' }>) {
     // A turn deleted with its conversation (its start reached the conversation late) has no stream to write to: its
     // conversation must not wait on it.
@@ -130,5 +203,5 @@ export function createConversationActivities(deps: ActivityDeps) {
     }
   }
 
-  return { announceQueued, dropQueuedTurn, storeSteers };
+  return { announceQueued, dropQueuedTurn, storeSteers, awaitDirectTurn };
 }

@@ -22,7 +22,12 @@ export type {
 } from './approval-activities';
 export { DEFAULT_APPROVAL_TIMEOUT_MS, deniedToolResult } from './approval-activities';
 export type { PrepareTurnInput, PrepareTurnResult, CompleteTurnInput, FailTurnInput } from './turn-activities';
-export type { AnnounceQueuedInput, DropQueuedTurnInput, StoreSteersInput } from './conversation-activities';
+export type {
+  AnnounceQueuedInput,
+  AwaitDirectTurnInput,
+  DropQueuedTurnInput,
+  StoreSteersInput,
+} from './conversation-activities';
 
 /**
  * Prefix of every activity type turnflow registers. On a worker shared with a team's own activities, the SDK merges

@@ -1,3 +1,5 @@
+import type { temporal as proto } from '@temporalio/proto';
+import { WorkflowNotFoundError } from '@temporalio/common';
 import { conversationWorkflowIdFor } from '../common';
 import { countActions, conversationStart, turnStart, type ActionCount } from './histories';
 import type { BenchStack } from './stack';
@@ -14,7 +16,7 @@ async function phasesOf(stack: BenchStack, record: TurnRecord): Promise<Partial<
   const turnId = record.workflowId!;
   const convId = conversationWorkflowIdFor(TENANT, record.key);
   const [convHistory, turnHistory] = await Promise.all([
-    stack.temporal.workflow.getHandle(convId).fetchHistory(),
+    historyOrEmpty(stack, convId),
     stack.temporal.workflow.getHandle(turnId).fetchHistory(),
   ]);
   const conv = conversationStart(convHistory, turnId);
@@ -42,6 +44,17 @@ async function phasesOf(stack: BenchStack, record: TurnRecord): Promise<Partial<
   return out;
 }
 
+/** A workflow's history; empty when it never ran (a turn started directly has no conversation workflow). */
+async function historyOrEmpty(stack: BenchStack, workflowId: string): Promise<proto.api.history.v1.IHistory> {
+  try {
+    return await stack.temporal.workflow.getHandle(workflowId).fetchHistory();
+  } catch (err: unknown) {
+    // fetchHistory passes the server's NOT_FOUND (gRPC code 5) through as it is.
+    if (err instanceof WorkflowNotFoundError || (err as { code?: unknown }).code === 5) return { events: [] };
+    throw err;
+  }
+}
+
 /** `start_path_ms` of one system: the p50 of each phase over `records`. */
 export async function startPathRow(stack: BenchStack, records: readonly TurnRecord[]): Promise<StartPathRow> {
   const samples = await Promise.all(records.map((r) => phasesOf(stack, r)));
@@ -58,7 +71,7 @@ async function actionsOfTurn(stack: BenchStack, record: TurnRecord): Promise<Act
   const turnHandle = stack.temporal.workflow.getHandle(record.workflowId!);
   await turnHandle.result();
   const [conv, turn] = await Promise.all([
-    stack.temporal.workflow.getHandle(conversationWorkflowIdFor(TENANT, record.key)).fetchHistory(),
+    historyOrEmpty(stack, conversationWorkflowIdFor(TENANT, record.key)),
     turnHandle.fetchHistory(),
   ]);
   const a = countActions(conv);

@@ -115,6 +115,56 @@ export async function claimQueuedTurn(db: Db, claim: TurnClaim): Promise<QueuedC
   return settleClaim(rows, claim);
 }
 
+/** A turn claimed for the ordered start, and whether it starts directly. */
+export interface OrderedClaim extends QueuedClaim {
+  /**
+   * The turn starts directly (a plain workflow start, not through its conversation's workflow): the claim found the
+   * conversation with no turn queued or running and stored `directInput` with it. Also true for a retry of such a
+   * request, which starts it again (idempotently) in case the first start never reached Temporal.
+   */
+  direct: boolean;
+  /** The conversation's direct turn still queued or running, which a turn going through the conversation follows. */
+  adopt: string | null;
+}
+
+/**
+ * Like {@link claimQueuedTurn}, and decides in the same call (the database function `claim_ordered_turn`, under the
+ * conversation row's lock) whether the turn starts directly: only with `directInput` given, for a new request, in a
+ * conversation with no turn queued or running. Two racing claims of an idle conversation never both go direct.
+ * @throws TurnOwnershipError when the turn id is already stored under another tenant.
+ * @throws ConversationDeletingError while the conversation is being deleted.
+ */
+export async function claimOrderedTurn(
+  db: Db,
+  claim: TurnClaim,
+  directInput: Record<string, unknown> | null,
+): Promise<OrderedClaim> {
+  const { rows } = await db.query<{
+    o_open: boolean;
+    o_id: string | null;
+    o_tenant_id: string | null;
+    o_status: QueuedClaim['status'] | null;
+    o_steered_into: string | null;
+    o_direct: boolean;
+    o_adopt: string | null;
+  }>(`SELECT * FROM claim_ordered_turn($1, $2, $3, $4, $5, $6::jsonb)`, [
+    ...claimParams(claim),
+    directInput && JSON.stringify(directInput),
+  ]);
+  const settled = settleClaim(
+    rows.map((r) => ({
+      open: r.o_open,
+      id: r.o_id,
+      tenant_id: r.o_tenant_id,
+      status: r.o_status,
+      steered_into: r.o_steered_into,
+    })),
+    claim,
+  );
+  const own = rows.find((r) => r.o_id === settled.turnId);
+  return { ...settled, direct: own?.o_direct === true, adopt: rows[0]?.o_adopt ?? null };
+}
+
 /**
  * Forgets a claimed turn its conversation refused (policy `reject`): it never ran and stored nothing, so the
  * request may be sent again later. Only a turn still `queued` and without messages is removed.

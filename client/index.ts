@@ -39,6 +39,8 @@ export {
 export {
   claimTurn,
   claimQueuedTurn,
+  claimOrderedTurn,
+  type OrderedClaim,
   releaseQueuedClaim,
   tenantSeesConversation,
   tenantSeesTurn,

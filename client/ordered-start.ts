@@ -1,10 +1,12 @@
 import {
   WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
   WorkflowUpdateFailedError,
   type Client,
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
+import type pg from 'pg';
 import { z } from 'zod';
 import {
   conversationWorkflowIdFor,
@@ -14,6 +16,7 @@ import {
   TASK_QUEUE,
   searchAttributeKeys as keys,
   turnIdFor,
+  turnStartAttributes,
   type ChatTurnInput,
 } from '../common';
 import {
@@ -26,7 +29,7 @@ import {
   type ConversationTurns,
   type SubmitTurnResult,
 } from '../workflows';
-import { claimQueuedTurn, releaseQueuedClaim } from './access';
+import { claimOrderedTurn, releaseQueuedClaim } from './access';
 import { checkDailyBudget } from './budget';
 import { ConversationDeletingError, ConversationStuckError, TurnStartTimeoutError } from './errors';
 import { InvalidTurnRequestError, type StartTurnDeps } from './start-turn';
@@ -89,6 +92,21 @@ export interface OrderedStartOptions {
    * gives up with {@link TurnStartTimeoutError}. @default DEFAULT_START_TIMEOUT_MS (10 s)
    */
   startTimeoutMs?: number;
+  /**
+   * Start an idle conversation's turn directly: when the claim finds nothing queued or running in the conversation,
+   * the turn's `chatTurn` workflow is started with a plain start instead of through the conversation's workflow (one
+   * Temporal crossing instead of three). A later message goes through the conversation, which adopts the running
+   * direct turn and starts nothing before it ends. A direct start answers once Temporal has stored the workflow: it
+   * does not wait for a worker, so it never throws `TurnStartTimeoutError` or `ConversationStuckError`.
+   * @default false
+   */
+  directStart?: boolean;
+  /**
+   * Ask for eager execution of a direct start (`requestEagerStart`): with a worker of `taskQueue` on the same
+   * `NativeConnection` in this process, the turn's first workflow task runs here without a trip through matching.
+   * @default false
+   */
+  eagerStart?: boolean;
 }
 
 /**
@@ -124,17 +142,33 @@ export async function startOrderedTurn(
   if (problem !== undefined) throw new InvalidTurnRequestError(problem);
   await checkDailyBudget(deps.pool, deps.dailyTokens, tenantId, turnIdFor(tenantId, conversationId, requestId));
 
-  const claim = await claimQueuedTurn(deps.pool, {
-    tenantId,
-    conversationId,
-    requestId,
-    turnId: turnIdFor(tenantId, conversationId, requestId),
-    message,
-  }).catch((err: unknown) => {
+  const turnId = turnIdFor(tenantId, conversationId, requestId);
+  // Ids, names and numbers only: the message is stored with the turn row, never sent to Temporal.
+  const input: ChatTurnInput = { ...turn, turnId };
+  const claim = await claimOrderedTurn(
+    deps.pool,
+    { tenantId, conversationId, requestId, turnId, message },
+    // The policy rides along for the conversation's listing (client/ordered-start.ts `listConversationTurns`); the
+    // workflow's input is read back through `ChatTurnInput`, which drops it.
+    opts.directStart === true ? { ...input, policy: doubleTexting ?? opts.defaultPolicy ?? 'enqueue' } : null,
+  ).catch((err: unknown) => {
     if (err instanceof ConversationDeletingError) throw new TurnConflictError('deleting', null, { cause: err });
     throw err;
   });
-  const handleOf = (turnId: string) => deps.temporal.workflow.getHandle<typeof chatTurn>(turnId);
+  const handleOf = (id: string) => deps.temporal.workflow.getHandle<typeof chatTurn>(id);
+  if (claim.direct && (claim.status === 'queued' || claim.status === 'running')) {
+    // Postgres chose this turn to start directly (or did so for this request before: the start is idempotent).
+    const attached = await startDirect(deps.temporal, { ...input, turnId: claim.turnId }, taskQueue, opts);
+    return {
+      turnId: claim.turnId,
+      requestTurnId: claim.turnId,
+      attached: attached || claim.status !== 'queued',
+      state: 'running',
+      position: 0,
+      runningTurnId: null,
+      handle: handleOf(claim.turnId),
+    };
+  }
   if (claim.status !== 'queued') {
     // Accepted before and past the queue: attach to what it became.
     const turnId = claim.status === 'steered' && claim.steeredInto ? claim.steeredInto : claim.turnId;
@@ -149,8 +183,6 @@ export async function startOrderedTurn(
     };
   }
 
-  // Ids, names and numbers only: the message is stored with the turn row, never sent to Temporal.
-  const input: ChatTurnInput = { ...turn, turnId: claim.turnId };
   const workflowId = conversationWorkflowIdFor(tenantId, conversationId);
   const start = new WithStartWorkflowOperation<typeof conversation>('conversation', {
     workflowId,
@@ -171,7 +203,13 @@ export async function startOrderedTurn(
   try {
     accepted = await deps.temporal.withAbortSignal(deadline.signal, () =>
       deps.temporal.workflow.executeUpdateWithStart(submitTurn, {
-        args: [{ turn: input, policy: doubleTexting ?? opts.defaultPolicy ?? 'enqueue' }],
+        args: [
+          {
+            turn: { ...input, turnId: claim.turnId },
+            policy: doubleTexting ?? opts.defaultPolicy ?? 'enqueue',
+            ...(claim.adopt !== null ? { after: claim.adopt } : {}),
+          },
+        ],
         updateId: requestId,
         startWorkflowOperation: start,
       }),
@@ -198,6 +236,34 @@ export async function startOrderedTurn(
     clearTimeout(timer);
   }
   return { ...accepted, attached: false, handle: handleOf(accepted.turnId) };
+}
+
+/**
+ * The plain start of a direct turn (its workflow id is its turn id: a second start of one request is refused, and
+ * attaches). True when it had been started before.
+ */
+async function startDirect(
+  temporal: Client,
+  input: ChatTurnInput,
+  taskQueue: string,
+  opts: OrderedStartOptions,
+): Promise<boolean> {
+  try {
+    await temporal.workflow.start<typeof chatTurn>('chatTurn', {
+      workflowId: input.turnId,
+      taskQueue,
+      args: [input],
+      workflowIdConflictPolicy: 'FAIL',
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      typedSearchAttributes: turnStartAttributes(input),
+      staticSummary: `turn · direct · ${input.tenantId} · ${input.conversationId}`,
+      ...(opts.eagerStart === true ? { requestEagerStart: true } : {}),
+    });
+    return false;
+  } catch (err: unknown) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return true;
+    throw err;
+  }
 }
 
 /** How long a failed start spends finding out whether the conversation is stuck. */
@@ -228,19 +294,43 @@ function refusalOf(err: unknown): ApplicationFailure | undefined {
     : undefined;
 }
 
-/** What the conversation holds now; empty for a conversation whose workflow never started. */
+/**
+ * What the conversation holds now; empty for a conversation whose workflow never started. With `pool`, a turn started
+ * directly that the conversation has not adopted yet (no later message came while it ran) is listed as running.
+ */
 export async function listConversationTurns(
   temporal: Client,
   tenantId: string,
   conversationId: string,
+  pool?: Pick<pg.Pool, 'query'>,
 ): Promise<ConversationTurns> {
   const handle = temporal.workflow.getHandle<typeof conversation>(conversationWorkflowIdFor(tenantId, conversationId));
+  let turns: ConversationTurns;
   try {
-    return await handle.query(conversationTurns);
+    turns = await handle.query(conversationTurns);
   } catch (err: unknown) {
-    if (err instanceof WorkflowNotFoundError) return { running: null, queued: [], steering: [] };
-    throw err;
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+    turns = { running: null, queued: [], steering: [] };
   }
+  if (turns.running !== null || !pool) return turns;
+  const { rows } = await pool.query<{ id: string; request_id: string; policy: string | null; created_at: Date }>(
+    `SELECT id, request_id, direct_input->>'policy' AS policy, created_at FROM turns
+     WHERE tenant_id = $1 AND conversation_id = $2 AND status IN ('queued', 'running') AND direct_input IS NOT NULL
+     LIMIT 1`,
+    [tenantId, conversationId],
+  );
+  const direct = rows[0];
+  if (!direct) return turns;
+  const policy = DoubleTextingPolicy.safeParse(direct.policy);
+  return {
+    ...turns,
+    running: {
+      turnId: direct.id,
+      requestId: direct.request_id,
+      policy: policy.success ? policy.data : 'enqueue',
+      acceptedAt: direct.created_at.toISOString(),
+    },
+  };
 }
 
 /**

@@ -52,6 +52,16 @@ export interface TurnClientOptions {
    * the tenant's tokens of the UTC day reach its budget throws `BudgetExhaustedError`. @default none
    */
   dailyTokens?: DailyTokenBudgets;
+  /**
+   * Start an idle conversation's turn directly, without its conversation's workflow (see
+   * `OrderedStartOptions.directStart`: such a start does not wait for a worker). @default false
+   */
+  directStart?: boolean;
+  /**
+   * Ask for eager execution of direct starts: worth it when a worker of `taskQueue` shares this client's
+   * `NativeConnection` in this process (its first workflow task then runs here). @default false
+   */
+  eagerStart?: boolean;
 }
 
 /** Thrown by {@link TurnClient.result} for a turn cancelled while it waited: it never ran, so it has no answer. */
@@ -111,6 +121,8 @@ export class TurnClient {
         ...(this.opts.conversationIdleMs !== undefined
           ? { conversation: { idleMs: this.opts.conversationIdleMs } }
           : {}),
+        ...(this.opts.directStart !== undefined ? { directStart: this.opts.directStart } : {}),
+        ...(this.opts.eagerStart !== undefined ? { eagerStart: this.opts.eagerStart } : {}),
       },
     );
     return started;
@@ -139,7 +151,7 @@ export class TurnClient {
 
   /** The conversation's running turn and its queued ones, in the order they will run. */
   turns(tenantId: string, conversationId: string): Promise<ConversationTurns> {
-    return listConversationTurns(this.opts.temporal, tenantId, conversationId);
+    return listConversationTurns(this.opts.temporal, tenantId, conversationId, this.opts.pool);
   }
 
   /**

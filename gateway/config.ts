@@ -53,6 +53,15 @@ export const GatewayEnv = TemporalEnv.extend({
    * run (the history stays in Postgres). `90s`, `10m`, `1h` or milliseconds. @default 10m
    */
   TURNFLOW_CONVERSATION_IDLE: EnvDuration(1_000, 30 * 86_400_000).default(DEFAULT_CONVERSATION_IDLE_MS),
+  /**
+   * `true`: an idle conversation's turn starts directly, without its conversation's workflow (one Temporal crossing
+   * instead of three before the model is asked). Such a start does not wait for a worker, so it is answered 200
+   * without one (the turn runs when a worker polls) instead of 503. @default false
+   */
+  TURNFLOW_DIRECT_START: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
   /** A reader that takes no data for this long while the stream has some to send is disconnected; 0 = never. @default 30000 */
   GATEWAY_WRITE_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' }),

@@ -73,6 +73,7 @@ async function main(): Promise<void> {
       doubleTexting: config.TURNFLOW_DOUBLE_TEXTING,
       startTimeoutMs: config.GATEWAY_START_TIMEOUT_MS,
       conversationIdleMs: config.TURNFLOW_CONVERSATION_IDLE,
+      directStart: config.TURNFLOW_DIRECT_START,
       ...(config.TURNFLOW_TENANT_DAILY_TOKENS ? { dailyTokens: config.TURNFLOW_TENANT_DAILY_TOKENS } : {}),
     });
     const app = createGatewayApp({

@@ -21,7 +21,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities, PrepareTurnResult, TurnflowActivities } from '../activities';
 import type { ChatTurnInput, ChatTurnResult, TurnProgress } from '../common';
-import { checkTurnInput, searchAttributeKeys as keys, turnIdFor } from '../common/sandbox';
+import { checkTurnInput, conversationWorkflowIdFor, searchAttributeKeys as keys, turnIdFor } from '../common/sandbox';
 import { ApprovalBook, decideApproval, supersedeApprovals, type DecideApprovalInput } from './approvals';
 import { steerTurn, steersAccepted, type SteerTurnInput } from './conversation-signals';
 
@@ -377,13 +377,12 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
     const taken = steers.splice(0, steers.length);
     setCurrentDetails(`hop ${next} · taking ${taken.length} steered message(s)`);
     await storeSteers({ turnId: input.turnId, hop: next, steers: taken });
+    // A direct turn (started without its conversation, which adopted it later) tells the conversation's current run.
     const parent = workflowInfo().parent;
-    if (parent) {
-      await getExternalWorkflowHandle(parent.workflowId, parent.runId).signal(steersAccepted, {
-        intoTurnId: input.turnId,
-        turnIds: taken.map((s) => s.turnId),
-      });
-    }
+    const conversation = parent
+      ? getExternalWorkflowHandle(parent.workflowId, parent.runId)
+      : getExternalWorkflowHandle(conversationWorkflowIdFor(input.tenantId, input.conversationId));
+    await conversation.signal(steersAccepted, { intoTurnId: input.turnId, turnIds: taken.map((s) => s.turnId) });
   };
 
   try {

@@ -6,6 +6,7 @@ import {
   continueAsNew,
   defineQuery,
   defineUpdate,
+  getExternalWorkflowHandle,
   log,
   ParentClosePolicy,
   proxyActivities,
@@ -14,6 +15,7 @@ import {
   startChild,
   workflowInfo,
   type ChildWorkflowHandle,
+  type ExternalWorkflowHandle,
 } from '@temporalio/workflow';
 import type { TurnflowActivities } from '../activities';
 import type { ChatTurnInput, DoubleTextingPolicy } from '../common';
@@ -22,6 +24,7 @@ import {
   conversationWorkflowIdFor,
   DOUBLE_TEXTING_POLICIES,
   isExternalId,
+  parseTurnId,
   turnIdFor,
   turnStartAttributes,
 } from '../common/sandbox';
@@ -59,12 +62,23 @@ export interface QueuedTurn {
   policy: DoubleTextingPolicy;
   /** Epoch milliseconds (workflow time) when the conversation accepted it. */
   acceptedAt: number;
+  /**
+   * A turn started directly (not by this workflow) that a later request found queued or running: the conversation
+   * waits for its end (`awaitDirectTurn`) instead of starting it, and signals it like a turn of its own. Its `input`
+   * holds its ids only.
+   */
+  adopted?: true;
 }
 
 /** Input of {@link submitTurn}: a validated turn request and its double-texting policy. */
 export interface SubmitTurnInput {
   turn: ChatTurnInput;
   policy: DoubleTextingPolicy;
+  /**
+   * A turn of this conversation started directly that the caller's claim found still queued or running: it was
+   * accepted before this request, so it is adopted (if not known already) and runs out before anything after it.
+   */
+  after?: string;
 }
 
 /** Where a submitted turn stands. */
@@ -131,6 +145,16 @@ const { 'turnflow.announceQueued': announceQueued, 'turnflow.dropQueuedTurn': dr
     retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
   });
 
+/**
+ * Waits as long as the adopted turn runs (a turn may wait a day for a person's approval); heartbeats, so a lost worker
+ * is noticed and the wait resumes on another one, retried without end (the turn's own end is what ends it).
+ */
+const { 'turnflow.awaitDirectTurn': awaitDirectTurn } = proxyActivities<TurnflowActivities>({
+  startToCloseTimeout: '7 days',
+  heartbeatTimeout: '10 seconds',
+  retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
+});
+
 /** How long a conversation with nothing running or waiting keeps its workflow open. @default 10 minutes */
 export const DEFAULT_CONVERSATION_IDLE_MS = 10 * 60_000;
 
@@ -140,6 +164,8 @@ type Request = SubmitRequest | CancelRequest;
 interface SubmitRequest {
   kind: 'submit';
   turn: QueuedTurn;
+  /** {@link SubmitTurnInput.after}. */
+  after?: string;
   outcome?: SubmitTurnResult | ApplicationFailure;
 }
 
@@ -151,8 +177,8 @@ interface CancelRequest {
 }
 
 interface RunningTurn extends QueuedTurn {
-  /** Set once its child workflow has started. */
-  handle?: ChildWorkflowHandle<typeof chatTurn>;
+  /** Set once its child workflow has started (an adopted turn's: at once, by id). */
+  handle?: ChildWorkflowHandle<typeof chatTurn> | ExternalWorkflowHandle;
   /** The start resolved and the loop has not yet acted on it (interrupts, steers and cancels held for the child). */
   startResolved: boolean;
   /** The start failed for a reason other than "started before". */
@@ -250,8 +276,12 @@ export async function conversation(input: ConversationInput): Promise<void> {
 
   setHandler(
     submitTurn,
-    async ({ turn, policy }) => {
-      const request: SubmitRequest = { kind: 'submit', turn: { seq: 0, input: turn, policy, acceptedAt: 0 } };
+    async ({ turn, policy, after }) => {
+      const request: SubmitRequest = {
+        kind: 'submit',
+        turn: { seq: 0, input: turn, policy, acceptedAt: 0 },
+        ...(after !== undefined ? { after } : {}),
+      };
       inbox.push(request);
       wake();
       await condition(() => request.outcome !== undefined);
@@ -260,18 +290,23 @@ export async function conversation(input: ConversationInput): Promise<void> {
     },
     {
       validator: (raw: unknown) => {
-        const { turn, policy } = checkSubmitTurnInput(raw);
+        const { turn, policy, after } = checkSubmitTurnInput(raw);
+        const afterParts = after === undefined ? undefined : parseTurnId(after);
         if (
           turn.tenantId !== tenantId ||
           turn.conversationId !== conversationId ||
-          turn.turnId !== turnIdFor(tenantId, conversationId, turn.requestId)
+          turn.turnId !== turnIdFor(tenantId, conversationId, turn.requestId) ||
+          (after !== undefined &&
+            (afterParts?.tenantId !== tenantId ||
+              afterParts.conversationId !== conversationId ||
+              after === turn.turnId))
         ) {
           throw ApplicationFailure.nonRetryable('the turn belongs to another conversation', 'turn.invalid_input');
         }
         // A refusal here records nothing. The loop checks again (`refusal`): state seen here can be older than
         // what the same activation brings (a turn that ended beside this update is still running here).
         if (known(turn.turnId)) return;
-        const refused = refusal(policy);
+        const refused = refusal(policy, after);
         if (refused) throw refused;
       },
     },
@@ -349,8 +384,9 @@ export async function conversation(input: ConversationInput): Promise<void> {
   }
 
   /** Why the conversation would refuse a request with `policy` now, if it would. */
-  function refusal(policy: DoubleTextingPolicy): ApplicationFailure | undefined {
-    const ahead = busyWith();
+  function refusal(policy: DoubleTextingPolicy, after?: string): ApplicationFailure | undefined {
+    // A direct turn not known here is running as far as the caller's claim saw (one that ended is remembered).
+    const ahead = busyWith() ?? (after !== undefined && !known(after) ? after : null);
     if (policy === 'reject' && ahead !== null) {
       return ApplicationFailure.create({
         message: `turn ${ahead} of the conversation is running`,
@@ -430,11 +466,12 @@ export async function conversation(input: ConversationInput): Promise<void> {
       request.outcome = existing;
       return;
     }
-    const refused = refusal(request.turn.policy);
+    const refused = refusal(request.turn.policy, request.after);
     if (refused) {
       request.outcome = refused;
       return;
     }
+    if (request.after !== undefined) adopt(request.after);
     const turn: QueuedTurn = { ...request.turn, seq: ++accepted, acceptedAt: Date.now() };
     if (turn.policy === 'interrupt') {
       // Every turn accepted before it is stopped: the running one now, waiting ones as they start (at once).
@@ -452,6 +489,25 @@ export async function conversation(input: ConversationInput): Promise<void> {
     request.outcome = enqueue(turn);
     // An interrupt stops the running turn anyway (its waiting calls are denied `superseded` by that).
     if (running && turn.policy !== 'interrupt') supersedeRunning(running);
+  }
+
+  /**
+   * A turn started directly, accepted before the request that names it: it goes ahead of every turn waiting (none
+   * was waiting when it was started, as its claim saw), or runs now if nothing does.
+   */
+  function adopt(turnId: string): void {
+    if (known(turnId)) return;
+    const parts = parseTurnId(turnId)!;
+    const turn: QueuedTurn = {
+      seq: ++accepted,
+      // Its ids only: it is never started from here (its own start input is stored with its row).
+      input: { ...parts, turnId } as ChatTurnInput,
+      policy: 'enqueue',
+      acceptedAt: Date.now(),
+      adopted: true,
+    };
+    if (running === undefined && queue.length === 0 && !due()) start(turn);
+    else queue.unshift(turn);
   }
 
   /** A message queued behind the running turn: nobody is left to decide the turn's calls waiting for a person. */
@@ -547,6 +603,19 @@ export async function conversation(input: ConversationInput): Promise<void> {
     };
     running = turn;
     const turnId = next.input.turnId;
+    if (next.adopted) {
+      // Started already, directly: signalled by id, and its end awaited by an activity (it is not our child).
+      turn.handle = getExternalWorkflowHandle(turnId);
+      deliverToRunning(turn);
+      awaitDirectTurn({ turnId }).then(
+        () => ended(turn),
+        (err: unknown) => {
+          log.warn('could not follow a direct turn of the conversation to its end', { turnId, err: String(err) });
+          ended(turn);
+        },
+      );
+      return;
+    }
     const interrupted = next.seq <= interruptThrough;
     turn.interruptSent = interrupted;
     startChild(chatTurn, {
@@ -644,7 +713,9 @@ function checkIdentity(input: ConversationInput): { tenantId: string; conversati
 
 /** `raw` as a {@link SubmitTurnInput}; a refusal (`turn.invalid_input`) naming the problem otherwise. */
 function checkSubmitTurnInput(raw: unknown): SubmitTurnInput {
-  const { turn, policy } = (typeof raw === 'object' && raw !== null ? raw : {}) as Partial<Record<string, unknown>>;
+  const { turn, policy, after } = (typeof raw === 'object' && raw !== null ? raw : {}) as Partial<
+    Record<string, unknown>
+  >;
   const checked = checkTurnInput(turn);
   if ('problem' in checked)
     throw ApplicationFailure.nonRetryable(`invalid turn: ${checked.problem}`, 'turn.invalid_input');
@@ -654,7 +725,10 @@ function checkSubmitTurnInput(raw: unknown): SubmitTurnInput {
       'turn.invalid_input',
     );
   }
-  return { turn: checked.input, policy: policy as DoubleTextingPolicy };
+  if (after !== undefined && (typeof after !== 'string' || after.length < 1 || after.length > 600)) {
+    throw ApplicationFailure.nonRetryable('invalid turn: after must be a turn id', 'turn.invalid_input');
+  }
+  return { turn: checked.input, policy: policy as DoubleTextingPolicy, ...(after !== undefined ? { after } : {}) };
 }
 
 function isCancelConversationTurnInput(raw: unknown): raw is CancelConversationTurnInput {

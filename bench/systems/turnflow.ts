@@ -11,6 +11,16 @@ export function turnflowSystem(stack: BenchStack): System & { close(): Promise<v
   // When each update-with-start left this process and when its answer came back, by conversation workflow id.
   const sent = new Map<string, { sentAt: number; answeredAt?: number }>();
   const probe: WorkflowClientInterceptor = {
+    // A turn started directly (TURNFLOW_DIRECT_START=true) makes a plain start instead, marked by its turn id.
+    async startWithDetails(input, next) {
+      const mark: { sentAt: number; answeredAt?: number } = { sentAt: now() };
+      sent.set(input.options.workflowId, mark);
+      try {
+        return await next(input);
+      } finally {
+        mark.answeredAt = now();
+      }
+    },
     async startUpdateWithStart(input, next) {
       const mark: { sentAt: number; answeredAt?: number } = { sentAt: now() };
       sent.set(input.workflowStartOptions.workflowId, mark);
@@ -32,6 +42,7 @@ export function turnflowSystem(stack: BenchStack): System & { close(): Promise<v
     databaseUrl: stack.databaseUrl,
     taskQueue: TURNFLOW_QUEUE,
     startTimeoutMs: BENCH_START_TIMEOUT_MS,
+    directStart: process.env['TURNFLOW_DIRECT_START'] === 'true',
   });
   return {
     name: 'turnflow',
@@ -48,8 +59,9 @@ export function turnflowSystem(stack: BenchStack): System & { close(): Promise<v
           ...(opts.persistence ? { persistence: opts.persistence } : {}),
         });
         record.workflowId = turnId;
-        const mark = sent.get(conversationWorkflowIdFor(TENANT, key));
+        const mark = sent.get(conversationWorkflowIdFor(TENANT, key)) ?? sent.get(turnId);
         sent.delete(conversationWorkflowIdFor(TENANT, key));
+        sent.delete(turnId);
         if (mark) record.temporal = { sentAt: mark.sentAt, answeredAt: mark.answeredAt ?? NaN };
         for await (const event of turns.events(turnId)) {
           const at = now();

@@ -68,6 +68,8 @@ export async function gatewayHarness(
     metrics?: GatewayMetrics;
     /** A span per request, and the turns' workflows started in its trace (a Temporal client with the interceptor). */
     tracing?: Tracing;
+    /** `TURNFLOW_DIRECT_START`: an idle conversation's turn starts directly. */
+    directStart?: boolean;
   } = {},
 ): Promise<GatewayHarness> {
   const h = await turnHarness();
@@ -82,6 +84,7 @@ export async function gatewayHarness(
     taskQueue: h.taskQueue,
     ...(opts.startTimeoutMs !== undefined ? { startTimeoutMs: opts.startTimeoutMs } : {}),
     ...(opts.dailyTokens !== undefined ? { dailyTokens: DailyTokenBudgets.parse(opts.dailyTokens) } : {}),
+    ...(opts.directStart !== undefined ? { directStart: opts.directStart } : {}),
   });
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({

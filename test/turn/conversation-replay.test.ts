@@ -49,20 +49,23 @@ describe('conversation replay across random interleavings', function () {
     await h.close();
   });
 
-  for (const [seed, cache] of [
-    [1, 2],
-    [2, undefined],
+  for (const [seed, cache, direct] of [
+    [1, 2, false],
+    [2, undefined, false],
+    // Idle conversations' turns started directly, later messages adopting them (issue 17).
+    [3, 2, true],
   ] as const) {
     // A cache of two workflows evicts all the time: most tasks replay the full history first, as after a restart.
     const mode = cache === undefined ? 'the sticky cache' : `a workflow cache of ${cache} (most tasks replay in full)`;
-    it(`every history of ${CONVERSATIONS} random conversations replays, with ${mode}`, async () => {
+    const starts = direct ? ', idle conversations’ turns started directly' : '';
+    it(`every history of ${CONVERSATIONS} random conversations replays, with ${mode}${starts}`, async () => {
       const histories: { workflowId: string; history: History }[] = [];
       await h.withWorker(
         async () => {
           const runs = await Promise.all(
             Array.from({ length: CONVERSATIONS }, (_, c) =>
               // Said at once: a failure here makes runUntil shut the worker down, which can take long.
-              driveConversation(new Rng(seed, c)).catch((err: unknown) => {
+              driveConversation(new Rng(seed, c), direct).catch((err: unknown) => {
                 console.error(`conversation ${c} of seed ${seed} failed:`, err);
                 throw err;
               }),
@@ -84,6 +87,19 @@ describe('conversation replay across random interleavings', function () {
       assert.deepEqual(failedTasks, [], 'no workflow task failed while the conversations ran');
       const conversationRuns = histories.filter((x) => x.workflowId.startsWith('conversation/')).length;
       assert.ok(conversationRuns > CONVERSATIONS, `some conversations continued as new (${conversationRuns} runs)`);
+      if (direct) {
+        const turnIds = histories.filter((x) => x.workflowId.startsWith('turn/')).map((x) => x.workflowId);
+        const { rows } = await h.env.pool.query<{ direct: number; ordered: number }>(
+          `SELECT count(*) FILTER (WHERE direct_input IS NOT NULL)::int AS direct,
+                  count(*) FILTER (WHERE direct_input IS NULL)::int AS ordered
+           FROM turns WHERE id = ANY($1)`,
+          [turnIds],
+        );
+        assert.ok(
+          rows[0]!.direct > 0 && rows[0]!.ordered > 0,
+          `direct and ordered turns both ran: ${JSON.stringify(rows[0])}`,
+        );
+      }
 
       const failures: string[] = [];
       for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) {
@@ -99,7 +115,7 @@ describe('conversation replay across random interleavings', function () {
   }
 
   /** Sends random messages to a new conversation, cancels some, and waits until every turn of it has ended. */
-  async function driveConversation(rng: Rng): Promise<DrivenConversation> {
+  async function driveConversation(rng: Rng, direct: boolean): Promise<DrivenConversation> {
     const conversationId = uniqueId('replay');
     const started: OrderedStart[] = [];
     const count = rng.int(MESSAGES.min, MESSAGES.max);
@@ -120,6 +136,7 @@ describe('conversation replay across random interleavings', function () {
               taskQueue: h.taskQueue,
               startTimeoutMs: 60_000,
               conversation: { maxTurnsPerRun: 2, idleMs: rng.chance(0.3) ? 100 : 600_000 },
+              directStart: direct,
             },
           ),
         );
