@@ -14,6 +14,7 @@ import { spawnWorkerProcess, uniqueId, type WorkerProcess } from '../support';
 import { TEST_MODEL, turnHarness, workflowBundle, type TurnHarness } from './harness';
 import {
   answerByMessage,
+  assertSteeredAnswer,
   answerTo,
   orderedContext,
   requestsFor,
@@ -214,15 +215,7 @@ describe('direct start of an idle conversation’s turn', function () {
       assert.equal(second.state, 'steered');
       assert.equal(second.turnId, first.turnId);
       await waitForFinished(h, first.turnId);
-      const afterTools = h.llm.requests.filter((r) => r.body.messages.some((m) => m.role === 'tool'));
-      assert.equal(afterTools.length, 1);
-      assert.deepEqual(
-        seenMessages(afterTools[0]!)
-          .filter((m) => m.role === 'user')
-          .map((m) => m.content),
-        ['m1', 'm2'],
-      );
-      assert.equal((await storedTurn(h, first.turnId))?.content, answerTo('m2'));
+      await assertSteeredAnswer(h, first.turnId, 'm1', ['m2']);
       assert.equal((await storedTurn(h, second.requestTurnId))?.status, 'steered');
     });
   });

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import type { RecordedRequest, ScriptInput } from '../../scripted-llm';
 import { listConversationTurns, startOrderedTurn, type OrderedStart } from '../../client';
 import { TurnEvent, type DoubleTextingPolicy } from '../../common';
@@ -133,4 +134,20 @@ export function orderedContext(history: { user: string; answer: string }[], mess
     ]),
     { role: 'user', content: message },
   ];
+}
+
+/**
+ * Checks a turn that a steer joined: the model was asked once after the turn's tools, with the turn's user message and
+ * then `steers` (in order), and the turn's stored answer is the answer to the last of them.
+ */
+export async function assertSteeredAnswer(h: TurnHarness, turnId: string, first: string, steers: string[]) {
+  const afterTools = h.llm.requests.filter((r) => r.body.messages.some((m) => m.role === 'tool'));
+  assert.equal(afterTools.length, 1);
+  assert.deepEqual(
+    seenMessages(afterTools[0]!)
+      .filter((m) => m.role === 'user')
+      .map((m) => m.content),
+    [first, ...steers],
+  );
+  assert.equal((await storedTurn(h, turnId))?.content, answerTo(steers.at(-1) ?? first));
 }
