@@ -104,7 +104,9 @@ export async function turnHarness(): Promise<TurnHarness> {
           taskQueue,
           deps,
           workflowBundle: opts.workflowBundle ?? workflowBundleCode,
-          debugMode: IN_PROCESS_WORKFLOWS,
+          // A traced worker keeps its workflow thread: on the test's own thread the workflows' trace context meets
+          // the test process's own OpenTelemetry context manager (a CI run saw a span outside its turn's tree).
+          debugMode: IN_PROCESS_WORKFLOWS && !opts.tracing,
           ...(opts.tracing ? { tracing: opts.tracing } : {}),
           ...(opts.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: opts.maxCachedWorkflows }),
           ...(opts.mcpServers ? { mcpServers: opts.mcpServers } : {}),
