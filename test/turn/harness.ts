@@ -21,7 +21,7 @@ let bundle: Promise<WorkflowBundle> | undefined;
  * each of the hundreds of short-lived workers a run creates about a CPU-second to start (it loads the SDK and its
  * protobuf definitions again), which on this two-core machine was most of what `npm test` spent. The workflow code,
  * its sandbox and its determinism checks are the same; only the SDK's deadlock detection is off. Worker processes a
- * test spawns run as the product does.
+ * test spawns, and traced workers, run as the product does.
  */
 export const IN_PROCESS_WORKFLOWS = true;
 
