@@ -222,7 +222,10 @@ describe('conversations listed and deleted', function () {
           [Object.values(conv), turnIds],
         );
         assert.deepEqual(left.rows[0], { c: 0, t: 0 });
-        assert.equal(await usageRows(turnIds), usageBefore);
+        // Usage is billing, kept through the deletion; a streaming turn that the deletion stops still records the
+        // attempt it cut short (the provider billed it), so there can be more rows than before, never fewer.
+        const usageAfter = await usageRows(turnIds);
+        assert.ok(usageAfter >= usageBefore, `usage rows ${usageBefore} before the deletion, ${usageAfter} after`);
 
         // Nothing of it in Temporal: every workflow of it is gone.
         for (const workflowId of [
