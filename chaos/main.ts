@@ -89,6 +89,10 @@ function report(s: ChaosSummary): void {
     `chaos: completions the server refused because a signal or update arrived meanwhile (not failures): ` +
       `${s.racedCompletions.length}`,
   );
+  console.log(
+    `chaos: workflow tasks timed out (a worker killed while holding one): ` +
+      `conversation ${s.taskTimeouts.conversation}, turn ${s.taskTimeouts.turn}`,
+  );
   console.log(`chaos: eager activity dispatch ${s.eager ? 'on' : 'off'}`);
   console.log(`chaos: wall time ${Math.round(s.wallMs / 1000)} s`);
 }

@@ -71,6 +71,11 @@ export interface ChaosSummary extends Verdict {
    * (Temporal's own mechanism; no workflow code can stop a caller signalling at that moment). Counted, not failed.
    */
   racedCompletions: string[];
+  /**
+   * `WorkflowTaskTimedOut` events (start-to-close: a worker killed while it held the task), by workflow kind. Not
+   * failures: each held its workflow for the task timeout (3 s for a conversation, 10 s for a turn).
+   */
+  taskTimeouts: { conversation: number; turn: number };
   /** Whether the dev server dispatched activities eagerly. */
   eager: boolean;
   outages: string[];
@@ -229,7 +234,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     log(`chaos: all ${opts.turns} turns ended after ${Math.round((Date.now() - started) / 1000)} s; checking`);
 
     const verdict = await checkInvariants(pool, plans, outcomes);
-    const { taskFailures, racedCompletions, ...replay } = await replayHistories(temporal.address, bundlePath);
+    const { taskFailures, racedCompletions, taskTimeouts, ...replay } = await replayHistories(
+      temporal.address,
+      bundlePath,
+    );
     const killsByPhase = Object.fromEntries(KILL_PHASES.map((p) => [p, kills.filter((k) => k.phase === p).length]));
     return {
       ...verdict,
@@ -242,6 +250,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
       replay,
       taskFailures,
       racedCompletions,
+      taskTimeouts,
       eager,
       outages,
       wallMs: Date.now() - started,
@@ -436,18 +445,27 @@ const SERVER_REJECTIONS = new Set<number>([
 async function replayHistories(
   address: string,
   bundlePath: string,
-): Promise<{ histories: number; failures: string[]; taskFailures: string[]; racedCompletions: string[] }> {
+): Promise<{
+  histories: number;
+  failures: string[];
+  taskFailures: string[];
+  racedCompletions: string[];
+  taskTimeouts: { conversation: number; turn: number };
+}> {
   const connection = await Connection.connect({ address });
   try {
     const client = new Client({ connection });
     const histories: { workflowId: string; history: temporal.api.history.v1.IHistory }[] = [];
     const taskFailures: string[] = [];
     const racedCompletions: string[] = [];
+    const taskTimeouts = { conversation: 0, turn: 0 };
     for await (const execution of client.workflow.list()) {
       const { workflowId, runId } = execution;
       const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
       histories.push({ workflowId, history });
       for (const event of history.events ?? []) {
+        if (event.workflowTaskTimedOutEventAttributes)
+          taskTimeouts[execution.type === 'conversation' ? 'conversation' : 'turn']++;
         const failed = event.workflowTaskFailedEventAttributes;
         if (!failed) continue;
         const cause = temporal.api.enums.v1.WorkflowTaskFailedCause[failed.cause ?? 0] ?? String(failed.cause);
@@ -460,7 +478,7 @@ async function replayHistories(
     for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: bundlePath } }, histories)) {
       if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
     }
-    return { histories: histories.length, failures, taskFailures, racedCompletions };
+    return { histories: histories.length, failures, taskFailures, racedCompletions, taskTimeouts };
   } finally {
     await connection.close();
   }

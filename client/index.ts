@@ -4,6 +4,7 @@ export { TurnClient, TurnNeverRanError, type TurnClientOptions, type TurnOutcome
 export {
   startOrderedTurn,
   DEFAULT_START_TIMEOUT_MS,
+  CONVERSATION_TASK_TIMEOUT_MS,
   listConversationTurns,
   cancelInConversation,
   OrderedTurnRequest,

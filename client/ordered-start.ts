@@ -116,6 +116,16 @@ export interface OrderedStartOptions {
 export const DEFAULT_START_TIMEOUT_MS = 10_000;
 
 /**
+ * Workflow task timeout of a conversation's workflow (the server's default is 10 s). A worker killed while it holds
+ * one of the conversation's workflow tasks (a child turn's end, a new message's update) holds the whole conversation
+ * until the task times out: no queued turn starts, no new message is accepted. The conversation's tasks are small
+ * (a few commands, no local activities), so a short timeout costs nothing on a healthy worker and cuts that wait to
+ * 3 s. `chatTurn` keeps the default: its tasks store answers in local activities and can take seconds under load.
+ * Continue-as-new keeps it.
+ */
+export const CONVERSATION_TASK_TIMEOUT_MS = 3_000;
+
+/**
  * Starts a turn in its conversation's order: the one start function behind `TurnClient.start` and the gateway.
  * The conversation's workflow (`conversation/<tenant>/<conversationId>`) is reached by update-with-start with the
  * request id as update id, so a retried request attaches to its turn instead of queueing it twice; the turn is
@@ -189,6 +199,7 @@ export async function startOrderedTurn(
     taskQueue,
     args: [{ tenantId, conversationId, ...opts.conversation }],
     workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowTaskTimeout: CONVERSATION_TASK_TIMEOUT_MS,
     typedSearchAttributes: [
       { key: keys.TenantId, value: tenantId },
       { key: keys.ConversationId, value: conversationId },
