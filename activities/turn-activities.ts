@@ -20,6 +20,7 @@ import { storageStep } from './repo/storage-failure';
 import { turnUsage } from './repo/usage';
 import { ensureTurn, inTransaction, storedResult } from './repo/turns';
 import { compactTextEvents } from './stream/compact';
+import { storeHopRestatement } from './stream/restate';
 import { StreamWriter } from './stream/writer';
 import { UnknownToolsError, type ToolPolicy } from './tools';
 
@@ -47,6 +48,12 @@ export interface CompleteTurnInput {
   hops: number;
   /** Set when the hop limit stopped the loop: the seed's warning is appended to the answer. */
   hopLimit: number | null;
+  /**
+   * Set when a stop ended the turn while hop `hops`'s model attempt could not confirm it (its worker was lost):
+   * that attempt may have announced text it never stored. With the answer, a `reset` of the hop and the hop's
+   * stored text are stored as a new attempt of it, so every reader ends with the stored answer.
+   */
+  restateHop: boolean;
   persistence: PersistenceOptions;
 }
 
@@ -119,7 +126,8 @@ export function createTurnActivities(deps: ActivityDeps) {
       const hops = await hopMessages(db, input.turnId);
       const warning = input.hopLimit !== null ? HOP_LIMIT_SEPARATOR + hopLimitWarning(input.hopLimit) : '';
       // A hop cut short with no message stored (stopped while its worker was lost) keeps the text its reader saw.
-      const cutShort = hops.some((h) => h.hop === input.hops) ? '' : await announcedText(db, input.turnId, input.hops);
+      const cut = !hops.some((h) => h.hop === input.hops);
+      const cutShort = cut ? await announcedText(db, input.turnId, input.hops) : '';
       const content = hops.map((h) => h.content ?? '').join('') + cutShort + warning;
       // Every attempt the provider billed, retried ones included; a turn begun before usage was recorded per
       // attempt has only its hops' last attempts to go by.
@@ -137,6 +145,7 @@ export function createTurnActivities(deps: ActivityDeps) {
            ON CONFLICT (idem_key) DO NOTHING`,
           [input.turnId, messageKeys.final(input.turnId), content, input.finishReason, usage && JSON.stringify(usage)],
         );
+        if (cut && input.restateHop) await storeHopRestatement(db, input.turnId, input.hops, cutShort);
       }
       return { stored: await storedResult(db, input.turnId), ended: ended.rows[0] };
     });

@@ -225,10 +225,14 @@ export async function checkInvariants(pool: pg.Pool, plans: TurnPlan[], outcomes
     const final = row.final ?? '';
     const candidates = answers([plan, ...steers.map((s) => s.plan)]);
     if (interruptible && row.status === 'cancelled' && row.finish_reason === 'interrupted') {
-      if (outcome.terminal === 'done' && outcome.text === final && candidates.some((c) => c.startsWith(final))) {
-        verdict.interrupted += 1;
-      } else {
+      if (outcome.terminal !== 'done') {
+        problem(plan, id, `interrupted, but the client got ${outcome.terminal} ${outcome.errorType ?? ''}`, 'lost');
+      } else if (outcome.text !== final) {
+        problem(plan, id, `interrupted: ${differs(final, outcome.text)}`, 'mismatched');
+      } else if (!candidates.some((c) => c.startsWith(final))) {
         problem(plan, id, `interrupted with ${JSON.stringify(final.slice(0, 80))}: not a prefix`, 'mismatched');
+      } else {
+        verdict.interrupted += 1;
       }
       return;
     }
@@ -245,7 +249,9 @@ export async function checkInvariants(pool: pg.Pool, plans: TurnPlan[], outcomes
       problem(
         plan,
         id,
-        `answer differs: stored ${JSON.stringify(final.slice(0, 80))}, client ${JSON.stringify(outcome.text.slice(0, 80))}`,
+        candidates.includes(final)
+          ? `answer ${differs(final, outcome.text)}`
+          : `unexpected answer stored ${JSON.stringify(final.slice(0, 80))}`,
         'mismatched',
       );
       return;
@@ -288,6 +294,14 @@ export function answers(chain: readonly TurnPlan[], own = true): string[] {
     for (const tail of answers(rest, false)) out.push(prefix + tail);
   }
   return out;
+}
+
+/** Where what the client assembled parts from what was stored. */
+function differs(stored: string, client: string): string {
+  let at = 0;
+  while (at < stored.length && stored[at] === client[at]) at++;
+  const around = (text: string) => JSON.stringify(text.slice(Math.max(0, at - 20), at + 40));
+  return `the client assembled ${client.length} chars, ${stored.length} stored; from char ${at}: stored ${around(stored)}, client ${around(client)}`;
 }
 
 /** What a client that never saw its end last had: to tell a stream the gateway stalled from one it refused. */

@@ -430,7 +430,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
   }
 }
 
-const { WorkflowTaskFailedCause } = temporal.api.enums.v1;
+const { TimeoutType, WorkflowTaskFailedCause } = temporal.api.enums.v1;
 /** Causes under which the server, not workflow code, failed a workflow task (see `racedCompletions`). */
 const SERVER_REJECTIONS = new Set<number>([
   WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
@@ -464,7 +464,8 @@ async function replayHistories(
       const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
       histories.push({ workflowId, history });
       for (const event of history.events ?? []) {
-        if (event.workflowTaskTimedOutEventAttributes)
+        // Start-to-close only: a sticky queue's schedule-to-start timeout (2 s) is a worker too busy, not one lost.
+        if (event.workflowTaskTimedOutEventAttributes?.timeoutType === TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE)
           taskTimeouts[execution.type === 'conversation' ? 'conversation' : 'turn']++;
         const failed = event.workflowTaskFailedEventAttributes;
         if (!failed) continue;

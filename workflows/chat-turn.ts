@@ -211,6 +211,8 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
         finishReason: stored.finishReason,
         hops: stored.hops,
         hopLimit: stored.finishReason === 'tool_limit_reached' ? input.maxHops : null,
+        // Stored with the answer, in its transaction, when there was one to make.
+        restateHop: false,
         persistence: input.persistence,
       }),
     );
@@ -231,6 +233,7 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
   let finishReason: string | null = null;
   let hopLimit: number | null = null;
   let cancelled = progress.cancelRequested;
+  let restateHop = false;
   /** The tool round a stop cut short: each call's outcome, so none is left without a result. */
   let stoppedRound:
     { hop: number; outcomes: Map<string, ToolCallOutcome>; awaiting: Map<string, PendingApprovalOf> } | undefined;
@@ -401,6 +404,9 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
       throw err;
     }
     cancelled = true;
+    // A model attempt that never confirmed the stop may have announced text it never stored (deltas are stored in
+    // batches): the end restates the hop from what was stored, so its readers drop the rest.
+    restateHop = stopOutlived && err.activityType === 'turnflow.streamCompletion';
   }
   if (stoppedRound) {
     const round = stoppedRound;
@@ -436,7 +442,7 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
   }
   // Storing the answer is never cut short: not by a stop request, not by the workflow's own cancellation.
   const result = await CancellationScope.nonCancellable(() =>
-    finish(input, { hop, cancelled, finishReason, hopLimit }),
+    finish(input, { hop, cancelled, finishReason, hopLimit, restateHop }),
   );
   if (CancellationScope.current().consideredCancelled && !progress.cancelRequested) {
     // The workflow itself was cancelled (not "stop generating"): its answer is stored, and it ends as cancelled.
@@ -446,7 +452,13 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
 
   async function finish(
     turn: ChatTurnInput,
-    state: { hop: number; cancelled: boolean; finishReason: string | null; hopLimit: number | null },
+    state: {
+      hop: number;
+      cancelled: boolean;
+      finishReason: string | null;
+      hopLimit: number | null;
+      restateHop: boolean;
+    },
   ): Promise<ChatTurnResult> {
     progress.phase = 'completing';
     setCurrentDetails(`hop ${state.hop} · completing`);
@@ -456,6 +468,7 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
       finishReason: state.cancelled ? (interrupted ? 'interrupted' : 'cancelled') : state.finishReason,
       hops: state.hop,
       hopLimit: state.cancelled ? null : state.hopLimit,
+      restateHop: state.restateHop,
       persistence: turn.persistence,
     }).catch((err: unknown) => {
       // Its failure was stored (and announced) before this run got here: the workflow ends failed, as stored.

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { AnswerAssembler, messageKeys, TurnEvent } from '../../common';
+import { EventHub, turnEvents } from '../../client';
+import { AnswerAssembler, isTerminal, messageKeys, TurnEvent } from '../../common';
 import { cancelTurn } from '../../workflows';
 import { spawnWorkerProcess, type WorkerProcess } from '../support';
 import { finalMessage, storedEvents, turnHarness, TEST_MODEL, type TurnHarness } from './harness';
@@ -90,6 +91,48 @@ describe('chatTurn under a worker crash', function () {
     const answer = new AnswerAssembler();
     (await storedEvents(h.env, turn.turnId)).forEach((e) => answer.apply(TurnEvent.parse(e)));
     assert.equal(answer.text, final?.content, 'what the reader assembled is what was stored');
+  });
+
+  it('tells a live reader to drop text it saw that its lost worker never stored, when the stop ends the turn', async () => {
+    // Deltas are announced at once and stored in batches: with a long interval, none is stored before the kill.
+    const seen = 'Text a reader sees that the killed worker never stores';
+    h.llm.enqueue({ steps: [{ text: seen }, { waitFor: 'crash' }, { text: ' and more.' }] });
+    const turn = await h.start({
+      message: 'stop me after losing what I saw',
+      persistence: { persistDeltas: true, intervalMs: 60_000, minChars: 1_000_000 },
+    });
+    const hub = new EventHub({ connectionString: h.env.databaseUrl });
+    try {
+      const live = new AnswerAssembler();
+      const reading = (async () => {
+        for await (const event of turnEvents(h.env.pool, hub, turn.turnId)) {
+          live.apply(event);
+          if (isTerminal(event)) return event;
+        }
+        return undefined;
+      })();
+      worker = spawnWorker(h);
+      await h.llm.gateReached('crash');
+      await until(() => live.text === seen);
+      assert.equal((await storedEvents(h.env, turn.turnId)).length, 0, 'nothing of the attempt is stored');
+      await worker.kill();
+      await turn.handle.signal(cancelTurn, { reason: 'user pressed stop' });
+
+      const result = await h.withWorker(() => turn.handle.result());
+      assert.equal(result.status, 'cancelled');
+      assert.equal((await reading)?.type, 'done', 'the reader reached the end');
+      const [final] = await finalMessage(h.env, turn.turnId);
+      assert.equal(live.text, final?.content ?? '', 'what the live reader assembled is what was stored');
+      const stored = new AnswerAssembler();
+      (await storedEvents(h.env, turn.turnId)).forEach((e) => stored.apply(TurnEvent.parse(e)));
+      assert.equal(
+        stored.text,
+        final?.content ?? '',
+        'what a reader of the stored stream assembles is what was stored',
+      );
+    } finally {
+      await hub.close();
+    }
   });
 
   it('announces the end of a turn whose answer was stored by a run lost before it wrote done', async () => {
