@@ -119,11 +119,13 @@ export const DEFAULT_START_TIMEOUT_MS = 10_000;
  * Workflow task timeout of a conversation's workflow (the server's default is 10 s). A worker killed while it holds
  * one of the conversation's workflow tasks (a child turn's end, a new message's update) holds the whole conversation
  * until the task times out: no queued turn starts, no new message is accepted. The conversation's tasks are small
- * (a few commands, no local activities), so a short timeout costs nothing on a healthy worker and cuts that wait to
- * 3 s. `chatTurn` keeps the default: its tasks store answers in local activities and can take seconds under load.
+ * (a few commands, no local activities), but a task's time includes its wait inside a busy worker: with 3 s, an
+ * overloaded test machine (six busy processes on two cores) most likely timed tasks out over and over and held a
+ * conversation for minutes. 5 s halves the wait after a kill and keeps room for a worker that is merely slow.
+ * `chatTurn` keeps the default: its tasks store answers in local activities and can take seconds under load.
  * Continue-as-new keeps it.
  */
-export const CONVERSATION_TASK_TIMEOUT_MS = 3_000;
+export const CONVERSATION_TASK_TIMEOUT_MS = 5_000;
 
 /**
  * Starts a turn in its conversation's order: the one start function behind `TurnClient.start` and the gateway.
