@@ -125,6 +125,7 @@ describe('chatTurn: racing ends', function () {
         finishReason: 'interrupted',
         hops: 0,
         hopLimit: null,
+        restateHop: false,
         persistence,
       })
       .then(
@@ -209,6 +210,7 @@ describe('chatTurn: racing ends', function () {
           finishReason: result.finishReason,
           hops: result.hops,
           hopLimit: null,
+          restateHop: false,
           persistence: { persistDeltas: true, intervalMs: 200, minChars: 1024 },
         })
         .then(() => undefined),
