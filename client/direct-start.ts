@@ -78,7 +78,7 @@ export function watchTakenByWorker(db: Pick<pg.Pool, 'query'>, hub: EventHub | u
   let closed = false;
   return {
     async until(deadlineAt) {
-      const unsubscribe = await Promise.race([listening, pause(deadlineAt - Date.now())]);
+      const unsubscribe = await beforeDeadline(listening, deadlineAt);
       const backoff = unsubscribe ? REREAD_MS.listening : REREAD_MS.polling;
       for (let delay: number = backoff.first; ; delay = Math.min(delay * 2, backoff.max)) {
         if (started) return true;
@@ -105,8 +105,17 @@ export function watchTakenByWorker(db: Pick<pg.Pool, 'query'>, hub: EventHub | u
   };
 }
 
-function pause(ms: number): Promise<undefined> {
-  return new Promise((resolve) => setTimeout(() => resolve(undefined), Math.max(0, ms)).unref());
+/** What `promise` settles with, or `undefined` once `deadlineAt` (epoch ms) has passed first. */
+async function beforeDeadline<T>(promise: Promise<T>, deadlineAt: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), Math.max(0, deadlineAt - Date.now()));
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function leftQueue(db: Pick<pg.Pool, 'query'>, turnId: string): Promise<boolean> {
