@@ -110,7 +110,7 @@ export interface OrderedStartOptions {
    * which adopts the running direct turn and starts nothing before it ends. A direct start answers once a worker has
    * taken the turn (its first workflow task moved the turn's row out of `queued`, which happens before the model
    * request), within `startTimeoutMs` like any start. `false` sends every start through the conversation's workflow.
-   * @default false
+   * @default true
    */
   directStart?: boolean;
   /**
@@ -175,7 +175,7 @@ export async function startOrderedTurn(
     { tenantId, conversationId, requestId, turnId, message },
     // The policy rides along for the conversation's listing (client/ordered-start.ts `listConversationTurns`); the
     // workflow's input is read back through `ChatTurnInput`, which drops it.
-    opts.directStart === true ? { ...input, policy: doubleTexting ?? opts.defaultPolicy ?? 'enqueue' } : null,
+    opts.directStart !== false ? { ...input, policy: doubleTexting ?? opts.defaultPolicy ?? 'enqueue' } : null,
   ).catch((err: unknown) => {
     if (err instanceof ConversationDeletingError) throw new TurnConflictError('deleting', null, { cause: err });
     throw err;

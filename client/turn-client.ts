@@ -57,7 +57,7 @@ export interface TurnClientOptions {
    * Start an idle conversation's turn directly, without its conversation's workflow (one Temporal crossing instead of
    * three before the model is asked; see `OrderedStartOptions.directStart`). Like any start it answers once a worker
    * has taken the turn, heard on this client's LISTEN connection. `false`: every start goes through the conversation.
-   * @default false
+   * @default true
    */
   directStart?: boolean;
   /**
