@@ -389,7 +389,8 @@ describe('conversation order and double-texting', function () {
         const started = await startOrderedTurn(
           { temporal: h.client, pool: h.env.pool },
           { conversationId: h.conversationId, requestId: uniqueId('req'), message },
-          { taskQueue: h.taskQueue, startTimeoutMs: 60_000, conversation: { maxTurnsPerRun: 2 } },
+          // Through the conversation's workflow every time: a direct start would leave it unstarted.
+          { taskQueue: h.taskQueue, startTimeoutMs: 60_000, conversation: { maxTurnsPerRun: 2 }, directStart: false },
         );
         await waitForFinished(h, started.turnId);
         assert.equal(await taskTimeoutMs(), CONVERSATION_TASK_TIMEOUT_MS, `the task timeout after ${message}`);
