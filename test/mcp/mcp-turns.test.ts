@@ -245,9 +245,12 @@ describe('MCP tools in turns', function () {
           // The model has chosen the call (its hop's tools were read when the request was made); now the server
           // changes the tool, and the worker hears of it, before the call runs.
           await h.llm.gateReached('chosen');
+          // The first listing (at the worker's start) is logged too: wait for the one after the change.
+          const listings = () => logLines.filter((l) => l.includes('mcp tools listed')).length;
+          const before = listings();
           await writeFile(controlFile, change);
           await until('the worker to re-read the tool list', () =>
-            Promise.resolve(logLines.some((l) => l.includes('mcp tools listed')) ? true : undefined),
+            Promise.resolve(listings() > before ? true : undefined),
           );
           h.llm.release('chosen');
           await turn.handle.result();
