@@ -73,7 +73,7 @@ export interface ChaosSummary extends Verdict {
   racedCompletions: string[];
   /**
    * `WorkflowTaskTimedOut` events (start-to-close: a worker killed while it held the task), by workflow kind. Not
-   * failures: each held its workflow for the task timeout (5 s for a conversation, 10 s for a turn).
+   * failures: each held its workflow for the task timeout (the server's 10 s default).
    */
   taskTimeouts: { conversation: number; turn: number };
   /** Whether the dev server dispatched activities eagerly. */

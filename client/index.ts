@@ -4,7 +4,6 @@ export { TurnClient, TurnNeverRanError, type TurnClientOptions, type TurnOutcome
 export {
   startOrderedTurn,
   DEFAULT_START_TIMEOUT_MS,
-  CONVERSATION_TASK_TIMEOUT_MS,
   listConversationTurns,
   cancelInConversation,
   OrderedTurnRequest,

@@ -128,18 +128,6 @@ export interface OrderedStartOptions {
 export const DEFAULT_START_TIMEOUT_MS = 10_000;
 
 /**
- * Workflow task timeout of a conversation's workflow (the server's default is 10 s). A worker killed while it holds
- * one of the conversation's workflow tasks (a child turn's end, a new message's update) holds the whole conversation
- * until the task times out: no queued turn starts, no new message is accepted. The conversation's tasks are small
- * (a few commands, no local activities), but a task's time includes its wait inside a busy worker: with 3 s, an
- * overloaded test machine (six busy processes on two cores) most likely timed tasks out over and over and held a
- * conversation for minutes. 5 s halves the wait after a kill and keeps room for a worker that is merely slow.
- * `chatTurn` keeps the default: its tasks store answers in local activities and can take seconds under load.
- * Continue-as-new keeps it.
- */
-export const CONVERSATION_TASK_TIMEOUT_MS = 5_000;
-
-/**
  * Starts a turn in its conversation's order: the one start function behind `TurnClient.start` and the gateway.
  * The turn is stored under its tenant (as `queued`) first, so it is owned from the moment this returns. A turn of an
  * idle conversation then starts directly (`directStart`, its workflow id is its turn id); any other reaches the
@@ -221,7 +209,6 @@ export async function startOrderedTurn(
     taskQueue,
     args: [{ tenantId, conversationId, ...opts.conversation }],
     workflowIdConflictPolicy: 'USE_EXISTING',
-    workflowTaskTimeout: CONVERSATION_TASK_TIMEOUT_MS,
     typedSearchAttributes: [
       { key: keys.TenantId, value: tenantId },
       { key: keys.ConversationId, value: conversationId },

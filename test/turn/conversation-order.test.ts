@@ -1,14 +1,6 @@
 import assert from 'node:assert/strict';
-import {
-  cancelInConversation,
-  CONVERSATION_TASK_TIMEOUT_MS,
-  listConversationTurns,
-  startOrderedTurn,
-  TurnConflictError,
-  type OrderedStart,
-} from '../../client';
+import { cancelInConversation, listConversationTurns, TurnConflictError, type OrderedStart } from '../../client';
 import { conversationWorkflowIdFor, TurnEvent } from '../../common';
-import { uniqueId } from '../support';
 import { STOPPED_TOOL_RESULT } from '../../activities/tool-activities';
 import { builtinTools } from '../../activities/tools';
 import { turnProgress, type conversation } from '../../workflows';
@@ -372,31 +364,6 @@ describe('conversation order and double-texting', function () {
       h.llm.release('g1');
       await waitForFinished(h, second.turnId);
       assert.equal(requestsFor(h, 'm2').length, 1);
-    });
-  });
-
-  it('the conversation workflow runs with a short task timeout, in its first run and after continue-as-new', async () => {
-    // A killed worker holding a conversation's workflow task holds the conversation until that task times out.
-    const workflowId = conversationWorkflowIdFor('default', h.conversationId);
-    const taskTimeoutMs = async () => {
-      const { raw } = await h.client.workflow.getHandle(workflowId).describe();
-      const timeout = raw.executionConfig?.defaultWorkflowTaskTimeout;
-      return Number(timeout?.seconds ?? 0) * 1000 + Math.round((timeout?.nanos ?? 0) / 1e6);
-    };
-    await h.withWorker(async () => {
-      const runs: string[] = [];
-      for (const message of messages(3)) {
-        const started = await startOrderedTurn(
-          { temporal: h.client, pool: h.env.pool },
-          { conversationId: h.conversationId, requestId: uniqueId('req'), message },
-          // Through the conversation's workflow every time: a direct start would leave it unstarted.
-          { taskQueue: h.taskQueue, startTimeoutMs: 60_000, conversation: { maxTurnsPerRun: 2 }, directStart: false },
-        );
-        await waitForFinished(h, started.turnId);
-        assert.equal(await taskTimeoutMs(), CONVERSATION_TASK_TIMEOUT_MS, `the task timeout after ${message}`);
-        runs.push((await h.client.workflow.getHandle(workflowId).describe()).runId);
-      }
-      assert.notEqual(runs[2], runs[0], 'the conversation continued as new');
     });
   });
 });

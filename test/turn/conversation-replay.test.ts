@@ -144,19 +144,65 @@ describe('conversation replay across random interleavings', function () {
         if (!(err instanceof TurnConflictError)) throw err;
       }
       if (started.length > 0 && rng.chance(0.25)) {
-        await cancelInConversation(h.client, rng.pick(started).requestTurnId);
+        const turnId = rng.pick(started).requestTurnId;
+        await within(60_000, conversationId, `the cancel of ${turnId}`, cancelInConversation(h.client, turnId));
       }
     }
     for (const s of started) await waitForFinished(h, s.requestTurnId, 120_000);
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const turns = await listConversationTurns(h.client, 'default', conversationId);
+      const turns = await within(
+        30_000,
+        conversationId,
+        'the listing of its turns',
+        listConversationTurns(h.client, 'default', conversationId),
+      );
       if (turns.running === null && turns.queued.length === 0) break;
       assert.ok(Date.now() < deadline, `conversation ${conversationId} never went idle`);
       await sleep(100);
     }
     const turnIds = started.filter((s) => s.state !== 'steered').map((s) => s.requestTurnId);
     return { conversationId, turnIds };
+  }
+
+  /**
+   * `work`, or a failure after `ms` that names what waited and shows where the conversation's workflow stands (its
+   * pending workflow task and last events): a call to a workflow has no deadline of its own.
+   */
+  async function within<T>(ms: number, conversationId: string, what: string, work: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        void conversationState(conversationId).then((state) =>
+          reject(new Error(`${what} took over ${ms} ms; the conversation's workflow: ${state}`)),
+        );
+      }, ms);
+    });
+    try {
+      return await Promise.race([work, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function conversationState(conversationId: string): Promise<string> {
+    try {
+      const handle = h.client.workflow.getHandle(conversationWorkflowIdFor('default', conversationId));
+      const { raw, status, runId } = await handle.describe();
+      const history = await h.client.workflow.getHandle(handle.workflowId, runId).fetchHistory();
+      const last = (history.events ?? []).slice(-12).map((e) => {
+        const type = EventType[e.eventType ?? 0]?.replace('EVENT_TYPE_', '') ?? String(e.eventType);
+        return `${String(e.eventId)} ${type}`;
+      });
+      return JSON.stringify({
+        status: status.name,
+        runId,
+        pendingWorkflowTask: raw.pendingWorkflowTask ?? null,
+        lastEvents: last,
+      });
+    } catch (err: unknown) {
+      return `not described (${String(err)})`;
+    }
   }
 
   /** Every run of the conversation's workflow (continued as new, or begun again after an idle close) and its turns. */
