@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { Client } from '@temporalio/client';
-import type { Payload } from '@temporalio/common';
+import { WorkflowNotFoundError, type Payload } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { startOrderedTurn } from '../../client';
@@ -61,7 +61,7 @@ describe('encrypted payloads', function () {
           // Through the conversation's workflow, whose history is checked too (a direct start would not start it).
           { taskQueue: h.taskQueue, directStart: false },
         );
-        const result = (await withA.workflow.getHandle(started.turnId).result()) as ChatTurnResult;
+        const result = await turnResult(withA, started.turnId);
         assert.equal(result.status, 'completed');
         return started.turnId;
       },
@@ -109,10 +109,7 @@ describe('encrypted payloads', function () {
           { conversationId, requestId: uniqueId('req'), message: 'and again?' },
           { taskQueue: h.taskQueue, directStart: false },
         );
-        assert.equal(
-          ((await withBA.workflow.getHandle(started.turnId).result()) as ChatTurnResult).status,
-          'completed',
-        );
+        assert.equal((await turnResult(withBA, started.turnId)).status, 'completed');
         return started.turnId;
       },
       { dataConverter: rotated },
@@ -274,4 +271,21 @@ function payloadsOf(history: temporal.api.history.v1.IHistory): { path: string; 
   };
   (history.events ?? []).forEach((e, i) => walk(e, `event ${i + 1} (${String(e.eventType)})`));
   return found;
+}
+
+/**
+ * The turn's result. The conversation accepts a turn in the workflow task that asks Temporal to start it, and the
+ * start is made after that task completes: a moment after the ordered start returns, the turn may not exist yet (a
+ * fresh-clone CI run saw `workflow not found`).
+ */
+async function turnResult(client: Client, turnId: string): Promise<ChatTurnResult> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      return (await client.workflow.getHandle(turnId).result()) as ChatTurnResult;
+    } catch (err: unknown) {
+      if (!(err instanceof WorkflowNotFoundError) || Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
 }
