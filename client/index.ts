@@ -9,7 +9,6 @@ export {
   OrderedTurnRequest,
   TurnConflictError,
   type OrderedStart,
-  type OrderedStartDeps,
   type OrderedStartOptions,
 } from './ordered-start';
 export {

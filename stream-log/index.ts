@@ -9,7 +9,6 @@ export {
   encodeAnnouncement,
   packPayloads,
   rereadAnnouncement,
-  startedAnnouncement,
   type Announcement,
   type Doorbell,
 } from './notify';

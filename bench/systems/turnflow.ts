@@ -11,8 +11,7 @@ export function turnflowSystem(stack: BenchStack): System & { close(): Promise<v
   // When each update-with-start left this process and when its answer came back, by conversation workflow id.
   const sent = new Map<string, { sentAt: number; answeredAt?: number }>();
   const probe: WorkflowClientInterceptor = {
-    // A turn started directly (the default; TURNFLOW_DIRECT_START=false turns it off) makes a plain start, marked by its
-    // turn id.
+    // A turn started directly (TURNFLOW_DIRECT_START=true) makes a plain start instead, marked by its turn id.
     async startWithDetails(input, next) {
       const mark: { sentAt: number; answeredAt?: number } = { sentAt: now() };
       sent.set(input.options.workflowId, mark);
@@ -43,7 +42,7 @@ export function turnflowSystem(stack: BenchStack): System & { close(): Promise<v
     databaseUrl: stack.databaseUrl,
     taskQueue: TURNFLOW_QUEUE,
     startTimeoutMs: BENCH_START_TIMEOUT_MS,
-    directStart: process.env['TURNFLOW_DIRECT_START'] !== 'false',
+    directStart: process.env['TURNFLOW_DIRECT_START'] === 'true',
   });
   return {
     name: 'turnflow',

@@ -54,8 +54,7 @@ describe('traces: OTLP spans of every turn, from its request through the workflo
     await receiver?.close();
   });
   beforeEach(async () => {
-    // Through the conversation's workflow: the span chains below are those of update-with-start and its child.
-    g = await gatewayHarness({ tracing, startTimeoutMs: 60_000, directStart: false });
+    g = await gatewayHarness({ tracing, startTimeoutMs: 60_000 });
   });
   afterEach(async () => {
     for (const child of children.splice(0)) await child.kill();
@@ -348,7 +347,7 @@ describe('traces: OTLP spans of every turn, from its request through the workflo
       startOrderedTurn(
         { temporal, pool: g.pool },
         { tenantId: 'acme', conversationId: g.h.conversationId, requestId, message: 'hi' },
-        { taskQueue: g.h.taskQueue, conversation: { maxTurnsPerRun: 1 }, startTimeoutMs: 60_000, directStart: false },
+        { taskQueue: g.h.taskQueue, conversation: { maxTurnsPerRun: 1 }, startTimeoutMs: 60_000 },
       );
     await g.h.withWorker(
       async () => {

@@ -44,8 +44,7 @@ describe('idle conversations', function () {
       startOrderedTurn(
         { temporal: h.client, pool: h.env.pool },
         { conversationId, requestId, message },
-        // Through the conversation's workflow, whose runs this test watches (a direct start would not start one).
-        { taskQueue: h.taskQueue, conversation: { idleMs: IDLE_MS }, directStart: false },
+        { taskQueue: h.taskQueue, conversation: { idleMs: IDLE_MS } },
       );
     await h.withWorker(async () => {
       const first = await send('before the pause', 'r1');
@@ -75,7 +74,7 @@ describe('idle conversations', function () {
         const started = await startOrderedTurn(
           { temporal: h.client, pool: h.env.pool },
           { conversationId, requestId: `r${i}`, message },
-          { taskQueue: h.taskQueue, startTimeoutMs: 60_000, conversation: { idleMs: IDLE_MS }, directStart: false },
+          { taskQueue: h.taskQueue, startTimeoutMs: 60_000, conversation: { idleMs: IDLE_MS } },
         );
         await waitForFinished(h, started.turnId);
         // The next message right after the run closed, or aimed at the moment it closes (a little before or after).
