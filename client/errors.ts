@@ -49,6 +49,31 @@ export class ConversationStuckError extends Error {
 }
 
 /**
+ * Thrown by a call to a conversation's workflow other than a start (`TurnClient.turns`, `TurnClient.cancel` of a
+ * queued or running turn) when it got no answer within the deadline: no worker polls the task queue, or none can
+ * take the conversation's workflow task. Nothing changed that the caller can see; a cancel may still take effect
+ * once a worker polls. Retry later.
+ */
+export class ConversationUnavailableError extends Error {
+  override readonly name = 'ConversationUnavailableError';
+
+  constructor(
+    readonly conversationId: string,
+    /** The conversation workflow's id, for the operator. */
+    readonly workflowId: string,
+    /** How long the call waited, in milliseconds. */
+    readonly timeoutMs: number,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `conversation ${conversationId} did not answer within ${timeoutMs} ms: no worker took its workflow's task ` +
+        `(${workflowId}); retry later`,
+      options,
+    );
+  }
+}
+
+/**
  * Thrown by every start (`TurnClient.start`, `startOrderedTurn`, `startTurn`) while the tenant's tokens recorded
  * since midnight UTC reach its daily budget (`TURNFLOW_TENANT_DAILY_TOKENS`). Nothing was stored or started.
  */

@@ -15,6 +15,7 @@ export {
   BudgetExhaustedError,
   ConversationDeletingError,
   ConversationStuckError,
+  ConversationUnavailableError,
   TurnStartTimeoutError,
 } from './errors';
 export { checkDailyBudget, DailyTokenBudgets, secondsUntilUtcMidnight } from './budget';

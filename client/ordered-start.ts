@@ -31,7 +31,12 @@ import {
 } from '../workflows';
 import { claimOrderedTurn, releaseQueuedClaim } from './access';
 import { checkDailyBudget } from './budget';
-import { ConversationDeletingError, ConversationStuckError, TurnStartTimeoutError } from './errors';
+import {
+  ConversationDeletingError,
+  ConversationStuckError,
+  ConversationUnavailableError,
+  TurnStartTimeoutError,
+} from './errors';
 import { InvalidTurnRequestError, type StartTurnDeps } from './start-turn';
 
 /** A turn request with its double-texting policy (what to do while another turn of the conversation runs). */
@@ -266,6 +271,36 @@ async function startDirect(
   }
 }
 
+/**
+ * `call`, a query or an update of the conversation's workflow, within `timeoutMs`. Either is answered only when a
+ * worker runs one of the workflow's tasks: with no worker polling, or a task that keeps failing, it would wait for
+ * ever. A workflow that does not exist is the caller's to handle (`WorkflowNotFoundError` passes through).
+ * @throws ConversationStuckError when the workflow's task keeps failing
+ * @throws ConversationUnavailableError when no answer came in time otherwise
+ */
+async function callConversation<T>(
+  temporal: Client,
+  { conversationId, workflowId }: { conversationId: string; workflowId: string },
+  timeoutMs: number,
+  call: () => Promise<T>,
+): Promise<T> {
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(), timeoutMs);
+  try {
+    return await temporal.withAbortSignal(deadline.signal, call);
+  } catch (err: unknown) {
+    if (err instanceof WorkflowNotFoundError) throw err;
+    const failing = await failingWorkflowTaskAttempts(temporal, workflowId);
+    if (failing !== undefined) throw new ConversationStuckError(conversationId, workflowId, failing, { cause: err });
+    if (deadline.signal.aborted) {
+      throw new ConversationUnavailableError(conversationId, workflowId, timeoutMs, { cause: err });
+    }
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** How long a failed start spends finding out whether the conversation is stuck. */
 const DESCRIBE_TIMEOUT_MS = 2_000;
 
@@ -303,11 +338,15 @@ export async function listConversationTurns(
   tenantId: string,
   conversationId: string,
   pool?: Pick<pg.Pool, 'query'>,
+  timeoutMs = DEFAULT_START_TIMEOUT_MS,
 ): Promise<ConversationTurns> {
-  const handle = temporal.workflow.getHandle<typeof conversation>(conversationWorkflowIdFor(tenantId, conversationId));
+  const workflowId = conversationWorkflowIdFor(tenantId, conversationId);
+  const handle = temporal.workflow.getHandle<typeof conversation>(workflowId);
   let turns: ConversationTurns;
   try {
-    turns = await handle.query(conversationTurns);
+    turns = await callConversation(temporal, { conversationId, workflowId }, timeoutMs, () =>
+      handle.query(conversationTurns),
+    );
   } catch (err: unknown) {
     if (!(err instanceof WorkflowNotFoundError)) throw err;
     turns = { running: null, queued: [], steering: [] };
@@ -341,17 +380,19 @@ export async function listConversationTurns(
 export async function cancelInConversation(
   temporal: Client,
   turnId: string,
+  timeoutMs = DEFAULT_START_TIMEOUT_MS,
 ): Promise<'dequeued' | 'running' | 'unknown'> {
   const parts = parseTurnId(turnId);
   if (!parts) return 'unknown';
-  const handle = temporal.workflow.getHandle<typeof conversation>(
-    conversationWorkflowIdFor(parts.tenantId, parts.conversationId),
-  );
+  const workflowId = conversationWorkflowIdFor(parts.tenantId, parts.conversationId);
+  const handle = temporal.workflow.getHandle<typeof conversation>(workflowId);
   try {
-    return await handle.executeUpdate(cancelConversationTurn, {
-      // The turn's id only: a caller's reason is their text, and no caller text is sent to Temporal.
-      args: [{ turnId }],
-    });
+    return await callConversation(temporal, { conversationId: parts.conversationId, workflowId }, timeoutMs, () =>
+      handle.executeUpdate(cancelConversationTurn, {
+        // The turn's id only: a caller's reason is their text, and no caller text is sent to Temporal.
+        args: [{ turnId }],
+      }),
+    );
   } catch (err: unknown) {
     if (err instanceof WorkflowNotFoundError) return 'unknown';
     throw err;

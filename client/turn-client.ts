@@ -16,6 +16,7 @@ import type { DailyTokenBudgets } from './budget';
 import { CatalogCache } from './catalog';
 import {
   cancelInConversation,
+  DEFAULT_START_TIMEOUT_MS,
   listConversationTurns,
   startOrderedTurn,
   type OrderedStart,
@@ -39,7 +40,8 @@ export interface TurnClientOptions {
   doubleTexting?: DoubleTextingPolicy;
   /**
    * How long {@link TurnClient.start} waits for the conversation to accept a turn (a worker must poll) before it
-   * throws `TurnStartTimeoutError`. @default DEFAULT_START_TIMEOUT_MS (10 s)
+   * throws `TurnStartTimeoutError`; {@link TurnClient.turns} and {@link TurnClient.cancel} wait as long for the
+   * conversation's answer before they throw `ConversationUnavailableError`. @default DEFAULT_START_TIMEOUT_MS (10 s)
    */
   startTimeoutMs?: number;
   /**
@@ -88,10 +90,13 @@ export interface TurnOutcome extends ChatTurnResult {
 export class TurnClient {
   private readonly hub: EventHub;
   private readonly catalog: CatalogCache;
+  /** The deadline of a call to a conversation's workflow. */
+  private readonly callTimeoutMs: number;
 
   constructor(private readonly opts: TurnClientOptions) {
     this.hub = new EventHub({ connectionString: opts.databaseUrl });
     this.catalog = new CatalogCache(opts.pool);
+    this.callTimeoutMs = opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
   }
 
   /**
@@ -149,9 +154,13 @@ export class TurnClient {
     return deleteConversation(this.opts, tenantId, conversationId);
   }
 
-  /** The conversation's running turn and its queued ones, in the order they will run. */
+  /**
+   * The conversation's running turn and its queued ones, in the order they will run.
+   * @throws ConversationStuckError when the conversation's workflow task keeps failing,
+   *   ConversationUnavailableError when it did not answer within `startTimeoutMs`.
+   */
   turns(tenantId: string, conversationId: string): Promise<ConversationTurns> {
-    return listConversationTurns(this.opts.temporal, tenantId, conversationId, this.opts.pool);
+    return listConversationTurns(this.opts.temporal, tenantId, conversationId, this.opts.pool, this.callTimeoutMs);
   }
 
   /**
@@ -193,10 +202,11 @@ export class TurnClient {
    * Stops generating: the partial answer is kept with `finish_reason: cancelled`. A turn still waiting in its
    * conversation's queue is removed from it and never runs.
    * `_reason` is for the caller's own log: a caller's text is never sent to Temporal (design invariant 12).
-   * @throws WorkflowNotFoundError when the turn is neither queued nor running.
+   * @throws WorkflowNotFoundError when the turn is neither queued nor running; ConversationStuckError or
+   *   ConversationUnavailableError (see {@link TurnClient.turns}) when its conversation cannot answer.
    */
   async cancel(turnId: string, _reason?: string): Promise<void> {
-    if ((await cancelInConversation(this.opts.temporal, turnId)) !== 'unknown') return;
+    if ((await cancelInConversation(this.opts.temporal, turnId, this.callTimeoutMs)) !== 'unknown') return;
     await this.handle(turnId).signal(cancelTurn, {});
   }
 

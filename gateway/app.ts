@@ -4,14 +4,14 @@ import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type pg from 'pg';
 import pino, { type Logger } from 'pino';
-import type { TurnClient } from '../client';
+import { ConversationStuckError, ConversationUnavailableError, type TurnClient } from '../client';
 import { isPostgresUnavailable } from '../db';
 import type { GatewayMetrics } from '../metrics';
 import { bearerAuth, type AppEnv } from './auth';
 import { chatRoutes } from './chat';
 import { chatPageRoutes } from './chat-page';
 import { conversationRoutes } from './conversations';
-import { ApiError, type ApiErrorBody } from './errors';
+import { ApiError, conversationUnavailable, type ApiErrorBody } from './errors';
 import { healthRoutes, type HealthCheck } from './health';
 import { DEFAULT_LIMITS, TenantLimits, type LimitOptions } from './limits';
 import { headWithoutBody, rejectOtherMethods } from './methods';
@@ -120,9 +120,14 @@ export function createGatewayApp(deps: GatewayDeps): Hono {
   rejectOtherMethods(app);
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
   app.onError((err, c) => {
-    if (err instanceof ApiError) {
-      for (const [name, value] of Object.entries(err.headers)) c.header(name, value);
-      return c.json(err.toJSON(), err.status);
+    // A listing or a cancel the conversation's workflow did not answer (a start maps its own, in its route).
+    const api =
+      err instanceof ConversationStuckError || err instanceof ConversationUnavailableError
+        ? conversationUnavailable(err, routeDeps.limits.retryAfterSeconds)
+        : err;
+    if (api instanceof ApiError) {
+      for (const [name, value] of Object.entries(api.headers)) c.header(name, value);
+      return c.json(api.toJSON(), api.status);
     }
     if (err instanceof HTTPException) {
       return c.json(errorBody(err.status === 413 ? 'payload_too_large' : 'bad_request', err.message), err.status);

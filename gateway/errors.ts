@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { ConversationStuckError, type BudgetExhaustedError, type TurnStartTimeoutError } from '../client';
+import {
+  ConversationStuckError,
+  type BudgetExhaustedError,
+  type ConversationUnavailableError,
+  type TurnStartTimeoutError,
+} from '../client';
 
 /** The machine-readable kinds of error the gateway answers with (`error.type` in the JSON body). */
 export const ApiErrorType = z.enum([
@@ -71,13 +76,13 @@ export function notFound(what: string): ApiError {
 }
 
 /**
- * The 503 of a start the conversation did not accept: no worker took it within the start deadline
- * (`unavailable`), or the conversation's workflow task keeps failing (`conversation.stuck`, naming its workflow).
- * Nothing is lost: the request is stored and may still run, and the same request retried after `Retry-After`
- * attaches to its turn.
+ * The 503 of a call the conversation's workflow did not answer: a start it did not accept or a listing or cancel it
+ * did not answer within the deadline, no worker having taken its task (`unavailable`), or its workflow task that
+ * keeps failing (`conversation.stuck`, naming its workflow). Nothing is lost: a start's request is stored and may
+ * still run, and the same request retried after `Retry-After` attaches to its turn.
  */
-export function startNotAccepted(
-  err: TurnStartTimeoutError | ConversationStuckError,
+export function conversationUnavailable(
+  err: TurnStartTimeoutError | ConversationStuckError | ConversationUnavailableError,
   retryAfterSeconds: number,
 ): ApiError {
   return new ApiError(503, err instanceof ConversationStuckError ? 'conversation.stuck' : 'unavailable', err.message, {

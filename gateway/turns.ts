@@ -14,7 +14,7 @@ import {
   type TurnClient,
 } from '../client';
 import type { AppEnv } from './auth';
-import { ApiError, budgetExhausted, notFound, startNotAccepted } from './errors';
+import { ApiError, budgetExhausted, notFound, conversationUnavailable } from './errors';
 import type { TenantLimits } from './limits';
 import { jsonBody, limitBody, validate } from './request';
 import { requestedCursor, resumePoint } from './cursor';
@@ -65,7 +65,7 @@ export function turnRoutes(deps: TurnRoutesDeps): Hono<AppEnv> {
       release();
       if (err instanceof InvalidTurnRequestError) throw new ApiError(400, 'bad_request', err.message, { cause: err });
       if (err instanceof TurnStartTimeoutError || err instanceof ConversationStuckError) {
-        throw startNotAccepted(err, deps.limits.retryAfterSeconds);
+        throw conversationUnavailable(err, deps.limits.retryAfterSeconds);
       }
       if (err instanceof BudgetExhaustedError) throw budgetExhausted(err);
       if (err instanceof TurnConflictError) {

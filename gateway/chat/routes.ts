@@ -11,7 +11,7 @@ import {
   TurnStartTimeoutError,
 } from '../../client';
 import type { AppEnv } from '../auth';
-import { ApiError, budgetExhausted, startNotAccepted } from '../errors';
+import { ApiError, budgetExhausted, conversationUnavailable } from '../errors';
 import { jsonBody, limitBody, validate } from '../request';
 import { ConversationId, ListLimit, StartTurnBody } from '../schemas';
 import type { TurnRoutesDeps } from '../turns';
@@ -92,7 +92,7 @@ export function chatRoutes(deps: TurnRoutesDeps): Hono<AppEnv> {
       release();
       if (err instanceof InvalidTurnRequestError) throw new ApiError(400, 'bad_request', err.message, { cause: err });
       if (err instanceof TurnStartTimeoutError || err instanceof ConversationStuckError) {
-        throw startNotAccepted(err, deps.limits.retryAfterSeconds);
+        throw conversationUnavailable(err, deps.limits.retryAfterSeconds);
       }
       if (err instanceof BudgetExhaustedError) throw budgetExhausted(err);
       // Only a full queue refuses a chat turn (its policy is `enqueue`).

@@ -46,8 +46,16 @@ export const errors = {
   unavailable: errorResponse(
     '`unavailable`: no worker accepted the turn within the start deadline (the request is stored and may still run; ' +
       'the same request retried after `Retry-After` attaches to its turn), Postgres is out of reach, or a JWT could ' +
-      "not be checked because the identity provider's keys could not be fetched.",
+      "not be checked because the identity provider's keys could not be fetched. `conversation.stuck`: the " +
+      "conversation's workflow task keeps failing (a bug for an operator; the message names the workflow).",
     { id: 'Unavailable', headers: retryAfter },
+  ),
+  conversationUnavailable: errorResponse(
+    "`unavailable`: the conversation's workflow did not answer within the deadline (no worker took its task; a " +
+      'cancel may still take effect once one does), Postgres is out of reach, or a JWT could not be checked. ' +
+      "`conversation.stuck`: the conversation's workflow task keeps failing (a bug for an operator; the message " +
+      'names the workflow). Try again after `Retry-After`.',
+    { id: 'ConversationUnavailable', headers: retryAfter },
   ),
   dependencyUnavailable: errorResponse(
     '`unavailable`: Postgres is out of reach (restarting, or the network to it is down), or a JWT could not be ' +

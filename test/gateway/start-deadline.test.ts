@@ -45,6 +45,18 @@ describe('gateway: a start no worker accepts', function () {
     assert.ok(waited >= START_TIMEOUT_MS && waited < START_TIMEOUT_MS + 4_000, `waited ${waited} ms`);
     assert.equal(g.h.llm.requests.length, 0);
 
+    // The conversation's workflow exists now (its start was accepted by Temporal), but no worker runs its tasks:
+    // its listing answers within the same deadline instead of waiting for one.
+    const listedAt = Date.now();
+    const listing = await g.request(`/v1/conversations/${encodeURIComponent(g.h.conversationId)}/turns`);
+    const listingWaited = Date.now() - listedAt;
+    assert.equal(listing.status, 503);
+    assert.equal(listing.headers.get('retry-after'), '3');
+    const listingError = await errorOf(listing);
+    assert.equal(listingError.type, 'unavailable');
+    assert.match(listingError.message, /did not answer within 1000 ms: no worker took its workflow's task/);
+    assert.ok(listingWaited < START_TIMEOUT_MS + 4_000, `the listing waited ${listingWaited} ms`);
+
     await g.h.withWorker(async () => {
       // A worker that just started may take longer than this test's short deadline for its first task: retry as
       // a client told `Retry-After` would; however many retries, one turn.
@@ -127,6 +139,25 @@ describe('gateway: a start no worker accepts', function () {
         assert.equal(err.conversationId, g.h.conversationId);
         assert.equal(err.workflowId, workflowId);
         assert.ok(err.attempts >= 2, `attempts ${err.attempts}`);
+
+        // The other calls to the conversation's workflow say the same instead of waiting for it: its listing, and
+        // the cancel of the turn it holds.
+        const turnId = turnIdFor('acme', g.h.conversationId, requestId);
+        for (const [what, answer] of [
+          ['the listing', await g.request(`/v1/conversations/${encodeURIComponent(g.h.conversationId)}/turns`)],
+          ['the cancel', await g.request(`/v1/turns/${encodeURIComponent(turnId)}/cancel`, { method: 'POST' })],
+        ] as const) {
+          assert.equal(answer.status, 503, `${what}: status`);
+          assert.equal(answer.headers.get('retry-after'), '3', `${what}: Retry-After`);
+          const refusal = await errorOf(answer);
+          assert.equal(refusal.type, 'conversation.stuck', `${what}: ${refusal.message}`);
+          assert.ok(refusal.message.includes(workflowId), `${what} names the workflow: ${refusal.message}`);
+        }
+        const listed = await g.turns.turns('acme', g.h.conversationId).then(
+          () => assert.fail('listed a stuck conversation'),
+          (e: unknown) => e,
+        );
+        assert.ok(listed instanceof ConversationStuckError, String(listed));
       });
     } finally {
       await connection.close();
