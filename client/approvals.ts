@@ -5,6 +5,8 @@ import type { Pool } from 'pg';
 import { z } from 'zod';
 import { hasLoneSurrogate, type ApprovalDecider } from '../common';
 import { APPROVAL_FAILURE, decideApproval as decideApprovalUpdate } from '../workflows';
+import { CallDeadlineError, withinDeadline } from './deadline';
+import { DEFAULT_START_TIMEOUT_MS } from './ordered-start';
 
 /** Longest reason a person may give for a decision. */
 export const MAX_DECISION_REASON_CHARS = 1_000;
@@ -82,6 +84,27 @@ export class ApprovalExpiredError extends Error {
   }
 }
 
+/**
+ * Thrown when the turn did not take the decision within the deadline: no worker runs it now (none polls its task
+ * queue). The decision may still reach the turn once a worker polls; sending the same decision again is safe (it is
+ * one decision).
+ */
+export class ApprovalUnavailableError extends Error {
+  override readonly name = 'ApprovalUnavailableError';
+  constructor(
+    readonly approvalId: string,
+    /** How long the decision waited, in milliseconds. */
+    readonly timeoutMs: number,
+    options: { cause?: unknown } = {},
+  ) {
+    super(
+      `the turn did not take the decision on ${approvalId} within ${timeoutMs} ms: no worker runs it now; ` +
+        'send the same decision again later',
+      options,
+    );
+  }
+}
+
 interface Row {
   id: string;
   turn_id: string;
@@ -144,7 +167,8 @@ const NOT_YET_KNOWN_MS = 30_000;
  * @throws ApprovalNotFoundError, ApprovalConflictError, ApprovalExpiredError
  */
 export async function decideApproval(
-  deps: { temporal: Client; pool: Pool },
+  /** `callTimeoutMs`: how long the decision waits for the turn to take it. @default DEFAULT_START_TIMEOUT_MS */
+  deps: { temporal: Client; pool: Pool; callTimeoutMs?: number },
   /** `tenantId` scopes the approval to a tenant (the gateway's callers); a trusted service may leave it out. */
   target: { tenantId?: string | undefined; turnId: string; approvalId: string },
   request: ApprovalDecisionRequest,
@@ -163,13 +187,18 @@ export async function decideApproval(
     );
   }
   const handle = deps.temporal.workflow.getHandle(turnId);
+  const timeoutMs = deps.callTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
   const deadline = Date.now() + NOT_YET_KNOWN_MS;
   for (;;) {
     try {
-      const decided = await handle.executeUpdate(decideApprovalUpdate, {
-        args: [{ approvalId, approved }],
-        // The same decision twice is one update; the other decision is another, which the validator refuses.
-        updateId: `${approvalId}:${approved ? 'approve' : 'deny'}`,
+      const decided = await withinDeadline(deps.temporal, timeoutMs, () =>
+        handle.executeUpdate(decideApprovalUpdate, {
+          args: [{ approvalId, approved }],
+          // The same decision twice is one update; the other decision is another, which the validator refuses.
+          updateId: `${approvalId}:${approved ? 'approve' : 'deny'}`,
+        }),
+      ).catch((err: unknown) => {
+        throw err instanceof CallDeadlineError ? new ApprovalUnavailableError(approvalId, timeoutMs, { cause: err }) : err;
       });
       const stored = await readApproval(deps.pool, tenantId, turnId, approvalId);
       return stored && stored.decided_by !== null ? standing(stored, approved) : { ...decided, turnId, reason: null };

@@ -63,6 +63,7 @@ export {
   ApprovalConflictError,
   ApprovalDecisionRequest,
   ApprovalExpiredError,
+  ApprovalUnavailableError,
   ApprovalNotFoundError,
   decideApproval,
   InvalidPageCursorError,

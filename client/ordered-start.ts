@@ -31,6 +31,7 @@ import {
 } from '../workflows';
 import { claimOrderedTurn, releaseQueuedClaim } from './access';
 import { checkDailyBudget } from './budget';
+import { CallDeadlineError, withinDeadline } from './deadline';
 import {
   ConversationDeletingError,
   ConversationStuckError,
@@ -201,12 +202,9 @@ export async function startOrderedTurn(
     staticSummary: `conversation · ${tenantId} · ${conversationId}`,
   });
   const timeoutMs = opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
-  // An update waits until a worker runs the workflow task that accepts it: with none polling, for ever.
-  const deadline = new AbortController();
-  const timer = setTimeout(() => deadline.abort(), timeoutMs);
   let accepted: SubmitTurnResult;
   try {
-    accepted = await deps.temporal.withAbortSignal(deadline.signal, () =>
+    accepted = await withinDeadline(deps.temporal, timeoutMs, () =>
       deps.temporal.workflow.executeUpdateWithStart(submitTurn, {
         args: [
           {
@@ -227,7 +225,7 @@ export async function startOrderedTurn(
       if (failing !== undefined) {
         throw new ConversationStuckError(conversationId, workflowId, failing, { cause: err });
       }
-      if (deadline.signal.aborted) throw new TurnStartTimeoutError(claim.turnId, timeoutMs, { cause: err });
+      if (err instanceof CallDeadlineError) throw new TurnStartTimeoutError(claim.turnId, timeoutMs, { cause: err });
       throw err;
     }
     await releaseQueuedClaim(deps.pool, claim.turnId);
@@ -237,8 +235,6 @@ export async function startOrderedTurn(
       typeof refusal.details?.[0] === 'string' ? refusal.details[0] : null,
       { cause: err },
     );
-  } finally {
-    clearTimeout(timer);
   }
   return { ...accepted, attached: false, handle: handleOf(accepted.turnId) };
 }
@@ -284,20 +280,16 @@ async function callConversation<T>(
   timeoutMs: number,
   call: () => Promise<T>,
 ): Promise<T> {
-  const deadline = new AbortController();
-  const timer = setTimeout(() => deadline.abort(), timeoutMs);
   try {
-    return await temporal.withAbortSignal(deadline.signal, call);
+    return await withinDeadline(temporal, timeoutMs, call);
   } catch (err: unknown) {
     if (err instanceof WorkflowNotFoundError) throw err;
     const failing = await failingWorkflowTaskAttempts(temporal, workflowId);
     if (failing !== undefined) throw new ConversationStuckError(conversationId, workflowId, failing, { cause: err });
-    if (deadline.signal.aborted) {
+    if (err instanceof CallDeadlineError) {
       throw new ConversationUnavailableError(conversationId, workflowId, timeoutMs, { cause: err });
     }
     throw err;
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -214,7 +214,8 @@ export class TurnClient {
    * A person's decision on a tool call waiting for approval (`approval_requested` names it). The same decision again
    * answers the one that stands. `tenantId`, when given, scopes the approval to that tenant.
    * @throws ApprovalNotFoundError for an unknown approval (or another tenant's), ApprovalConflictError when another
-   *   decision stands, ApprovalExpiredError past its deadline.
+   *   decision stands, ApprovalExpiredError past its deadline, ApprovalUnavailableError when the turn did not take
+   *   it within `startTimeoutMs` (no worker runs it now).
    */
   decideApproval(
     turnId: string,
@@ -222,7 +223,11 @@ export class TurnClient {
     decision: ApprovalDecisionRequest & { tenantId?: string },
   ): Promise<ApprovalOutcome> {
     const { tenantId, ...request } = decision;
-    return decideApproval(this.opts, { tenantId, turnId, approvalId }, request);
+    return decideApproval(
+      { temporal: this.opts.temporal, pool: this.opts.pool, callTimeoutMs: this.callTimeoutMs },
+      { tenantId, turnId, approvalId },
+      request,
+    );
   }
 
   /** A tenant's tool calls waiting for a person, newest first, a page at a time (`after`: the last page's `next`). */

@@ -4,7 +4,12 @@ import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type pg from 'pg';
 import pino, { type Logger } from 'pino';
-import { ConversationStuckError, ConversationUnavailableError, type TurnClient } from '../client';
+import {
+  ApprovalUnavailableError,
+  ConversationStuckError,
+  ConversationUnavailableError,
+  type TurnClient,
+} from '../client';
 import { isPostgresUnavailable } from '../db';
 import type { GatewayMetrics } from '../metrics';
 import { bearerAuth, type AppEnv } from './auth';
@@ -120,11 +125,17 @@ export function createGatewayApp(deps: GatewayDeps): Hono {
   rejectOtherMethods(app);
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
   app.onError((err, c) => {
-    // A listing or a cancel the conversation's workflow did not answer (a start maps its own, in its route).
+    // A listing or a cancel the conversation's workflow did not answer (a start maps its own, in its route), or a
+    // decision the turn did not take in time: no worker runs it now.
     const api =
       err instanceof ConversationStuckError || err instanceof ConversationUnavailableError
         ? conversationUnavailable(err, routeDeps.limits.retryAfterSeconds)
-        : err;
+        : err instanceof ApprovalUnavailableError
+          ? new ApiError(503, 'unavailable', err.message, {
+              cause: err,
+              headers: { 'Retry-After': String(routeDeps.limits.retryAfterSeconds) },
+            })
+          : err;
     if (api instanceof ApiError) {
       for (const [name, value] of Object.entries(api.headers)) c.header(name, value);
       return c.json(api.toJSON(), api.status);

@@ -8,9 +8,9 @@ import {
   ApprovalDecisionRequest,
   ApprovalExpiredError,
   ApprovalNotFoundError,
-  decideApproval,
   InvalidPageCursorError,
   listPendingApprovals,
+  type TurnClient,
 } from '../client';
 import type { AppEnv } from './auth';
 import { ApiError, notFound } from './errors';
@@ -18,6 +18,7 @@ import { jsonBody, limitBody, validate } from './request';
 
 /** What the approval routes need. */
 export interface ApprovalRoutesDeps {
+  turns: TurnClient;
   temporal: Client | undefined;
   pool: pg.Pool;
   bodyLimitBytes: number;
@@ -62,11 +63,7 @@ export function approvalRoutes(deps: ApprovalRoutesDeps): Hono<AppEnv> {
     const body = await jsonBody(c, ApprovalDecisionRequest);
     if (!deps.temporal) throw new ApiError(503, 'unavailable', 'Temporal is not reachable');
     try {
-      const decision = await decideApproval(
-        { temporal: deps.temporal, pool: deps.pool },
-        { tenantId: tenant, turnId, approvalId },
-        body,
-      );
+      const decision = await deps.turns.decideApproval(turnId, approvalId, { ...body, tenantId: tenant });
       deps.logger.info({ tenant, turnId, approvalId, approved: decision.approved }, 'approval decided');
       return c.json(decision, 200);
     } catch (err: unknown) {

@@ -1,9 +1,7 @@
-import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import {
   ApprovalConflictError,
   ApprovalExpiredError,
-  decideApproval,
   STORED_EVENTS_PAGE,
   type ApprovalOutcome,
   type TurnClient,
@@ -19,7 +17,6 @@ type Db = Pick<pg.Pool, 'query'>;
 
 /** What deciding from a chat needs. */
 export interface ChatApprovalDeps {
-  temporal: Client;
   pool: pg.Pool;
   turns: TurnClient;
 }
@@ -89,11 +86,11 @@ export async function decideFromChat(
     }
   }
   for (const r of byId.values()) {
-    await decideApproval(
-      { temporal: deps.temporal, pool: deps.pool },
-      { tenantId: tenant, turnId, approvalId: r.approvalId },
-      { approved: r.approved, ...(r.reason === undefined ? {} : { reason: r.reason }) },
-    );
+    await deps.turns.decideApproval(turnId, r.approvalId, {
+      tenantId: tenant,
+      approved: r.approved,
+      ...(r.reason === undefined ? {} : { reason: r.reason }),
+    });
   }
   return { turnId, from: await continuationPoint(deps.turns, turnId, new Set(byId.keys())) };
 }

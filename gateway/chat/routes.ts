@@ -53,7 +53,7 @@ export function chatRoutes(deps: TurnRoutesDeps): Hono<AppEnv> {
       let continuation: ChatContinuation;
       try {
         continuation = await decideFromChat(
-          { temporal: deps.temporal, pool: deps.pool, turns: deps.turns },
+          { pool: deps.pool, turns: deps.turns },
           tenant,
           body.id,
           messageId,

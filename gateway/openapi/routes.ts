@@ -255,7 +255,8 @@ export const API_ROUTES: readonly ApiRoute[] = [
           content: { 'application/json': { schema: z.union([ApprovalConflict, ApprovalExpired]) } },
         },
         '503': errorResponse(
-          '`unavailable`: Temporal is not reachable, or a JWT could not be checked ' +
+          '`unavailable`: Temporal is not reachable, the turn did not take the decision within the deadline (no ' +
+            'worker runs it now; the same decision sent again is the same one), or a JWT could not be checked ' +
             "(the identity provider's keys could not be fetched).",
           { headers: z.object({ 'Retry-After': z.string().optional() }) },
         ),

@@ -93,3 +93,83 @@ describe('gateway: approvals', function () {
     assert.deepEqual(runs, ['a@b.c']);
   });
 });
+
+describe('gateway: a decision no worker takes', function () {
+  this.timeout(240_000);
+  const DECISION_TIMEOUT_MS = 1_000;
+  let g: GatewayHarness;
+
+  beforeEach(async () => {
+    g = await gatewayHarness({ startTimeoutMs: DECISION_TIMEOUT_MS, limits: { retryAfterSeconds: 3 } });
+  });
+  afterEach(async () => {
+    await g.close();
+  });
+
+  it('answers 503 with Retry-After within the deadline, and the same decision later is the one decision', async () => {
+    const runs: string[] = [];
+    const sendEmail = defineTool({
+      name: 'send_email',
+      description: 'Sends an email.',
+      parameters: z.object({ to: z.string() }),
+      approval: 'user',
+      execute: ({ to }) => {
+        runs.push(to);
+        return Promise.resolve('sent');
+      },
+    });
+    const tools = [...builtinTools(), sendEmail];
+    g.h.llm.enqueue(
+      { steps: [{ toolCalls: [{ id: 'call_mail', name: 'send_email', arguments: '{"to":"x@y.z"}' }] }] },
+      { steps: [{ text: 'Sent.' }] },
+    );
+    // The turn asks for the approval, then its worker stops: the turn waits with no worker to run it.
+    const { turnId, approvalId } = await g.h.withWorker(
+      async () => {
+        const started = await g.postTurn({ message: 'mail x@y.z' });
+        assert.equal(started.status, 200);
+        const id = decodeURIComponent(started.headers.get('turn-id')!);
+        void started.body?.cancel();
+        for (let i = 0; i < 600; i++) {
+          const req = (await storedEvents(g.h.env, id)).find((e) => e.type === 'approval_requested');
+          if (req) return { turnId: id, approvalId: String((req as { approvalId?: unknown }).approvalId) };
+          await sleep(100);
+        }
+        return assert.fail('no approval was requested');
+      },
+      { tools },
+    );
+
+    const decide = () =>
+      g.request(`/v1/turns/${encodeURIComponent(turnId)}/approvals/${approvalId}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ approved: true }),
+      });
+    const began = Date.now();
+    const refused = await decide();
+    const waited = Date.now() - began;
+    assert.equal(refused.status, 503);
+    assert.equal(refused.headers.get('retry-after'), '3');
+    const error = ((await refused.json()) as { error: { type: string; message: string } }).error;
+    assert.equal(error.type, 'unavailable');
+    assert.match(error.message, /did not take the decision .* within 1000 ms: no worker runs it now/);
+    assert.ok(waited >= DECISION_TIMEOUT_MS && waited < DECISION_TIMEOUT_MS + 4_000, `waited ${waited} ms`);
+    assert.deepEqual(runs, [], 'nothing ran while no worker did');
+
+    await g.h.withWorker(
+      async () => {
+        // A worker that just started may take its first task later than this test's short deadline: retry as a
+        // client told `Retry-After` would.
+        let decided = await decide();
+        for (let attempt = 1; decided.status === 503 && attempt < 10; attempt++) decided = await decide();
+        assert.equal(decided.status, 200);
+        const outcome = (await decided.json()) as { approved: boolean; decidedBy: string };
+        assert.deepEqual([outcome.approved, outcome.decidedBy], [true, 'user']);
+        assert.equal((await g.turns.result(turnId)).content, 'Sent.');
+      },
+      { tools },
+    );
+    assert.deepEqual(runs, ['x@y.z'], 'the approved call ran once');
+  });
+});
