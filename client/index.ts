@@ -29,6 +29,7 @@ export {
 export { EventHub, type EventHubOptions, type LiveMessage } from './event-hub';
 export { turnEvents, type TurnEventsOptions } from './turn-events';
 export { checkCursor, CursorOutOfRangeError } from './cursors';
+export { CallDeadlineError } from './deadline';
 export {
   conversationMessages,
   finalMessageOf,

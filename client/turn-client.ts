@@ -23,6 +23,7 @@ import {
   type OrderedTurnRequest,
 } from './ordered-start';
 import { checkCursor } from './cursors';
+import { withinDeadline } from './deadline';
 import { deleteConversation, listConversations, type ConversationSummary } from './conversations';
 import { finalMessageOf, hasTerminalEvent, storedEventsAfter, turnState } from './store';
 import { turnEvents, type TurnEventsOptions } from './turn-events';
@@ -238,9 +239,12 @@ export class TurnClient {
     return listPendingApprovals(this.opts.pool, tenantId, page);
   }
 
-  /** Where a running turn is. */
+  /**
+   * Where a running turn is.
+   * @throws CallDeadlineError when the turn did not answer within `startTimeoutMs` (no worker runs it now).
+   */
   progress(turnId: string): Promise<TurnProgress> {
-    return this.handle(turnId).query(turnProgress);
+    return withinDeadline(this.opts.temporal, this.callTimeoutMs, () => this.handle(turnId).query(turnProgress));
   }
 
   /**

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { AnswerAssembler, type TurnEvent } from '../../common';
-import { CursorOutOfRangeError, TurnClient } from '../../client';
+import { CallDeadlineError, CursorOutOfRangeError, TurnClient } from '../../client';
 import { finalMessage, storedEvents, turnHarness, type TurnHarness } from '../turn/harness';
 
 const words = (n: number, tag = 'w') => Array.from({ length: n }, (_, i) => `${tag}${i}`).join(' ') + '.';
@@ -52,6 +52,36 @@ describe('TurnClient', function () {
   afterEach(async () => {
     await turns.close();
     await h.close();
+  });
+
+  it("answers a turn's progress within the deadline, even with no worker running it", async () => {
+    const impatient = new TurnClient({
+      temporal: h.client,
+      pool: h.env.pool,
+      databaseUrl: h.env.databaseUrl,
+      taskQueue: h.taskQueue,
+      startTimeoutMs: 1_000,
+    });
+    try {
+      h.llm.enqueue({ steps: [{ text: 'ready.' }] });
+      const { turnId } = await h.start({ message: 'hello' });
+      // No worker polls: a query waits for one, for ever without a deadline.
+      const began = Date.now();
+      const err = await impatient.progress(turnId).then(
+        () => assert.fail('a turn no worker runs answered'),
+        (e: unknown) => e,
+      );
+      const waited = Date.now() - began;
+      assert.ok(err instanceof CallDeadlineError, String(err));
+      assert.ok(waited >= 1_000 && waited < 5_000, `waited ${waited} ms`);
+      await h.withWorker(async () => {
+        await impatient.result(turnId);
+        // An ended workflow answers queries from its history (a worker replays it).
+        assert.equal((await impatient.progress(turnId)).phase, 'done');
+      });
+    } finally {
+      await impatient.close();
+    }
   });
 
   const request = (message: string, extra: object = {}) => ({
