@@ -1,12 +1,14 @@
 // `turnflow/client`: what a backend service needs to start turns and follow them. Loads neither the Temporal worker,
 // nor `openai`, nor the gateway (test/package/client-entry.test.ts proves it).
 export { TurnClient, TurnNeverRanError, type TurnClientOptions, type TurnOutcome } from '../client/turn-client';
-export { ConversationStuckError, TurnStartTimeoutError } from '../client/errors';
+export { ConversationStuckError, ConversationUnavailableError, TurnStartTimeoutError } from '../client/errors';
+export { CallDeadlineError } from '../client/deadline';
 export { TurnConflictError, type OrderedTurnRequest } from '../client/ordered-start';
 export {
   ApprovalConflictError,
   ApprovalExpiredError,
   ApprovalNotFoundError,
+  ApprovalUnavailableError,
   InvalidPageCursorError,
 } from '../client/approvals';
 export type { TurnEventsOptions } from '../client/turn-events';
