@@ -430,7 +430,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
   }
 }
 
-const { TimeoutType, WorkflowTaskFailedCause } = temporal.api.enums.v1;
+const { EventType, TimeoutType, WorkflowTaskFailedCause } = temporal.api.enums.v1;
 /** Causes under which the server, not workflow code, failed a workflow task (see `racedCompletions`). */
 const SERVER_REJECTIONS = new Set<number>([
   WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
@@ -462,7 +462,12 @@ async function replayHistories(
     for await (const execution of client.workflow.list()) {
       const { workflowId, runId } = execution;
       const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
-      histories.push({ workflowId, history });
+      // A run continued as new a moment ago may have no workflow task yet (the server holds the first one back when
+      // a workflow continues as new in quick succession): it decided nothing, and the SDK's replay worker waits for
+      // ever on a history that is only `WorkflowExecutionStarted`.
+      if ((history.events ?? []).some((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED)) {
+        histories.push({ workflowId, history });
+      }
       for (const event of history.events ?? []) {
         // Start-to-close only: a sticky queue's schedule-to-start timeout (2 s) is a worker too busy, not one lost.
         if (event.workflowTaskTimedOutEventAttributes?.timeoutType === TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE)
