@@ -9,6 +9,7 @@ export {
   OrderedTurnRequest,
   TurnConflictError,
   type OrderedStart,
+  type OrderedStartDeps,
   type OrderedStartOptions,
 } from './ordered-start';
 export {

@@ -7,6 +7,7 @@ import {
   listConversationTurns,
   startOrderedTurn,
   TurnConflictError,
+  TurnStartTimeoutError,
   type OrderedStart,
 } from '../../client';
 import { turnIdFor, type DoubleTextingPolicy } from '../../common';
@@ -117,6 +118,39 @@ describe('direct start of an idle conversation’s turn', function () {
         assert.deepEqual(await finalsInOrder(h, conversationId), [first.turnId, second.turnId]);
       }
     });
+  });
+
+  it('a direct start no worker takes throws TurnStartTimeoutError at its deadline (no LISTEN hub: it reads the row), and its retry attaches', async () => {
+    answerByMessage(h);
+    const requestId = uniqueId('req');
+    const start = (startTimeoutMs: number) =>
+      startOrderedTurn(
+        { temporal: h.client, pool: h.env.pool },
+        { conversationId: h.conversationId, requestId, message: 'm1' },
+        { taskQueue: h.taskQueue, startTimeoutMs },
+      );
+    const began = Date.now();
+    const err = await start(500).then(
+      () => assert.fail('started without a worker'),
+      (e: unknown) => e,
+    );
+    const waited = Date.now() - began;
+    assert.ok(err instanceof TurnStartTimeoutError, String(err));
+    assert.ok(waited >= 500 && waited < 4_000, `waited ${waited} ms`);
+    assert.equal(await startedDirectly(h, err.turnId), true, 'the default start went direct');
+    assert.equal(h.llm.requests.length, 0, 'no model request without a worker');
+
+    await h.withWorker(async () => {
+      const started = await start(60_000);
+      assert.deepEqual([started.turnId, started.attached], [err.turnId, true]);
+      // The worker may have answered it before the retry's claim.
+      assert.ok(['running', 'finished'].includes(started.state), `state ${started.state}`);
+      assert.equal((await waitForFinished(h, started.turnId)).content, answerTo('m1'));
+    });
+    assert.equal(requestsFor(h, 'm1').length, 1, 'one turn, one model request');
+    const runs: string[] = [];
+    for await (const run of h.client.workflow.list({ query: `WorkflowId = '${err.turnId}'` })) runs.push(run.runId);
+    assert.equal(runs.length, 1, 'exactly one workflow for the turn');
   });
 
   it('enqueue while a direct turn runs: the message waits for it, sees its answer, and the conversation goes direct again once idle', async () => {
