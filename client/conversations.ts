@@ -115,8 +115,12 @@ export async function deleteConversation(
   tenantId: string,
   conversationId: string,
 ): Promise<'deleted' | 'not_found'> {
+  // Locked FOR UPDATE first: the mark waits for every start of one of its turns' workflows in flight (each holds the
+  // row, see `startWhileUndeleted`), so the workflows looked for below include theirs, and none starts after it.
   const { rowCount } = await deps.pool.query(
-    `UPDATE conversations SET deleting_since = coalesce(deleting_since, now()) WHERE tenant_id = $1 AND id = $2`,
+    `WITH held AS (SELECT tenant_id, id FROM conversations WHERE tenant_id = $1 AND id = $2 FOR UPDATE)
+     UPDATE conversations c SET deleting_since = coalesce(c.deleting_since, now())
+     FROM held WHERE c.tenant_id = held.tenant_id AND c.id = held.id`,
     [tenantId, conversationId],
   );
   if (!rowCount) return 'not_found';

@@ -26,6 +26,7 @@ export {
   type ConversationSummary,
   type DeleteConversationDeps,
 } from './conversations';
+export { startDirect } from './direct-start';
 export { EventHub, type EventHubOptions, type LiveMessage } from './event-hub';
 export { turnEvents, type TurnEventsOptions } from './turn-events';
 export { checkCursor, CursorOutOfRangeError } from './cursors';
@@ -43,6 +44,8 @@ export {
   claimOrderedTurn,
   type OrderedClaim,
   releaseQueuedClaim,
+  startWhileUndeleted,
+  type HeldTurn,
   tenantSeesConversation,
   tenantSeesTurn,
   TurnOwnershipError,

@@ -3,14 +3,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { WithStartWorkflowOperation } from '@temporalio/client';
-import { claimQueuedTurn, TurnConflictError, type OrderedStart } from '../../client';
+import { claimOrderedTurn, claimQueuedTurn, TurnConflictError, type OrderedStart } from '../../client';
 import { ChatTurnInput, conversationWorkflowIdFor, turnIdFor } from '../../common';
 import { builtinTools, defineTool } from '../../activities/tools';
-import { submitTurn, type conversation } from '../../workflows';
+import { conversationTurns, submitTurn, type conversation } from '../../workflows';
 import type { ScriptInput } from '../../scripted-llm';
 import { uniqueId } from '../support';
 import { gatewayHarness, readEvents, TOKENS, type GatewayHarness } from '../gateway/harness';
-import { waitForFinished } from '../turn/conversation-harness';
+import { requestsFor, waitForFinished } from '../turn/conversation-harness';
 
 /**
  * Issue 21 item 3: a tenant's conversations are listed, and a conversation is deleted for good in any state (idle,
@@ -342,6 +342,65 @@ describe('conversations listed and deleted', function () {
       await g.turns.deleteConversation('acme', conversationId).catch(() => undefined);
       await g.h.client.workflow
         .getHandle(conversationWorkflowIdFor('acme', conversationId))
+        .terminate()
+        .catch(() => undefined);
+    });
+  });
+
+  it('a conversation being deleted never starts the direct turn it adopts (one its caller was lost before starting)', async () => {
+    g.h.llm.respond(() => ({ steps: [{ text: marker('answer') }] }));
+    const conversationId = uniqueId('del-adopt');
+    const claim = (message: string) => {
+      const requestId = uniqueId('req');
+      const turnId = turnIdFor('acme', conversationId, requestId);
+      const ids = { tenantId: 'acme', conversationId, requestId, turnId };
+      return claimOrderedTurn(g.pool, { ...ids, message }, ids).then((c) => ({ ...c, ids }));
+    };
+    await g.h.withWorker(async () => {
+      // A direct turn whose caller died between its claim and its start, and a message claimed behind it.
+      const lostMessage = marker('user');
+      const lost = await claim(lostMessage);
+      assert.equal(lost.direct, true, 'the first claim of an idle conversation goes direct');
+      const next = await claim(marker('user'));
+      assert.deepEqual([next.direct, next.adopt], [false, lost.turnId], 'the second claim follows the direct turn');
+
+      // The deletion's first step. (The steps after it delete the conversation's workflows: a direct turn's then goes
+      // missing under a conversation still waiting for it, as this one's is.)
+      await g.pool.query(`UPDATE conversations SET deleting_since = now() WHERE tenant_id = 'acme' AND id = $1`, [
+        conversationId,
+      ]);
+      // The second message's start reaches the conversation only now: it adopts the direct turn and waits for it.
+      const workflowId = conversationWorkflowIdFor('acme', conversationId);
+      const accepted = await g.h.client.workflow.executeUpdateWithStart(submitTurn, {
+        args: [{ turn: ChatTurnInput.parse(next.ids), policy: 'enqueue', after: lost.turnId }],
+        updateId: next.ids.requestId,
+        startWorkflowOperation: new WithStartWorkflowOperation<typeof conversation>('conversation', {
+          workflowId,
+          taskQueue: g.h.taskQueue,
+          args: [{ tenantId: 'acme', conversationId }],
+          workflowIdConflictPolicy: 'USE_EXISTING',
+        }),
+      });
+      assert.deepEqual([accepted.state, accepted.runningTurnId], ['queued', lost.turnId]);
+      // The conversation stops waiting for it once its wait has decided what to do with the missing workflow.
+      await waitFor(async () => {
+        const turns = await g.h.client.workflow.getHandle(workflowId).query(conversationTurns);
+        return turns.running?.turnId !== lost.turnId;
+      });
+      await assert.rejects(
+        g.h.client.workflowService.describeWorkflowExecution({
+          namespace: g.h.client.options.namespace,
+          execution: { workflowId: lost.turnId },
+        }),
+        (err: { code?: number }) => err.code === 5,
+        'the conversation being deleted started the direct turn it adopted',
+      );
+      assert.equal(requestsFor(g.h, lostMessage).length, 0, 'the lost turn’s message reached the model');
+
+      assert.equal(await g.turns.deleteConversation('acme', conversationId), 'deleted');
+      assert.equal(await holdsMarker(), false);
+      await g.h.client.workflow
+        .getHandle(workflowId)
         .terminate()
         .catch(() => undefined);
     });
