@@ -178,9 +178,9 @@ export interface HeldTurn {
  *
  * Why: a deletion (client/conversations.ts) first marks the conversation, then deletes every workflow of it that
  * Temporal has, then its rows. A workflow started after the deletion looked for it would outlive the deletion (and
- * keep its turn id from the conversation started anew under the same id). A start run in here (the conversation's
- * own start of a direct turn whose caller was lost) lands before the mark, and the deletion finds its workflow, or
- * not at all.
+ * keep its turn id from the conversation started anew under the same id). So every start of a turn's workflow from
+ * Node runs in here (a direct start, `startTurn`, and the conversation's own start of a direct turn whose caller was
+ * lost): it lands before the mark, and the deletion finds its workflow, or not at all.
  *
  * The conversation's row is held `FOR KEY SHARE`, which only a `FOR UPDATE` lock waits for: the deletion's mark takes
  * one, while the conversation's claims and turn inserts (which take none) go on.

@@ -27,7 +27,7 @@ import {
   type ConversationTurns,
   type SubmitTurnResult,
 } from '../workflows';
-import { claimOrderedTurn, releaseQueuedClaim } from './access';
+import { claimOrderedTurn, releaseQueuedClaim, startWhileUndeleted } from './access';
 import { checkDailyBudget } from './budget';
 import { startDirect, watchTakenByWorker } from './direct-start';
 import { ConversationDeletingError, ConversationStuckError, TurnStartTimeoutError } from './errors';
@@ -273,14 +273,19 @@ async function startDirectUntilTaken(
   const deadline = new AbortController();
   const timer = setTimeout(() => deadline.abort(), opts.timeoutMs);
   try {
-    let attached: boolean;
+    let held: { value: boolean } | undefined;
     try {
-      attached = await deps.temporal.withAbortSignal(deadline.signal, () => startDirect(deps.temporal, input, opts));
+      held = await startWhileUndeleted(deps.pool, input.turnId, () =>
+        deps.temporal.withAbortSignal(deadline.signal, () => startDirect(deps.temporal, input, opts)),
+      );
     } catch (err: unknown) {
       // The claim stays with its start input: a retry starts it again, and so does a later message's conversation.
       if (deadline.signal.aborted) throw new TurnStartTimeoutError(input.turnId, opts.timeoutMs, { cause: err });
       throw err;
     }
+    // A deletion of the conversation began after the claim: it deletes the turn, whose workflow never started.
+    if (!held) throw new TurnConflictError('deleting', null);
+    const attached = held.value;
     if (taken && !(await taken.until(deadlineAt))) {
       const failing = await failingWorkflowTaskAttempts(deps.temporal, input.turnId);
       if (failing !== undefined) throw new ConversationStuckError(input.conversationId, input.turnId, failing);

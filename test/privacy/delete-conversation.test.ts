@@ -2,8 +2,14 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { WithStartWorkflowOperation } from '@temporalio/client';
-import { claimOrderedTurn, claimQueuedTurn, TurnConflictError, type OrderedStart } from '../../client';
+import { Client, WithStartWorkflowOperation, type WorkflowClientInterceptor } from '@temporalio/client';
+import {
+  claimOrderedTurn,
+  claimQueuedTurn,
+  startOrderedTurn,
+  TurnConflictError,
+  type OrderedStart,
+} from '../../client';
 import { ChatTurnInput, conversationWorkflowIdFor, turnIdFor } from '../../common';
 import { builtinTools, defineTool } from '../../activities/tools';
 import { conversationTurns, submitTurn, type conversation } from '../../workflows';
@@ -403,6 +409,78 @@ describe('conversations listed and deleted', function () {
         .getHandle(workflowId)
         .terminate()
         .catch(() => undefined);
+    });
+  });
+
+  it('a direct start in flight when a deletion begins lands before it, and is deleted with the conversation', async () => {
+    g.h.llm.respond(() => ({ steps: [{ text: marker('answer') }] }));
+    const conversationId = uniqueId('del-inflight');
+    // Holds a turn's start at Temporal's door: the claim is stored, the workflow not yet started.
+    let atDoor: () => void = () => undefined;
+    const reachedDoor = new Promise<void>((resolve) => {
+      atDoor = resolve;
+    });
+    let open: () => void = () => undefined;
+    const opened = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const door: WorkflowClientInterceptor = {
+      async startWithDetails(input, next) {
+        if (input.workflowType === 'chatTurn') {
+          atDoor();
+          await opened;
+        }
+        return next(input);
+      },
+    };
+    const temporal = new Client({
+      connection: g.h.client.connection,
+      namespace: g.h.client.options.namespace,
+      interceptors: { workflow: [door] },
+    });
+    await g.h.withWorker(async () => {
+      const message = marker('user');
+      const starting = startOrderedTurn(
+        { temporal, pool: g.pool },
+        { tenantId: 'acme', conversationId, requestId: uniqueId('req'), message },
+        { taskQueue: g.h.taskQueue, startTimeoutMs: 60_000 },
+      );
+      const started = starting.then(
+        (s) => ({ s, err: undefined }),
+        (err: unknown) => ({ s: undefined, err }),
+      );
+      await reachedDoor;
+      const deletion = g.turns.deleteConversation('acme', conversationId);
+      let deletionEnded = false;
+      void deletion.finally(() => {
+        deletionEnded = true;
+      });
+      // Until the deletion has ended, or its mark waits on a lock (held by the start in flight).
+      let markWaited = false;
+      await waitFor(async () => {
+        const { rowCount } = await g.pool.query(
+          `SELECT 1 FROM pg_stat_activity
+           WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ~ 'SET deleting_since'`,
+        );
+        markWaited = (rowCount ?? 0) > 0;
+        return markWaited || deletionEnded;
+      });
+      open();
+      const { s, err } = await started;
+      assert.equal(await deletion, 'deleted');
+      assert.ok(s, `the start held the conversation when the deletion began, so it went through: ${String(err)}`);
+      await assert.rejects(
+        g.h.client.workflowService.describeWorkflowExecution({
+          namespace: g.h.client.options.namespace,
+          execution: { workflowId: s.turnId },
+        }),
+        (e: { code?: number }) => e.code === 5,
+        'the turn’s workflow outlived the deletion',
+      );
+      assert.ok(markWaited, 'the deletion’s mark waited for the start in flight');
+      const { rowCount } = await g.pool.query(`SELECT 1 FROM turns WHERE id = $1`, [s.turnId]);
+      assert.equal(rowCount, 0, 'the turn’s row outlived the deletion');
+      assert.equal(await holdsMarker(message), false, 'the turn’s message outlived the deletion');
     });
   });
 
