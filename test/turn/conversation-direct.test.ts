@@ -3,6 +3,7 @@ import { Client, type WorkflowClientInterceptor } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { createTurnWorker } from '../../worker/create-worker';
 import {
+  cancelInConversation,
   claimOrderedTurn,
   listConversationTurns,
   startOrderedTurn,
@@ -226,6 +227,54 @@ describe('direct start of an idle conversation’s turn', function () {
         orderedContext([{ user: 'm1', answer: 'partial' }], 'm2'),
       );
       assert.deepEqual(await finalsInOrder(h), [first.turnId, second.turnId]);
+    });
+  });
+
+  it('cancel of a direct turn adopted behind a turn whose end the conversation has not seen yet: the turn stops, the order holds', async () => {
+    answerByMessage(h, { m1: held('g1'), m2: held('g2') });
+    await h.withWorker(async () => {
+      const first = await startOrderedTurn(
+        { temporal: h.client, pool: h.env.pool },
+        { conversationId: h.conversationId, requestId: uniqueId('req'), message: 'm1' },
+        { taskQueue: h.taskQueue, startTimeoutMs: 60_000, directStart: false },
+      );
+      await h.llm.gateReached('g1');
+      // The moment between a turn storing its end and its conversation seeing its workflow end (a few milliseconds
+      // live), held open: its row says ended, so the next message starts directly, and the one after that finds the
+      // conversation still running the first turn and queues the direct turn behind it.
+      const setStatus = (status: string) =>
+        h.env.pool.query(`UPDATE turns SET status = $2 WHERE id = $1`, [first.turnId, status]);
+      await setStatus('completed');
+      const second = await sendDirect(h, 'm2', 'enqueue');
+      assert.ok(await startedDirectly(h, second.turnId), 'the second message started directly');
+      await h.llm.gateReached('g2');
+      const third = await sendDirect(h, 'm3', 'enqueue');
+      await setStatus('running');
+      assert.deepEqual([third.state, third.position, third.runningTurnId], ['queued', 2, first.turnId]);
+      const listed = await listConversationTurns(h.client, 'default', h.conversationId);
+      assert.deepEqual(
+        [listed.running?.turnId, ...listed.queued.map((t) => t.turnId)],
+        [first.turnId, second.turnId, third.turnId],
+      );
+
+      // It waits in the conversation's queue, but runs: the cancel stops it, and it keeps its place.
+      assert.equal(
+        await cancelInConversation(h.client, second.turnId),
+        'running',
+        'the cancel dropped a running direct turn from the queue as if it had never started',
+      );
+      const stopped = await waitForFinished(h, second.turnId);
+      assert.deepEqual([stopped.status, stopped.finish_reason, stopped.content], ['cancelled', 'cancelled', 'partial']);
+      assert.equal(requestsFor(h, 'm3').length, 0, 'the third message asked the model while the first turn ran');
+      h.llm.release('g1');
+      assert.equal((await waitForFinished(h, third.turnId)).content, answerTo('m3'));
+      // It ran once both had ended. (The two ran side by side only because the test held the first turn streaming
+      // through a moment that live lasts milliseconds after its answer: their answers' order is not the point.)
+      const answersSeen = seenMessages(requestsFor(h, 'm3')[0]!)
+        .filter((m) => m.role === 'assistant')
+        .map((m) => m.content)
+        .sort();
+      assert.deepEqual(answersSeen, ['partial', 'partial rest']);
     });
   });
 
