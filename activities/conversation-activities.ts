@@ -1,15 +1,10 @@
 import { Context } from '@temporalio/activity';
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
-import {
-  ChatTurnInput,
-  PersistenceOptions,
-  publicFailureMessage,
-  turnStartAttributes,
-  type TurnEventBody,
-} from '../common';
+import { startDirect, startWhileUndeleted } from '../client';
+import { ChatTurnInput, PersistenceOptions, publicFailureMessage, type TurnEventBody } from '../common';
 import type { ActivityDeps } from './deps';
-import { storageStep } from './repo/storage-failure';
+import { sqlState, storageStep, toStorageFailure } from './repo/storage-failure';
 import { inTransaction } from './repo/turns';
 import { StreamWriter } from './stream/writer';
 
@@ -128,7 +123,7 @@ export function createConversationActivities(deps: ActivityDeps) {
    * Resolves when a turn started directly (not by its conversation) has closed, whichever way it ended. A turn whose
    * workflow does not exist (its caller died between its claim and its start) is started here, from the start input
    * stored with its claim (the same workflow id: whichever start comes first runs it, the other attaches); a turn
-   * with no stored row, or one already ended, is over. Heartbeats while it waits: a lost worker is noticed and the
+   * with no stored row, one already ended, or one of a conversation being deleted, is over. Heartbeats while it waits: a lost worker is noticed and the
    * wait resumes elsewhere.
    */
   async function awaitDirectTurn(input: AwaitDirectTurnInput): Promise<void> {
@@ -151,35 +146,33 @@ export function createConversationActivities(deps: ActivityDeps) {
     }
   }
 
-  /** Starts a direct turn from its stored input; false when there is nothing to start (no row, or it ended). */
+  /**
+   * Starts a direct turn from its stored input; false when there is nothing to start: no row, a turn that ended, or a
+   * conversation being deleted. The last matters most: this activity outlives its conversation's workflow by up to a
+   * heartbeat, and a deletion removes the turn's workflow (which this wait then finds missing) before its rows, so
+   * only the deletion's mark, read and held with the start (`startWhileUndeleted`), keeps it from starting the turn
+   * again after the deletion looked for it.
+   */
   async function startStoredDirectTurn(turnId: string, taskQueue: string): Promise<boolean> {
-    const { rows } = await storageStep(() =>
-      deps.pool.query<{ status: string; direct_input: unknown }>(
-        `SELECT status, direct_input FROM turns WHERE id = $1`,
-        [turnId],
-      ),
-    );
-    const row = rows[0];
-    if (!row || row.direct_input === null || (row.status !== 'queued' && row.status !== 'running')) return false;
-    const parsed = ChatTurnInput.safeParse(row.direct_input);
-    if (!parsed.success || parsed.data.turnId !== turnId) {
-      throw ApplicationFailure.nonRetryable(`turn ${turnId} has no valid stored start input`, 'turn.invalid_input');
-    }
-    deps.logger.warn({ turnId }, 'a direct turn was never started (its caller was lost): starting it');
+    const ctx = Context.current();
     try {
-      await Context.current().client.workflow.start('chatTurn', {
-        workflowId: turnId,
-        taskQueue,
-        args: [parsed.data],
-        workflowIdConflictPolicy: 'FAIL',
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        typedSearchAttributes: turnStartAttributes(parsed.data),
-        staticSummary: `turn · direct · ${parsed.data.tenantId} · ${parsed.data.conversationId}`,
+      const held = await startWhileUndeleted(deps.pool, turnId, async ({ status, directInput }) => {
+        if (directInput === null || (status !== 'queued' && status !== 'running')) return false;
+        const parsed = ChatTurnInput.safeParse(directInput);
+        if (!parsed.success || parsed.data.turnId !== turnId) {
+          throw ApplicationFailure.nonRetryable(`turn ${turnId} has no valid stored start input`, 'turn.invalid_input');
+        }
+        deps.logger.warn({ turnId }, 'a direct turn was never started (its caller was lost): starting it');
+        await ctx.client.withAbortSignal(ctx.cancellationSignal, () =>
+          startDirect(ctx.client, parsed.data, { taskQueue, eagerStart: false }),
+        );
+        return true;
       });
+      return held?.value ?? false;
     } catch (err: unknown) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      // Postgres's errors are classified as every storage step's are; Temporal's are retried.
+      throw sqlState(err) === undefined ? err : toStorageFailure(err);
     }
-    return true;
   }
 
   async function writeOnce(turnId: string, key: string, body: Exclude<TurnEventBody, { type: 'text' }>) {

@@ -181,7 +181,7 @@ export async function startStack(
         GATEWAY_MAX_OPEN_STREAMS: String(BENCH_GATEWAY_LIMIT),
         GATEWAY_START_TIMEOUT_MS: String(BENCH_START_TIMEOUT_MS),
         // The bench's own TurnClient reads the same variable (bench/systems/turnflow.ts).
-        TURNFLOW_DIRECT_START: process.env['TURNFLOW_DIRECT_START'] ?? 'false',
+        TURNFLOW_DIRECT_START: process.env['TURNFLOW_DIRECT_START'] ?? 'true',
       },
       nodeFlags,
     );

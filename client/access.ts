@@ -165,6 +165,53 @@ export async function claimOrderedTurn(
   return { ...settled, direct: own?.o_direct === true, adopt: rows[0]?.o_adopt ?? null };
 }
 
+/** A turn as {@link startWhileUndeleted} found it, under the hold. */
+export interface HeldTurn {
+  status: QueuedClaim['status'];
+  /** The start input its claim stored when it went direct (`turns.direct_input`); `null` for a conversation's turn. */
+  directInput: unknown;
+}
+
+/**
+ * Runs `start` (a start of the turn's workflow) while the turn is stored and no deletion of its conversation has
+ * begun, holding both so until `start` settles; `undefined`, without calling `start`, when either is not so.
+ *
+ * Why: a deletion (client/conversations.ts) first marks the conversation, then deletes every workflow of it that
+ * Temporal has, then its rows. A workflow started after the deletion looked for it would outlive the deletion (and
+ * keep its turn id from the conversation started anew under the same id). So every start of a turn's workflow from
+ * Node runs in here (a direct start, `startTurn`, and the conversation's own start of a direct turn whose caller was
+ * lost): it lands before the mark, and the deletion finds its workflow, or not at all.
+ *
+ * The conversation's row is held `FOR KEY SHARE`, which only a `FOR UPDATE` lock waits for: the deletion's mark takes
+ * one, while the conversation's claims and turn inserts (which take none) go on.
+ */
+export async function startWhileUndeleted<T>(
+  pool: pg.Pool,
+  turnId: string,
+  start: (turn: HeldTurn) => Promise<T>,
+): Promise<{ value: T } | undefined> {
+  const db = await pool.connect();
+  try {
+    await db.query('BEGIN');
+    const { rows } = await db.query<{ status: HeldTurn['status']; direct_input: unknown }>(
+      `SELECT t.status, t.direct_input FROM turns t
+       JOIN conversations c ON c.tenant_id = t.tenant_id AND c.id = t.conversation_id
+       WHERE t.id = $1 AND c.deleting_since IS NULL
+       FOR KEY SHARE OF c`,
+      [turnId],
+    );
+    const row = rows[0];
+    const held = row ? { value: await start({ status: row.status, directInput: row.direct_input }) } : undefined;
+    await db.query('COMMIT');
+    return held;
+  } catch (err: unknown) {
+    await db.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    db.release();
+  }
+}
+
 /**
  * Forgets a claimed turn its conversation refused (policy `reject`): it never ran and stored nothing, so the
  * request may be sent again later. Only a turn still `queued` and without messages is removed.

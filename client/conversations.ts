@@ -103,10 +103,11 @@ const GONE_WITHIN_MS = 120_000;
  *
  * Safe to repeat and to run concurrently: the first step marks the conversation as being deleted (from then on
  * every read answers "missing" and every claim is refused, see client/access.ts), so a deletion that stopped half
- * way is finished by the next call. A turn claimed before that mark is deleted with the rest; if its start reaches
- * Temporal only after the deletion, its workflow finds no stored turn and ends without storing anything. The mark
- * goes last, once Temporal has let go of the turns' workflow ids: then the same conversation id (even the same
- * request id) starts a new, empty conversation.
+ * way is finished by the next call. A turn claimed before that mark is deleted with the rest: a start of its workflow
+ * from Node (`startWhileUndeleted`) lands before the mark or not at all; one through the conversation's workflow that
+ * reaches Temporal only after the deletion finds no stored turn and ends without storing anything. The mark goes last,
+ * once Temporal has let go of the turns' workflow ids: then the same conversation id (even the same request id) starts
+ * a new, empty conversation.
  * @throws Error when Temporal still holds a deleted workflow after {@link GONE_WITHIN_MS}; the text is gone by then,
  *   and calling again finishes the deletion.
  */
@@ -115,8 +116,12 @@ export async function deleteConversation(
   tenantId: string,
   conversationId: string,
 ): Promise<'deleted' | 'not_found'> {
+  // Locked FOR UPDATE first: the mark waits for every start of one of its turns' workflows in flight (each holds the
+  // row, see `startWhileUndeleted`), so the workflows looked for below include theirs, and none starts after it.
   const { rowCount } = await deps.pool.query(
-    `UPDATE conversations SET deleting_since = coalesce(deleting_since, now()) WHERE tenant_id = $1 AND id = $2`,
+    `WITH held AS (SELECT tenant_id, id FROM conversations WHERE tenant_id = $1 AND id = $2 FOR UPDATE)
+     UPDATE conversations c SET deleting_since = coalesce(c.deleting_since, now())
+     FROM held WHERE c.tenant_id = held.tenant_id AND c.id = held.id`,
     [tenantId, conversationId],
   );
   if (!rowCount) return 'not_found';

@@ -1,7 +1,7 @@
 /**
- * Thrown by `TurnClient.start` (and `startOrderedTurn`) when the conversation did not accept the turn within the
- * start deadline: no worker polls the task queue, or none can take the conversation's workflow task. The request
- * is stored and may still be accepted once a worker polls; retrying the same request (same request id) attaches to
+ * Thrown by `TurnClient.start` (and `startOrderedTurn`) when no worker accepted the turn within the start deadline:
+ * none polls the task queue, or none took the workflow task the start waits for (the conversation's, or the turn's
+ * own first one when it started directly). The request is stored and may still be accepted once a worker polls; retrying the same request (same request id) attaches to
  * that turn and never starts a second one.
  */
 export class TurnStartTimeoutError extends Error {
@@ -15,7 +15,7 @@ export class TurnStartTimeoutError extends Error {
     options?: { cause?: unknown },
   ) {
     super(
-      `turn ${turnId} was not accepted within ${timeoutMs} ms: no worker took the conversation's workflow task; ` +
+      `turn ${turnId} was not accepted within ${timeoutMs} ms: no worker took its workflow task; ` +
         'retry the same request to attach to it',
       options,
     );
@@ -23,9 +23,10 @@ export class TurnStartTimeoutError extends Error {
 }
 
 /**
- * Thrown by `TurnClient.start` (and `startOrderedTurn`) when the conversation's workflow cannot take the turn
- * because its workflow task keeps failing (a non-determinism error or another bug in workflow code): a retry will
- * not help until an operator acts (see docs/operating.md). The request is stored; once the workflow runs again,
+ * Thrown by `TurnClient.start` (and `startOrderedTurn`) when the conversation cannot take the turn because a
+ * workflow task keeps failing (a non-determinism error or another bug in workflow code) in the workflow the start
+ * reaches first: the conversation's, or the turn's own when it started directly (`workflowId` says which). A retry
+ * will not help until an operator acts (see docs/operating.md). The request is stored; once the workflow runs again,
  * retrying the same request attaches to it.
  */
 export class ConversationStuckError extends Error {
@@ -33,14 +34,14 @@ export class ConversationStuckError extends Error {
 
   constructor(
     readonly conversationId: string,
-    /** The conversation workflow's id, for the operator. */
+    /** The failing workflow's id, for the operator: the conversation's, or the direct turn's. */
     readonly workflowId: string,
     /** Attempts of the workflow task that keeps failing. */
     readonly attempts: number,
     options?: { cause?: unknown },
   ) {
     super(
-      `conversation ${conversationId} cannot take turns: its workflow (${workflowId}) has a workflow task that ` +
+      `conversation ${conversationId} cannot take turns: workflow ${workflowId} has a workflow task that ` +
         `failed ${attempts - 1} time(s) in a row (a bug: the worker logs it as an error for operators); ` +
         'retry the same request later to attach to it',
       options,

@@ -8,6 +8,8 @@ export type LiveMessage =
   | { kind: 'event'; event: TurnEvent }
   /** Something happened that was too big to carry (or unreadable): read the stored stream. */
   | { kind: 'doorbell' }
+  /** A worker took the turn (started directly): its row left `queued`. Nothing new to read in its stream. */
+  | { kind: 'started' }
   /** The listening connection was lost and is back: events may have been missed, read the stored stream. */
   | { kind: 'resync' };
 
@@ -113,10 +115,14 @@ export class EventHub {
 
   /** Delivers each announcement of a payload (stream-log/notify.ts) to its turn's listeners. */
   private dispatch(payload: string | undefined): void {
-    for (const { turnId, event } of decodeNotification(payload)) {
+    for (const { turnId, event, started } of decodeNotification(payload)) {
       const set = this.listeners.get(turnId);
       if (!set) continue;
-      const message: LiveMessage = event ? { kind: 'event', event } : { kind: 'doorbell' };
+      const message: LiveMessage = event
+        ? { kind: 'event', event }
+        : started
+          ? { kind: 'started' }
+          : { kind: 'doorbell' };
       for (const listener of set) listener(message);
     }
   }

@@ -9,6 +9,7 @@ export {
   OrderedTurnRequest,
   TurnConflictError,
   type OrderedStart,
+  type OrderedStartDeps,
   type OrderedStartOptions,
 } from './ordered-start';
 export {
@@ -26,6 +27,7 @@ export {
   type ConversationSummary,
   type DeleteConversationDeps,
 } from './conversations';
+export { startDirect } from './direct-start';
 export { EventHub, type EventHubOptions, type LiveMessage } from './event-hub';
 export { turnEvents, type TurnEventsOptions } from './turn-events';
 export { checkCursor, CursorOutOfRangeError } from './cursors';
@@ -44,6 +46,8 @@ export {
   claimOrderedTurn,
   type OrderedClaim,
   releaseQueuedClaim,
+  startWhileUndeleted,
+  type HeldTurn,
   tenantSeesConversation,
   tenantSeesTurn,
   TurnOwnershipError,

@@ -1,6 +1,5 @@
 import {
   WithStartWorkflowOperation,
-  WorkflowExecutionAlreadyStartedError,
   WorkflowUpdateFailedError,
   type Client,
   type WorkflowHandle,
@@ -16,7 +15,6 @@ import {
   TASK_QUEUE,
   searchAttributeKeys as keys,
   turnIdFor,
-  turnStartAttributes,
   type ChatTurnInput,
 } from '../common';
 import {
@@ -29,15 +27,17 @@ import {
   type ConversationTurns,
   type SubmitTurnResult,
 } from '../workflows';
-import { claimOrderedTurn, releaseQueuedClaim } from './access';
+import { claimOrderedTurn, releaseQueuedClaim, startWhileUndeleted } from './access';
 import { checkDailyBudget } from './budget';
 import { CallDeadlineError, withinDeadline } from './deadline';
+import { startDirect, watchTakenByWorker } from './direct-start';
 import {
   ConversationDeletingError,
   ConversationStuckError,
   ConversationUnavailableError,
   TurnStartTimeoutError,
 } from './errors';
+import type { EventHub } from './event-hub';
 import { InvalidTurnRequestError, type StartTurnDeps } from './start-turn';
 
 /** A turn request with its double-texting policy (what to do while another turn of the conversation runs). */
@@ -85,7 +85,17 @@ export interface OrderedStart {
   handle: WorkflowHandle<typeof chatTurn>;
 }
 
-/** What {@link startOrderedTurn} needs besides {@link StartTurnDeps}. */
+/** What {@link startOrderedTurn} needs. */
+export interface OrderedStartDeps extends StartTurnDeps {
+  /**
+   * The process's LISTEN connection (`TurnClient` passes its own): a direct start hears the moment a worker takes its
+   * turn. Without it the start reads the turn's row until then (every 10 ms at first, backing off to 250 ms).
+   * @default none
+   */
+  hub?: EventHub;
+}
+
+/** What {@link startOrderedTurn} needs besides {@link OrderedStartDeps}. */
 export interface OrderedStartOptions {
   /** @default TASK_QUEUE */
   taskQueue?: string;
@@ -94,17 +104,19 @@ export interface OrderedStartOptions {
   /** How a conversation's workflow runs when this start creates it (an idle one completes after `idleMs`). */
   conversation?: Pick<ConversationInput, 'idleMs' | 'maxTurnsPerRun'>;
   /**
-   * How long the conversation may take to accept the turn (a worker must run its workflow task) before the start
-   * gives up with {@link TurnStartTimeoutError}. @default DEFAULT_START_TIMEOUT_MS (10 s)
+   * How long a worker may take to accept the turn (run the first workflow task of the conversation's workflow, or of
+   * the turn's own when it starts directly) before the start gives up with {@link TurnStartTimeoutError}.
+   * @default DEFAULT_START_TIMEOUT_MS (10 s)
    */
   startTimeoutMs?: number;
   /**
    * Start an idle conversation's turn directly: when the claim finds nothing queued or running in the conversation,
    * the turn's `chatTurn` workflow is started with a plain start instead of through the conversation's workflow (one
-   * Temporal crossing instead of three). A later message goes through the conversation, which adopts the running
-   * direct turn and starts nothing before it ends. A direct start answers once Temporal has stored the workflow: it
-   * does not wait for a worker, so it never throws `TurnStartTimeoutError` or `ConversationStuckError`.
-   * @default false
+   * Temporal crossing instead of three before the model is asked). A later message goes through the conversation,
+   * which adopts the running direct turn and starts nothing before it ends. A direct start answers once a worker has
+   * taken the turn (its first workflow task moved the turn's row out of `queued`, which happens before the model
+   * request), within `startTimeoutMs` like any start. `false` sends every start through the conversation's workflow.
+   * @default true
    */
   directStart?: boolean;
   /**
@@ -123,19 +135,22 @@ export const DEFAULT_START_TIMEOUT_MS = 10_000;
 
 /**
  * Starts a turn in its conversation's order: the one start function behind `TurnClient.start` and the gateway.
- * The conversation's workflow (`conversation/<tenant>/<conversationId>`) is reached by update-with-start with the
- * request id as update id, so a retried request attaches to its turn instead of queueing it twice; the turn is
- * stored under its tenant (as `queued`) before that, so it is owned from the moment this returns.
+ * The turn is stored under its tenant (as `queued`) first, so it is owned from the moment this returns. A turn of an
+ * idle conversation then starts directly (`directStart`, its workflow id is its turn id); any other reaches the
+ * conversation's workflow (`conversation/<tenant>/<conversationId>`) by update-with-start with the request id as update
+ * id. Either way a retried request attaches to its turn instead of starting or queueing it twice.
  *
  * @throws InvalidTurnRequestError for an invalid request or one naming a model or tool no worker serves.
  * @throws TurnConflictError when the conversation refuses it (policy `reject` while busy, a full queue, or a deletion
  *   under way).
  * @throws TurnStartTimeoutError when no worker accepts it within `startTimeoutMs`; the same request retried later
- *   attaches to it (the update id is the request id, and the claim stays).
+ *   attaches to it (the workflow id, or the update id, comes from the request id, and the claim stays).
+ * @throws ConversationStuckError when the workflow a start reaches first (the conversation's, or a direct turn's own)
+ *   has a workflow task that keeps failing.
  * @throws BudgetExhaustedError when the tenant has spent its daily token budget (a retry of an existing turn passes).
  */
 export async function startOrderedTurn(
-  deps: StartTurnDeps,
+  deps: OrderedStartDeps,
   request: OrderedTurnRequest,
   opts: OrderedStartOptions = {},
 ): Promise<OrderedStart> {
@@ -156,15 +171,20 @@ export async function startOrderedTurn(
     { tenantId, conversationId, requestId, turnId, message },
     // The policy rides along for the conversation's listing (client/ordered-start.ts `listConversationTurns`); the
     // workflow's input is read back through `ChatTurnInput`, which drops it.
-    opts.directStart === true ? { ...input, policy: doubleTexting ?? opts.defaultPolicy ?? 'enqueue' } : null,
+    opts.directStart !== false ? { ...input, policy: doubleTexting ?? opts.defaultPolicy ?? 'enqueue' } : null,
   ).catch((err: unknown) => {
     if (err instanceof ConversationDeletingError) throw new TurnConflictError('deleting', null, { cause: err });
     throw err;
   });
   const handleOf = (id: string) => deps.temporal.workflow.getHandle<typeof chatTurn>(id);
+  const timeoutMs = opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
   if (claim.direct && (claim.status === 'queued' || claim.status === 'running')) {
     // Postgres chose this turn to start directly (or did so for this request before: the start is idempotent).
-    const attached = await startDirect(deps.temporal, { ...input, turnId: claim.turnId }, taskQueue, opts);
+    const attached = await startDirectUntilTaken(
+      deps,
+      { ...input, turnId: claim.turnId },
+      { taskQueue, eagerStart: opts.eagerStart === true, timeoutMs, waitForWorker: claim.status === 'queued' },
+    );
     return {
       turnId: claim.turnId,
       requestTurnId: claim.turnId,
@@ -201,7 +221,6 @@ export async function startOrderedTurn(
     ],
     staticSummary: `conversation · ${tenantId} · ${conversationId}`,
   });
-  const timeoutMs = opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
   let accepted: SubmitTurnResult;
   try {
     accepted = await withinDeadline(deps.temporal, timeoutMs, () =>
@@ -240,30 +259,43 @@ export async function startOrderedTurn(
 }
 
 /**
- * The plain start of a direct turn (its workflow id is its turn id: a second start of one request is refused, and
- * attaches). True when it had been started before.
+ * Starts a direct turn and waits, within the start deadline, until a worker has taken it (`waitForWorker`: the claim
+ * found it still `queued`), so a start no worker takes fails like one through the conversation instead of answering
+ * for a turn that may never run. True when it had been started before (a retry attaches).
  */
-async function startDirect(
-  temporal: Client,
+async function startDirectUntilTaken(
+  deps: OrderedStartDeps,
   input: ChatTurnInput,
-  taskQueue: string,
-  opts: OrderedStartOptions,
+  opts: { taskQueue: string; eagerStart: boolean; timeoutMs: number; waitForWorker: boolean },
 ): Promise<boolean> {
+  const deadlineAt = Date.now() + opts.timeoutMs;
+  // Listening begins before the start, so the LISTEN connection comes up while Temporal stores the workflow.
+  const taken = opts.waitForWorker ? watchTakenByWorker(deps.pool, deps.hub, input.turnId) : undefined;
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(), opts.timeoutMs);
   try {
-    await temporal.workflow.start<typeof chatTurn>('chatTurn', {
-      workflowId: input.turnId,
-      taskQueue,
-      args: [input],
-      workflowIdConflictPolicy: 'FAIL',
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      typedSearchAttributes: turnStartAttributes(input),
-      staticSummary: `turn · direct · ${input.tenantId} · ${input.conversationId}`,
-      ...(opts.eagerStart === true ? { requestEagerStart: true } : {}),
-    });
-    return false;
-  } catch (err: unknown) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) return true;
-    throw err;
+    let held: { value: boolean } | undefined;
+    try {
+      held = await startWhileUndeleted(deps.pool, input.turnId, () =>
+        deps.temporal.withAbortSignal(deadline.signal, () => startDirect(deps.temporal, input, opts)),
+      );
+    } catch (err: unknown) {
+      // The claim stays with its start input: a retry starts it again, and so does a later message's conversation.
+      if (deadline.signal.aborted) throw new TurnStartTimeoutError(input.turnId, opts.timeoutMs, { cause: err });
+      throw err;
+    }
+    // A deletion of the conversation began after the claim: it deletes the turn, whose workflow never started.
+    if (!held) throw new TurnConflictError('deleting', null);
+    const attached = held.value;
+    if (taken && !(await taken.until(deadlineAt))) {
+      const failing = await failingWorkflowTaskAttempts(deps.temporal, input.turnId);
+      if (failing !== undefined) throw new ConversationStuckError(input.conversationId, input.turnId, failing);
+      throw new TurnStartTimeoutError(input.turnId, opts.timeoutMs);
+    }
+    return attached;
+  } finally {
+    clearTimeout(timer);
+    taken?.close();
   }
 }
 

@@ -3,7 +3,8 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { StartTurnRequest, TASK_QUEUE, turnIdFor, turnStartAttributes, type ChatTurnInput } from '../common';
 import type { chatTurn } from '../workflows';
-import { claimTurn } from './access';
+import { claimTurn, startWhileUndeleted } from './access';
+import { ConversationDeletingError } from './errors';
 import { checkDailyBudget, type DailyTokenBudgets } from './budget';
 import type { CatalogCache } from './catalog';
 
@@ -40,6 +41,7 @@ export interface StartTurnDeps {
  *
  * @throws InvalidTurnRequestError when the request is invalid or asks for a model or tool the workers do not serve.
  * @throws BudgetExhaustedError when the tenant has spent its daily token budget (a retry of an existing turn passes).
+ * @throws ConversationDeletingError while the conversation is being deleted.
  */
 export async function startTurn(
   deps: StartTurnDeps,
@@ -64,20 +66,25 @@ export async function startTurn(
   });
   // Ids, names and numbers only: the message is stored with the turn row, never sent to Temporal.
   const input: ChatTurnInput = { ...turn, turnId };
-  try {
-    const handle = await deps.temporal.workflow.start<typeof chatTurn>('chatTurn', {
-      workflowId: turnId,
-      taskQueue,
-      args: [input],
-      workflowIdConflictPolicy: 'FAIL',
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      typedSearchAttributes: turnStartAttributes(input),
-      staticSummary: `turn · ${tenantId} · ${conversationId}`,
-    });
-    return { turnId, attached: false, handle };
-  } catch (err: unknown) {
-    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    // The id embeds the tenant, and claimTurn checked the stored owner: this is the caller's own turn.
-    return { turnId, attached: true, handle: deps.temporal.workflow.getHandle<typeof chatTurn>(turnId) };
-  }
+  const held = await startWhileUndeleted(deps.pool, turnId, async () => {
+    try {
+      const handle = await deps.temporal.workflow.start<typeof chatTurn>('chatTurn', {
+        workflowId: turnId,
+        taskQueue,
+        args: [input],
+        workflowIdConflictPolicy: 'FAIL',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        typedSearchAttributes: turnStartAttributes(input),
+        staticSummary: `turn · ${tenantId} · ${conversationId}`,
+      });
+      return { turnId, attached: false, handle };
+    } catch (err: unknown) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      // The id embeds the tenant, and claimTurn checked the stored owner: this is the caller's own turn.
+      return { turnId, attached: true, handle: deps.temporal.workflow.getHandle<typeof chatTurn>(turnId) };
+    }
+  });
+  // A deletion of the conversation began after the claim: it deletes the turn, whose workflow never started.
+  if (!held) throw new ConversationDeletingError(conversationId);
+  return held.value;
 }

@@ -40,9 +40,10 @@ export interface TurnClientOptions {
   /** Double-texting policy of requests that name none. @default 'enqueue' */
   doubleTexting?: DoubleTextingPolicy;
   /**
-   * How long {@link TurnClient.start} waits for the conversation to accept a turn (a worker must poll) before it
-   * throws `TurnStartTimeoutError`; {@link TurnClient.turns} and {@link TurnClient.cancel} wait as long for the
-   * conversation's answer before they throw `ConversationUnavailableError`. @default DEFAULT_START_TIMEOUT_MS (10 s)
+   * How long {@link TurnClient.start} waits for a worker to accept a turn (take its conversation's workflow task, or
+   * the turn's own when it starts directly) before it throws `TurnStartTimeoutError`; {@link TurnClient.turns} and
+   * {@link TurnClient.cancel} wait as long for the conversation's answer before they throw
+   * `ConversationUnavailableError`. @default DEFAULT_START_TIMEOUT_MS (10 s)
    */
   startTimeoutMs?: number;
   /**
@@ -56,8 +57,10 @@ export interface TurnClientOptions {
    */
   dailyTokens?: DailyTokenBudgets;
   /**
-   * Start an idle conversation's turn directly, without its conversation's workflow (see
-   * `OrderedStartOptions.directStart`: such a start does not wait for a worker). @default false
+   * Start an idle conversation's turn directly, without its conversation's workflow (one Temporal crossing instead of
+   * three before the model is asked; see `OrderedStartOptions.directStart`). Like any start it answers once a worker
+   * has taken the turn, heard on this client's LISTEN connection. `false`: every start goes through the conversation.
+   * @default true
    */
   directStart?: boolean;
   /**
@@ -117,6 +120,7 @@ export class TurnClient {
         temporal: this.opts.temporal,
         pool: this.opts.pool,
         catalog: this.catalog,
+        hub: this.hub,
         ...(this.opts.dailyTokens ? { dailyTokens: this.opts.dailyTokens } : {}),
       },
       request,

@@ -54,6 +54,8 @@ export async function* turnEvents(
   /** A doorbell rang since the last read: if the read then finds nothing, the turn may have been deleted. */
   let rang = false;
   const onLive = (message: LiveMessage) => {
+    // That a worker took the turn stores no event: nothing to read.
+    if (message.kind === 'started') return;
     if (message.kind === 'event') {
       if (message.event.cursor > last) pending.set(message.event.cursor, message.event);
       else if (isTerminal(message.event) && message.event.cursor < last) lateEnd = message.event;

@@ -44,8 +44,9 @@ export const GatewayEnv = TemporalEnv.extend({
   /** `Retry-After` of a 429 past those limits, in seconds. @default 5 */
   GATEWAY_RETRY_AFTER_SECONDS: z.coerce.number().int().min(1).max(3_600).default(DEFAULT_LIMITS.retryAfterSeconds),
   /**
-   * How long a start waits for the conversation to accept the turn (a worker must poll) before answering 503 with
-   * `Retry-After`; the same request retried attaches to its turn. @default 10000
+   * How long a start waits for a worker to accept the turn (take its conversation's workflow task, or the turn's own
+   * when it starts directly) before answering 503 with `Retry-After`; the same request retried attaches to its turn.
+   * @default 10000
    */
   GATEWAY_START_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(DEFAULT_START_TIMEOUT_MS),
   /**
@@ -54,13 +55,13 @@ export const GatewayEnv = TemporalEnv.extend({
    */
   TURNFLOW_CONVERSATION_IDLE: EnvDuration(1_000, 30 * 86_400_000).default(DEFAULT_CONVERSATION_IDLE_MS),
   /**
-   * `true`: an idle conversation's turn starts directly, without its conversation's workflow (one Temporal crossing
-   * instead of three before the model is asked). Such a start does not wait for a worker, so it is answered 200
-   * without one (the turn runs when a worker polls) instead of 503. @default false
+   * An idle conversation's turn starts directly, without its conversation's workflow (one Temporal crossing instead
+   * of three before the model is asked); the start still waits for a worker to take the turn, within
+   * `GATEWAY_START_TIMEOUT_MS`. `false`: every start goes through the conversation's workflow. @default true
    */
   TURNFLOW_DIRECT_START: z
     .enum(['true', 'false'])
-    .default('false')
+    .default('true')
     .transform((v) => v === 'true'),
   /** A reader that takes no data for this long while the stream has some to send is disconnected; 0 = never. @default 30000 */
   GATEWAY_WRITE_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),

@@ -9,6 +9,7 @@ export {
   encodeAnnouncement,
   packPayloads,
   rereadAnnouncement,
+  startedAnnouncement,
   type Announcement,
   type Doorbell,
 } from './notify';

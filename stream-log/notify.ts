@@ -42,6 +42,15 @@ export function rereadAnnouncement(turnId: string): string {
 }
 
 /**
+ * Announces that a worker took a turn started directly (its first workflow task moved its row from `queued` to
+ * `running`, in the transaction that sends this): what the start waits for before it answers (client/direct-start.ts).
+ * It carries no event, so stream readers have nothing to read for it.
+ */
+export function startedAnnouncement(turnId: string): string {
+  return JSON.stringify({ turnId, started: true });
+}
+
+/**
  * Packs announcements into as few NOTIFY payloads as fit under the size limit: one alone as itself, several as
  * a JSON array, in order.
  */
@@ -65,13 +74,18 @@ export function packPayloads(payloads: readonly string[]): string[] {
   return packed;
 }
 
-/** What a listener hears for one turn from one announcement. */
-export type Announcement = { turnId: string; event: TurnEvent } | { turnId: string; event: undefined };
+/**
+ * What a listener hears for one turn from one announcement: an event, a doorbell (`event` undefined), or that a worker
+ * took the turn ({@link startedAnnouncement}: `started`).
+ */
+export type Announcement =
+  { turnId: string; event: TurnEvent; started?: undefined } | { turnId: string; event: undefined; started?: true };
 
 /**
  * The announcements of a NOTIFY payload, in order. An announcement that names a turn but is not a valid event (a
  * doorbell, or anything unreadable) comes back without an event: its turn's listeners must read the stored
- * stream. A payload that is not JSON, or items that name no turn, yield nothing.
+ * stream; a {@link startedAnnouncement} comes back as `started`. A payload that is not JSON, or items that name no
+ * turn, yield nothing.
  */
 export function decodeNotification(payload: string | undefined): Announcement[] {
   if (!payload) return [];
@@ -85,6 +99,10 @@ export function decodeNotification(payload: string | undefined): Announcement[] 
   for (const item of Array.isArray(body) ? (body as unknown[]) : [body]) {
     const turnId = (item as { turnId?: unknown } | null)?.turnId;
     if (typeof turnId !== 'string') continue;
+    if ((item as { started?: unknown }).started === true) {
+      announcements.push({ turnId, event: undefined, started: true });
+      continue;
+    }
     const parsed = TurnEvent.safeParse(item);
     announcements.push({ turnId, event: parsed.success ? parsed.data : undefined });
   }

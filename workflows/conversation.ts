@@ -128,8 +128,9 @@ export interface CancelConversationTurnInput {
 export const submitTurn = defineUpdate<SubmitTurnResult, [SubmitTurnInput]>('submitTurn');
 
 /**
- * Cancels a turn of the conversation: a queued one is removed without running (`dequeued`), the running one is
- * asked to stop generating (`running`); `unknown` for a turn the conversation does not hold.
+ * Cancels a turn of the conversation: a queued one is removed without running (`dequeued`), the running one (or a
+ * direct turn it adopted, which runs already wherever it waits) is asked to stop generating (`running`); `unknown`
+ * for a turn the conversation does not hold.
  */
 export const cancelConversationTurn = defineUpdate<'dequeued' | 'running' | 'unknown', [CancelConversationTurnInput]>(
   'cancelConversationTurn',
@@ -519,6 +520,16 @@ export async function conversation(input: ConversationInput): Promise<void> {
 
   function cancel(request: CancelRequest): void {
     const index = queue.findIndex((q) => q.input.turnId === request.turnId);
+    if (queue[index]?.adopted) {
+      // An adopted direct turn runs already, whatever its place here (it waits only for the conversation to see the
+      // end of the turn before it, or to continue as new): it is told to stop, and keeps its place, so the turns
+      // after it still wait for its end. Dropped, it would run on unordered under a terminal event it never sent.
+      getExternalWorkflowHandle(request.turnId)
+        .signal(cancelTurn, { reason: 'cancelled by the caller' })
+        .catch(ignoreClosed);
+      request.outcome = 'running';
+      return;
+    }
     if (index >= 0) {
       queue.splice(index, 1);
       drops.set(request.turnId, { request, issued: false, done: false });

@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Pool, PoolClient } from 'pg';
 import { messageKeys, type ChatTurnInput, type ChatTurnResult, type Usage } from '../../common';
+import { EVENTS_CHANNEL, startedAnnouncement } from '../../stream-log';
 
 /** A stored turn as the activities need it. */
 export interface TurnRow {
@@ -32,11 +33,17 @@ export async function ensureTurn(pool: Pool, input: ChatTurnInput & { model: str
        ON CONFLICT (id) DO UPDATE SET model = EXCLUDED.model WHERE turns.model IS NULL`,
       [input.turnId, input.tenantId, input.conversationId, input.requestId, input.model],
     );
-    // A turn that waited in its conversation's queue runs from now on.
+    // A turn that waited in its conversation's queue runs from now on. A turn started directly has its start waiting
+    // for this (client/direct-start.ts): the same statement rings it, heard once this transaction commits (a
+    // notification sent in a transaction is delivered at its commit, never if it rolls back).
     const started = await db.query<{ tenant_id: string; waited: number }>(
-      `UPDATE turns SET status = 'running' WHERE id = $1 AND status = 'queued'
-       RETURNING tenant_id, extract(epoch FROM now() - created_at)::float8 AS waited`,
-      [input.turnId],
+      `WITH started AS (
+         UPDATE turns SET status = 'running' WHERE id = $1 AND status = 'queued'
+         RETURNING tenant_id, created_at, direct_input IS NOT NULL AS direct)
+       SELECT tenant_id, extract(epoch FROM now() - created_at)::float8 AS waited,
+              CASE WHEN direct THEN pg_notify($2, $3) END AS rang
+       FROM started`,
+      [input.turnId, EVENTS_CHANNEL, startedAnnouncement(input.turnId)],
     );
     // The message was stored with the turn row at claim time: it moves into the conversation once, and the claim's
     // copy is cleared.

@@ -11,7 +11,8 @@ export function turnflowSystem(stack: BenchStack): System & { close(): Promise<v
   // When each update-with-start left this process and when its answer came back, by conversation workflow id.
   const sent = new Map<string, { sentAt: number; answeredAt?: number }>();
   const probe: WorkflowClientInterceptor = {
-    // A turn started directly (TURNFLOW_DIRECT_START=true) makes a plain start instead, marked by its turn id.
+    // A turn started directly (the default; TURNFLOW_DIRECT_START=false turns it off) makes a plain start, marked by its
+    // turn id.
     async startWithDetails(input, next) {
       const mark: { sentAt: number; answeredAt?: number } = { sentAt: now() };
       sent.set(input.options.workflowId, mark);
@@ -42,7 +43,7 @@ export function turnflowSystem(stack: BenchStack): System & { close(): Promise<v
     databaseUrl: stack.databaseUrl,
     taskQueue: TURNFLOW_QUEUE,
     startTimeoutMs: BENCH_START_TIMEOUT_MS,
-    directStart: process.env['TURNFLOW_DIRECT_START'] === 'true',
+    directStart: process.env['TURNFLOW_DIRECT_START'] !== 'false',
   });
   return {
     name: 'turnflow',

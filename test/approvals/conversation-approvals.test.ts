@@ -98,7 +98,9 @@ describe('tool approvals in a conversation', function () {
           sendOrdered(h, 'm2', 'reject'),
           (err: unknown) => err instanceof TurnConflictError && err.runningTurnId === first.turnId,
         );
-        const turns = await listConversationTurns(h.client, 'default', h.conversationId);
+        // With the pool, as `TurnClient.turns()` lists: a turn started directly is running before the conversation
+        // adopts it (a refused message does not make it).
+        const turns = await listConversationTurns(h.client, 'default', h.conversationId, h.env.pool);
         assert.equal(turns.running?.turnId, first.turnId);
         assert.equal(turns.queued.length, 0);
         await decideApproval(

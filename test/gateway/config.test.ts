@@ -40,6 +40,10 @@ describe('gateway: config and tokens', () => {
       /GATEWAY_START_TIMEOUT_MS/,
     );
     assert.equal(config.TURNFLOW_TASK_QUEUE, 'turnflow');
+    assert.equal(config.TURNFLOW_DIRECT_START, true, 'an idle conversation’s turn starts directly by default');
+    const ordered = { ...DB, TURNFLOW_API_TOKENS: `acme:${hashToken('t')}`, TURNFLOW_DIRECT_START: 'false' };
+    assert.equal(loadGatewayConfig(ordered).TURNFLOW_DIRECT_START, false);
+    assert.throws(() => loadGatewayConfig({ ...ordered, TURNFLOW_DIRECT_START: 'yes' }), /TURNFLOW_DIRECT_START/);
   });
 
   it('reads TURNFLOW_CONVERSATION_IDLE as a duration (10 minutes by default) and refuses a malformed one', () => {

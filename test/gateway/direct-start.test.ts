@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { turnIdFor } from '../../common';
 import { gatewayHarness, readEvents, type GatewayHarness } from './harness';
 
-describe('gateway: direct start of an idle conversation’s turn (TURNFLOW_DIRECT_START)', function () {
+describe('gateway: direct start of an idle conversation’s turn (the default; TURNFLOW_DIRECT_START)', function () {
   this.timeout(120_000);
   let g: GatewayHarness;
 
   beforeEach(async () => {
-    g = await gatewayHarness({ directStart: true });
+    // No `directStart`: the gateway's default.
+    g = await gatewayHarness();
   });
   afterEach(async () => {
     await g.close();
@@ -23,11 +24,12 @@ describe('gateway: direct start of an idle conversation’s turn (TURNFLOW_DIREC
       const first = await g.postTurn({ requestId: 'r1', message: 'first' });
       assert.equal(first.status, 200);
       assert.equal(first.headers.get('turn-state'), 'running');
-      const { rows } = await g.pool.query<{ direct: boolean }>(
-        `SELECT direct_input IS NOT NULL AS direct FROM turns WHERE id = $1`,
+      const { rows } = await g.pool.query<{ direct: boolean; status: string }>(
+        `SELECT direct_input IS NOT NULL AS direct, status FROM turns WHERE id = $1`,
         [firstId],
       );
-      assert.deepEqual(rows, [{ direct: true }]);
+      // The start answered once a worker had taken the turn: its row had left the queue.
+      assert.deepEqual(rows, [{ direct: true, status: 'running' }]);
       await g.h.llm.gateReached('never');
       // Alone, the direct turn is not in any conversation workflow: the listing finds it in Postgres.
       const alone = (await (await g.request(`/v1/conversations/${g.h.conversationId}/turns`)).json()) as {
@@ -61,6 +63,26 @@ describe('gateway: direct start of an idle conversation’s turn (TURNFLOW_DIREC
       assert.equal(text, 'two');
       const context = g.h.llm.requests.at(-1)!.body.messages.map((m) => (m as { content?: unknown }).content);
       assert.deepEqual(context.slice(-3), ['first', 'one', 'second']);
+    });
+  });
+
+  it('TURNFLOW_DIRECT_START=false: the first turn goes through the conversation’s workflow', async () => {
+    await g.close();
+    g = await gatewayHarness({ directStart: false });
+    g.h.llm.enqueue({ steps: [{ text: 'ordered' }] });
+    await g.h.withWorker(async () => {
+      const turnId = turnIdFor('acme', g.h.conversationId, 'r1');
+      const response = await g.postTurn({ requestId: 'r1', message: 'first' });
+      assert.equal(response.status, 200);
+      const events = await readEvents(response, { until: (e) => e.event === 'done' || e.event === 'error' });
+      assert.equal(events.at(-1)?.event, 'done');
+      const { rows } = await g.pool.query<{ direct: boolean }>(
+        `SELECT direct_input IS NOT NULL AS direct FROM turns WHERE id = $1`,
+        [turnId],
+      );
+      assert.deepEqual(rows, [{ direct: false }], 'no start input stored: not started directly');
+      const conversation = await g.h.client.workflow.getHandle(`conversation/acme/${g.h.conversationId}`).describe();
+      assert.equal(conversation.type, 'conversation', 'the conversation’s workflow ran the turn');
     });
   });
 });

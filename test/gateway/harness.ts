@@ -68,7 +68,7 @@ export async function gatewayHarness(
     metrics?: GatewayMetrics;
     /** A span per request, and the turns' workflows started in its trace (a Temporal client with the interceptor). */
     tracing?: Tracing;
-    /** `TURNFLOW_DIRECT_START`: an idle conversation's turn starts directly. */
+    /** `TURNFLOW_DIRECT_START`: an idle conversation's turn starts directly. @default true (the gateway's default) */
     directStart?: boolean;
   } = {},
 ): Promise<GatewayHarness> {

@@ -2,15 +2,21 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { WithStartWorkflowOperation } from '@temporalio/client';
-import { claimQueuedTurn, TurnConflictError, type OrderedStart } from '../../client';
+import { Client, WithStartWorkflowOperation, type WorkflowClientInterceptor } from '@temporalio/client';
+import {
+  claimOrderedTurn,
+  claimQueuedTurn,
+  startOrderedTurn,
+  TurnConflictError,
+  type OrderedStart,
+} from '../../client';
 import { ChatTurnInput, conversationWorkflowIdFor, turnIdFor } from '../../common';
 import { builtinTools, defineTool } from '../../activities/tools';
-import { submitTurn, type conversation } from '../../workflows';
+import { conversationTurns, submitTurn, type conversation } from '../../workflows';
 import type { ScriptInput } from '../../scripted-llm';
 import { uniqueId } from '../support';
 import { gatewayHarness, readEvents, TOKENS, type GatewayHarness } from '../gateway/harness';
-import { waitForFinished } from '../turn/conversation-harness';
+import { requestsFor, waitForFinished } from '../turn/conversation-harness';
 
 /**
  * Issue 21 item 3: a tenant's conversations are listed, and a conversation is deleted for good in any state (idle,
@@ -344,6 +350,137 @@ describe('conversations listed and deleted', function () {
         .getHandle(conversationWorkflowIdFor('acme', conversationId))
         .terminate()
         .catch(() => undefined);
+    });
+  });
+
+  it('a conversation being deleted never starts the direct turn it adopts (one its caller was lost before starting)', async () => {
+    g.h.llm.respond(() => ({ steps: [{ text: marker('answer') }] }));
+    const conversationId = uniqueId('del-adopt');
+    const claim = (message: string) => {
+      const requestId = uniqueId('req');
+      const turnId = turnIdFor('acme', conversationId, requestId);
+      const ids = { tenantId: 'acme', conversationId, requestId, turnId };
+      return claimOrderedTurn(g.pool, { ...ids, message }, ids).then((c) => ({ ...c, ids }));
+    };
+    await g.h.withWorker(async () => {
+      // A direct turn whose caller died between its claim and its start, and a message claimed behind it.
+      const lostMessage = marker('user');
+      const lost = await claim(lostMessage);
+      assert.equal(lost.direct, true, 'the first claim of an idle conversation goes direct');
+      const next = await claim(marker('user'));
+      assert.deepEqual([next.direct, next.adopt], [false, lost.turnId], 'the second claim follows the direct turn');
+
+      // The deletion's first step. (The steps after it delete the conversation's workflows: a direct turn's then goes
+      // missing under a conversation still waiting for it, as this one's is.)
+      await g.pool.query(`UPDATE conversations SET deleting_since = now() WHERE tenant_id = 'acme' AND id = $1`, [
+        conversationId,
+      ]);
+      // The second message's start reaches the conversation only now: it adopts the direct turn and waits for it.
+      const workflowId = conversationWorkflowIdFor('acme', conversationId);
+      const accepted = await g.h.client.workflow.executeUpdateWithStart(submitTurn, {
+        args: [{ turn: ChatTurnInput.parse(next.ids), policy: 'enqueue', after: lost.turnId }],
+        updateId: next.ids.requestId,
+        startWorkflowOperation: new WithStartWorkflowOperation<typeof conversation>('conversation', {
+          workflowId,
+          taskQueue: g.h.taskQueue,
+          args: [{ tenantId: 'acme', conversationId }],
+          workflowIdConflictPolicy: 'USE_EXISTING',
+        }),
+      });
+      assert.deepEqual([accepted.state, accepted.runningTurnId], ['queued', lost.turnId]);
+      // The conversation stops waiting for it once its wait has decided what to do with the missing workflow.
+      await waitFor(async () => {
+        const turns = await g.h.client.workflow.getHandle(workflowId).query(conversationTurns);
+        return turns.running?.turnId !== lost.turnId;
+      });
+      await assert.rejects(
+        g.h.client.workflowService.describeWorkflowExecution({
+          namespace: g.h.client.options.namespace,
+          execution: { workflowId: lost.turnId },
+        }),
+        (err: { code?: number }) => err.code === 5,
+        'the conversation being deleted started the direct turn it adopted',
+      );
+      assert.equal(requestsFor(g.h, lostMessage).length, 0, 'the lost turn’s message reached the model');
+
+      assert.equal(await g.turns.deleteConversation('acme', conversationId), 'deleted');
+      assert.equal(await holdsMarker(), false);
+      await g.h.client.workflow
+        .getHandle(workflowId)
+        .terminate()
+        .catch(() => undefined);
+    });
+  });
+
+  it('a direct start in flight when a deletion begins lands before it, and is deleted with the conversation', async () => {
+    g.h.llm.respond(() => ({ steps: [{ text: marker('answer') }] }));
+    const conversationId = uniqueId('del-inflight');
+    // Holds a turn's start at Temporal's door: the claim is stored, the workflow not yet started.
+    let atDoor: () => void = () => undefined;
+    const reachedDoor = new Promise<void>((resolve) => {
+      atDoor = resolve;
+    });
+    let open: () => void = () => undefined;
+    const opened = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const door: WorkflowClientInterceptor = {
+      async startWithDetails(input, next) {
+        if (input.workflowType === 'chatTurn') {
+          atDoor();
+          await opened;
+        }
+        return next(input);
+      },
+    };
+    const temporal = new Client({
+      connection: g.h.client.connection,
+      namespace: g.h.client.options.namespace,
+      interceptors: { workflow: [door] },
+    });
+    await g.h.withWorker(async () => {
+      const message = marker('user');
+      const starting = startOrderedTurn(
+        { temporal, pool: g.pool },
+        { tenantId: 'acme', conversationId, requestId: uniqueId('req'), message },
+        { taskQueue: g.h.taskQueue, startTimeoutMs: 60_000 },
+      );
+      const started = starting.then(
+        (s) => ({ s, err: undefined }),
+        (err: unknown) => ({ s: undefined, err }),
+      );
+      await reachedDoor;
+      const deletion = g.turns.deleteConversation('acme', conversationId);
+      let deletionEnded = false;
+      void deletion.finally(() => {
+        deletionEnded = true;
+      });
+      // Until the deletion has ended, or its mark waits on a lock (held by the start in flight).
+      let markWaited = false;
+      await waitFor(async () => {
+        const { rowCount } = await g.pool.query(
+          `SELECT 1 FROM pg_stat_activity
+           WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ~ 'SET deleting_since'`,
+        );
+        markWaited = (rowCount ?? 0) > 0;
+        return markWaited || deletionEnded;
+      });
+      open();
+      const { s, err } = await started;
+      assert.equal(await deletion, 'deleted');
+      assert.ok(s, `the start held the conversation when the deletion began, so it went through: ${String(err)}`);
+      await assert.rejects(
+        g.h.client.workflowService.describeWorkflowExecution({
+          namespace: g.h.client.options.namespace,
+          execution: { workflowId: s.turnId },
+        }),
+        (e: { code?: number }) => e.code === 5,
+        'the turn’s workflow outlived the deletion',
+      );
+      assert.ok(markWaited, 'the deletion’s mark waited for the start in flight');
+      const { rowCount } = await g.pool.query(`SELECT 1 FROM turns WHERE id = $1`, [s.turnId]);
+      assert.equal(rowCount, 0, 'the turn’s row outlived the deletion');
+      assert.equal(await holdsMarker(message), false, 'the turn’s message outlived the deletion');
     });
   });
 

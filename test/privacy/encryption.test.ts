@@ -58,7 +58,8 @@ describe('encrypted payloads', function () {
         const started = await startOrderedTurn(
           { temporal: withA, pool: h.env.pool },
           { conversationId, requestId: uniqueId('req'), message: 'what is 6*7?' },
-          { taskQueue: h.taskQueue },
+          // Through the conversation's workflow, whose history is checked too (a direct start would not start it).
+          { taskQueue: h.taskQueue, directStart: false },
         );
         const result = await turnResult(withA, started.turnId);
         assert.equal(result.status, 'completed');
@@ -106,7 +107,7 @@ describe('encrypted payloads', function () {
         const started = await startOrderedTurn(
           { temporal: withBA, pool: h.env.pool },
           { conversationId, requestId: uniqueId('req'), message: 'and again?' },
-          { taskQueue: h.taskQueue },
+          { taskQueue: h.taskQueue, directStart: false },
         );
         assert.equal((await turnResult(withBA, started.turnId)).status, 'completed');
         return started.turnId;

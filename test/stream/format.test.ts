@@ -9,6 +9,7 @@ import {
   encodeEventRow,
   MAX_NOTIFY_PAYLOAD,
   segmentOf,
+  startedAnnouncement,
   type EventRow,
 } from '../../stream-log';
 
@@ -80,5 +81,13 @@ describe('stream log format', () => {
     ]);
     assert.deepEqual(decodeNotification('not json'), []);
     assert.deepEqual(decodeNotification(undefined), []);
+  });
+
+  it('announces that a worker took a direct turn apart from doorbells, so readers have nothing to read for it', () => {
+    const small = encodeAnnouncement(text(1, 'hi', 0));
+    assert.deepEqual(decodeNotification(`[${startedAnnouncement(turnId)},${small.payload}]`), [
+      { turnId, event: undefined, started: true },
+      { turnId, event: text(1, 'hi', 0) },
+    ]);
   });
 });

@@ -54,7 +54,8 @@ describe('traces: OTLP spans of every turn, from its request through the workflo
     await receiver?.close();
   });
   beforeEach(async () => {
-    g = await gatewayHarness({ tracing, startTimeoutMs: 60_000 });
+    // Through the conversation's workflow: the span chains below are those of update-with-start and its child.
+    g = await gatewayHarness({ tracing, startTimeoutMs: 60_000, directStart: false });
   });
   afterEach(async () => {
     for (const child of children.splice(0)) await child.kill();
@@ -347,7 +348,7 @@ describe('traces: OTLP spans of every turn, from its request through the workflo
       startOrderedTurn(
         { temporal, pool: g.pool },
         { tenantId: 'acme', conversationId: g.h.conversationId, requestId, message: 'hi' },
-        { taskQueue: g.h.taskQueue, conversation: { maxTurnsPerRun: 1 }, startTimeoutMs: 60_000 },
+        { taskQueue: g.h.taskQueue, conversation: { maxTurnsPerRun: 1 }, startTimeoutMs: 60_000, directStart: false },
       );
     await g.h.withWorker(
       async () => {

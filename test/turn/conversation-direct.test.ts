@@ -3,10 +3,12 @@ import { Client, type WorkflowClientInterceptor } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { createTurnWorker } from '../../worker/create-worker';
 import {
+  cancelInConversation,
   claimOrderedTurn,
   listConversationTurns,
   startOrderedTurn,
   TurnConflictError,
+  TurnStartTimeoutError,
   type OrderedStart,
 } from '../../client';
 import { turnIdFor, type DoubleTextingPolicy } from '../../common';
@@ -119,6 +121,39 @@ describe('direct start of an idle conversation’s turn', function () {
     });
   });
 
+  it('a direct start no worker takes throws TurnStartTimeoutError at its deadline (no LISTEN hub: it reads the row), and its retry attaches', async () => {
+    answerByMessage(h);
+    const requestId = uniqueId('req');
+    const start = (startTimeoutMs: number) =>
+      startOrderedTurn(
+        { temporal: h.client, pool: h.env.pool },
+        { conversationId: h.conversationId, requestId, message: 'm1' },
+        { taskQueue: h.taskQueue, startTimeoutMs },
+      );
+    const began = Date.now();
+    const err = await start(500).then(
+      () => assert.fail('started without a worker'),
+      (e: unknown) => e,
+    );
+    const waited = Date.now() - began;
+    assert.ok(err instanceof TurnStartTimeoutError, String(err));
+    assert.ok(waited >= 500 && waited < 4_000, `waited ${waited} ms`);
+    assert.equal(await startedDirectly(h, err.turnId), true, 'the default start went direct');
+    assert.equal(h.llm.requests.length, 0, 'no model request without a worker');
+
+    await h.withWorker(async () => {
+      const started = await start(60_000);
+      assert.deepEqual([started.turnId, started.attached], [err.turnId, true]);
+      // The worker may have answered it before the retry's claim.
+      assert.ok(['running', 'finished'].includes(started.state), `state ${started.state}`);
+      assert.equal((await waitForFinished(h, started.turnId)).content, answerTo('m1'));
+    });
+    assert.equal(requestsFor(h, 'm1').length, 1, 'one turn, one model request');
+    const runs: string[] = [];
+    for await (const run of h.client.workflow.list({ query: `WorkflowId = '${err.turnId}'` })) runs.push(run.runId);
+    assert.equal(runs.length, 1, 'exactly one workflow for the turn');
+  });
+
   it('enqueue while a direct turn runs: the message waits for it, sees its answer, and the conversation goes direct again once idle', async () => {
     answerByMessage(h, { m1: held('g1') });
     await h.withWorker(async () => {
@@ -192,6 +227,54 @@ describe('direct start of an idle conversation’s turn', function () {
         orderedContext([{ user: 'm1', answer: 'partial' }], 'm2'),
       );
       assert.deepEqual(await finalsInOrder(h), [first.turnId, second.turnId]);
+    });
+  });
+
+  it('cancel of a direct turn adopted behind a turn whose end the conversation has not seen yet: the turn stops, the order holds', async () => {
+    answerByMessage(h, { m1: held('g1'), m2: held('g2') });
+    await h.withWorker(async () => {
+      const first = await startOrderedTurn(
+        { temporal: h.client, pool: h.env.pool },
+        { conversationId: h.conversationId, requestId: uniqueId('req'), message: 'm1' },
+        { taskQueue: h.taskQueue, startTimeoutMs: 60_000, directStart: false },
+      );
+      await h.llm.gateReached('g1');
+      // The moment between a turn storing its end and its conversation seeing its workflow end (a few milliseconds
+      // live), held open: its row says ended, so the next message starts directly, and the one after that finds the
+      // conversation still running the first turn and queues the direct turn behind it.
+      const setStatus = (status: string) =>
+        h.env.pool.query(`UPDATE turns SET status = $2 WHERE id = $1`, [first.turnId, status]);
+      await setStatus('completed');
+      const second = await sendDirect(h, 'm2', 'enqueue');
+      assert.ok(await startedDirectly(h, second.turnId), 'the second message started directly');
+      await h.llm.gateReached('g2');
+      const third = await sendDirect(h, 'm3', 'enqueue');
+      await setStatus('running');
+      assert.deepEqual([third.state, third.position, third.runningTurnId], ['queued', 2, first.turnId]);
+      const listed = await listConversationTurns(h.client, 'default', h.conversationId);
+      assert.deepEqual(
+        [listed.running?.turnId, ...listed.queued.map((t) => t.turnId)],
+        [first.turnId, second.turnId, third.turnId],
+      );
+
+      // It waits in the conversation's queue, but runs: the cancel stops it, and it keeps its place.
+      assert.equal(
+        await cancelInConversation(h.client, second.turnId),
+        'running',
+        'the cancel dropped a running direct turn from the queue as if it had never started',
+      );
+      const stopped = await waitForFinished(h, second.turnId);
+      assert.deepEqual([stopped.status, stopped.finish_reason, stopped.content], ['cancelled', 'cancelled', 'partial']);
+      assert.equal(requestsFor(h, 'm3').length, 0, 'the third message asked the model while the first turn ran');
+      h.llm.release('g1');
+      assert.equal((await waitForFinished(h, third.turnId)).content, answerTo('m3'));
+      // It ran once both had ended. (The two ran side by side only because the test held the first turn streaming
+      // through a moment that live lasts milliseconds after its answer: their answers' order is not the point.)
+      const answersSeen = seenMessages(requestsFor(h, 'm3')[0]!)
+        .filter((m) => m.role === 'assistant')
+        .map((m) => m.content)
+        .sort();
+      assert.deepEqual(answersSeen, ['partial', 'partial rest']);
     });
   });
 

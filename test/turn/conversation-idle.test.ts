@@ -44,7 +44,8 @@ describe('idle conversations', function () {
       startOrderedTurn(
         { temporal: h.client, pool: h.env.pool },
         { conversationId, requestId, message },
-        { taskQueue: h.taskQueue, conversation: { idleMs: IDLE_MS } },
+        // Through the conversation's workflow, whose runs this test watches (a direct start would not start one).
+        { taskQueue: h.taskQueue, conversation: { idleMs: IDLE_MS }, directStart: false },
       );
     await h.withWorker(async () => {
       const first = await send('before the pause', 'r1');
@@ -74,7 +75,7 @@ describe('idle conversations', function () {
         const started = await startOrderedTurn(
           { temporal: h.client, pool: h.env.pool },
           { conversationId, requestId: `r${i}`, message },
-          { taskQueue: h.taskQueue, startTimeoutMs: 60_000, conversation: { idleMs: IDLE_MS } },
+          { taskQueue: h.taskQueue, startTimeoutMs: 60_000, conversation: { idleMs: IDLE_MS }, directStart: false },
         );
         await waitForFinished(h, started.turnId);
         // The next message right after the run closed, or aimed at the moment it closes (a little before or after).

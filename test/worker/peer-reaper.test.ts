@@ -185,7 +185,8 @@ describe('a surviving worker fails a lost worker’s activities for an immediate
       startOrderedTurn(
         { temporal: env.temporal.client, pool: env.pool },
         { conversationId, requestId: uniqueId('req'), message, doubleTexting: 'enqueue' },
-        { taskQueue, startTimeoutMs: 60_000 },
+        // Through the conversation's workflow, whose handoff this test watches (a direct start would not start it).
+        { taskQueue, startTimeoutMs: 60_000, directStart: false },
       );
     const conversation = env.temporal.client.workflow.getHandle(conversationWorkflowIdFor('default', conversationId));
     const first = await send('first');
