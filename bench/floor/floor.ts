@@ -26,7 +26,8 @@ function now(): number {
 /**
  * What Temporal itself costs before a turn's model call on this machine and dev server, with none of turnflow's
  * work: `turns` workflows of one activity, one at a time, started by a client → the activity running on a worker of
- * the SDK's defaults (its own workflow thread, eager activity dispatch as the dev server is configured); then the
+ * the SDK's defaults but the product's autoscaling pollers (its own workflow thread, eager activity dispatch as the
+ * dev server is configured); then the
  * same with eager workflow start (the worker shares the client's connection, so the start's response carries the
  * first workflow task). No design that starts a workflow before the model's request can go below these.
  */
@@ -38,6 +39,10 @@ export async function temporalFloor(address: string, turns: number): Promise<Tem
       connection,
       taskQueue: QUEUE,
       workflowsPath: require.resolve('./workflow'),
+      // As the product's worker polls (worker/create-worker.ts): the SDK's fixed pollers queue a new workflow's first
+      // task for longer here.
+      workflowTaskPollerBehavior: { type: 'autoscaling' },
+      activityTaskPollerBehavior: { type: 'autoscaling' },
       activities: {
         reached: () => {
           reachedAt.set(Context.current().info.workflowExecution?.workflowId ?? '', now());
