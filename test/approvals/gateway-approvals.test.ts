@@ -5,6 +5,20 @@ import { builtinTools, defineTool } from '../../activities/tools';
 import { storedEvents } from '../turn/harness';
 import { gatewayHarness, TOKENS, type GatewayHarness } from '../gateway/harness';
 
+/** A tool that needs a person's approval and records each address it "sent" to in `runs`. */
+function sendEmailTool(runs: string[]) {
+  return defineTool({
+    name: 'send_email',
+    description: 'Sends an email.',
+    parameters: z.object({ to: z.string() }),
+    approval: 'user',
+    execute: ({ to }) => {
+      runs.push(to);
+      return Promise.resolve('sent');
+    },
+  });
+}
+
 describe('gateway: approvals', function () {
   this.timeout(240_000);
   let g: GatewayHarness;
@@ -18,16 +32,7 @@ describe('gateway: approvals', function () {
 
   it('decides over HTTP: 200, the same again 200, contradicting 409, another tenant or unknown 404; lists pending', async () => {
     const runs: string[] = [];
-    const sendEmail = defineTool({
-      name: 'send_email',
-      description: 'Sends an email.',
-      parameters: z.object({ to: z.string() }),
-      approval: 'user',
-      execute: ({ to }) => {
-        runs.push(to);
-        return Promise.resolve('sent');
-      },
-    });
+    const sendEmail = sendEmailTool(runs);
     g.h.llm.enqueue(
       { steps: [{ toolCalls: [{ id: 'call_mail', name: 'send_email', arguments: '{"to":"a@b.c"}' }] }] },
       { steps: [{ text: 'Sent.' }] },
@@ -108,16 +113,7 @@ describe('gateway: a decision no worker takes', function () {
 
   it('answers 503 with Retry-After within the deadline, and the same decision later is the one decision', async () => {
     const runs: string[] = [];
-    const sendEmail = defineTool({
-      name: 'send_email',
-      description: 'Sends an email.',
-      parameters: z.object({ to: z.string() }),
-      approval: 'user',
-      execute: ({ to }) => {
-        runs.push(to);
-        return Promise.resolve('sent');
-      },
-    });
+    const sendEmail = sendEmailTool(runs);
     const tools = [...builtinTools(), sendEmail];
     g.h.llm.enqueue(
       { steps: [{ toolCalls: [{ id: 'call_mail', name: 'send_email', arguments: '{"to":"x@y.z"}' }] }] },
