@@ -198,7 +198,9 @@ export async function decideApproval(
           updateId: `${approvalId}:${approved ? 'approve' : 'deny'}`,
         }),
       ).catch((err: unknown) => {
-        throw err instanceof CallDeadlineError ? new ApprovalUnavailableError(approvalId, timeoutMs, { cause: err }) : err;
+        throw err instanceof CallDeadlineError
+          ? new ApprovalUnavailableError(approvalId, timeoutMs, { cause: err })
+          : err;
       });
       const stored = await readApproval(deps.pool, tenantId, turnId, approvalId);
       return stored && stored.decided_by !== null ? standing(stored, approved) : { ...decided, turnId, reason: null };
