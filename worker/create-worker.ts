@@ -67,7 +67,16 @@ export interface TurnWorkerOptions {
    * process. @default false
    */
   debugMode?: boolean;
+  /**
+   * How long a worker asked to stop waits for its tasks to drain (activities are cancelled at once and run again on
+   * another worker) before it gives up: `run()` then throws `GracefulShutdownPeriodExpiredError`, so a deploy or a
+   * test never waits for ever on a shutdown that cannot finish. @default DEFAULT_SHUTDOWN_FORCE_TIME_MS (30 s)
+   */
+  shutdownForceTimeMs?: number;
 }
+
+/** Default of {@link TurnWorkerOptions.shutdownForceTimeMs}. */
+export const DEFAULT_SHUTDOWN_FORCE_TIME_MS = 30_000;
 
 /** Default activity slots of a worker (see {@link TurnWorkerOptions.maxConcurrentActivityTaskExecutions}). */
 export const DEFAULT_MAX_CONCURRENT_ACTIVITIES = 500;
@@ -209,6 +218,7 @@ async function createWorker(opts: TurnWorkerOptions): Promise<Worker> {
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
     ...(opts.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: opts.maxCachedWorkflows }),
     ...(opts.debugMode ? { debugMode: true } : {}),
+    shutdownForceTime: opts.shutdownForceTimeMs ?? DEFAULT_SHUTDOWN_FORCE_TIME_MS,
   });
   await publishCatalog(opts.deps.pool, catalogOf(opts));
   return worker;

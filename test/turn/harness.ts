@@ -98,6 +98,7 @@ export async function turnHarness(): Promise<TurnHarness> {
     async withWorker(fn, opts = {}) {
       const connection = await NativeConnection.connect({ address: env.temporal.address });
       const deps = activityDeps(env, llm, opts);
+      let stopReporting = () => {};
       try {
         const worker = await createTurnWorker({
           connection,
@@ -115,15 +116,41 @@ export async function turnHarness(): Promise<TurnHarness> {
             ? {}
             : { maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions }),
         });
-        return await worker.runUntil(fn(worker));
+        return await worker.runUntil(async () => {
+          try {
+            return await fn(worker);
+          } finally {
+            stopReporting = reportSlowShutdown(worker);
+          }
+        });
       } finally {
-        await connection.close();
+        await connection.close().finally(() => stopReporting());
       }
     },
     async close() {
       await llm.close();
     },
   };
+}
+
+/** A shutdown that takes this long is reported with the worker's state (the SDK gives up at 30 s). */
+const SLOW_SHUTDOWN_MS = 10_000;
+
+/**
+ * Prints where a worker stands while its shutdown (and its connection's close) takes longer than
+ * {@link SLOW_SHUTDOWN_MS}, until the returned function is called: a shutdown that hangs otherwise shows only as the
+ * test's timeout (issue 16 saw one as a conversation continued as new).
+ */
+function reportSlowShutdown(worker: Worker): () => void {
+  const began = Date.now();
+  const timer = setInterval(() => {
+    console.error(
+      `worker ${worker.options.taskQueue} still shutting down after ${Date.now() - began} ms:`,
+      JSON.stringify(worker.getStatus()),
+    );
+  }, SLOW_SHUTDOWN_MS);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /** What the harness's workers run their activities with. */
