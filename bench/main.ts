@@ -4,7 +4,9 @@
  * bench/results.json, bench/chart.png and the generated section of BENCHMARKS.md, and prints the figures.
  *
  * `npm run bench -- --start-path`: only the start-path section (turnflow alone: `start_path_ms`,
- * `temporal_actions_per_turn`, `burst_headers_ms`, and `cpu_ms_per_turn` over 20 gateway turns), in about a minute; writes bench/start-path.json (or `--out`).
+ * `temporal_actions_per_turn`, `burst_headers_ms`, `cpu_ms_per_turn` over 20 gateway turns, and `temporal_floor_ms`:
+ * a bare workflow's start → its first activity, the floor under it all), in about a minute; writes
+ * bench/start-path.json (or `--out`).
  */
 import { execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -27,6 +29,7 @@ import {
 import { cpuCount, rssMb } from './proc';
 import { benchmarksSection, replaceSection, startPathText, textTable } from './report';
 import { parseResults, StartPathResults } from './results';
+import { temporalFloor } from './floor/floor';
 import { startPathPhases, type StartPathCounts } from './start-path';
 import { startStack, temporalFlags } from './stack';
 import { directSystem } from './systems/direct';
@@ -167,6 +170,8 @@ async function startPathOnly(out: string): Promise<void> {
     const { cpu_ms_per_turn: cpu } = await cpuPhase(stack, systems.turnflow_gateway, { ...QUICK, cpuTurns: 20 });
     // The worker's memory once all that ran (about 190 conversations and turns, most still in its workflow cache).
     const workerRssMb = await rssMb(stack.pids.worker);
+    // What Temporal alone costs on the same server: the floor under every phase above but the caller's own work.
+    const floor = await temporalFloor(stack.temporalAddress, 20);
     const meta = {
       commit: commitOf(),
       at: new Date().toISOString(),
@@ -174,14 +179,17 @@ async function startPathOnly(out: string): Promise<void> {
     };
     await writeFile(
       out,
-      `${JSON.stringify({ meta, ...results, cpu_ms_per_turn: cpu, worker_rss_mb_after: workerRssMb }, null, 2)}\n`,
+      `${JSON.stringify({ meta, ...results, cpu_ms_per_turn: cpu, worker_rss_mb_after: workerRssMb, temporal_floor_ms: floor }, null, 2)}\n`,
     );
     console.log(`\n${startPathText(results)}\n`);
     const c = cpu.turnflow;
     console.log(
       `CPU ms per turn (20 through the gateway, 10 at once, ${QUICK.chunks} chunks at ${QUICK.pacingMs} ms): ` +
         `worker ${c.worker} / gateway ${c.gateway} / Temporal ${c.temporal} / Postgres ${c.postgres} = ${c.total}\n` +
-        `worker RSS after the run: ${workerRssMb} MB\n`,
+        `worker RSS after the run: ${workerRssMb} MB\n` +
+        `Temporal's floor (a bare workflow's start → its first activity running, p50 of ${floor.turns}): ` +
+        `${floor.start_to_activity} ms (its first task queued ${floor.first_task_queued} ms, in the worker ` +
+        `${floor.first_task_worker} ms), with eager workflow start ${floor.eager_start_to_activity} ms\n`,
     );
     console.log(`bench: wrote ${path.relative(PROJECT_ROOT, out)} (${meta.wallSeconds} s)`);
   } finally {
