@@ -10,6 +10,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
@@ -150,6 +151,7 @@ async function main(): Promise<void> {
 async function startPathOnly(out: string): Promise<void> {
   const log = (line: string) => console.log(line);
   const t0 = performance.now();
+  const loadAtStart = os.loadavg();
   try {
     Runtime.install({ logger: new DefaultLogger('WARN') });
   } catch {
@@ -170,23 +172,31 @@ async function startPathOnly(out: string): Promise<void> {
     const { cpu_ms_per_turn: cpu } = await cpuPhase(stack, systems.turnflow_gateway, { ...QUICK, cpuTurns: 20 });
     // The worker's memory once all that ran (about 190 conversations and turns, most still in its workflow cache).
     const workerRssMb = await rssMb(stack.pids.worker);
+    // The gateway's too: with GATEWAY_WORKER=true it hosts a worker that runs most turns.
+    const gatewayRssMb = await rssMb(stack.pids.gateway);
     // What Temporal alone costs on the same server: the floor under every phase above but the caller's own work.
     const floor = await temporalFloor(stack.temporalAddress, 20);
     const meta = {
       commit: commitOf(),
       at: new Date().toISOString(),
       wallSeconds: Math.round((performance.now() - t0) / 1000),
+      env: {
+        TURNFLOW_DIRECT_START: process.env['TURNFLOW_DIRECT_START'] ?? 'true',
+        GATEWAY_WORKER: process.env['GATEWAY_WORKER'] ?? 'false',
+      },
+      loadAverage: { atStart: loadAtStart, atEnd: os.loadavg() },
     };
+    const rss = { worker_rss_mb_after: workerRssMb, gateway_rss_mb_after: gatewayRssMb };
     await writeFile(
       out,
-      `${JSON.stringify({ meta, ...results, cpu_ms_per_turn: cpu, worker_rss_mb_after: workerRssMb, temporal_floor_ms: floor }, null, 2)}\n`,
+      `${JSON.stringify({ meta, ...results, cpu_ms_per_turn: cpu, ...rss, temporal_floor_ms: floor }, null, 2)}\n`,
     );
     console.log(`\n${startPathText(results)}\n`);
     const c = cpu.turnflow;
     console.log(
       `CPU ms per turn (20 through the gateway, 10 at once, ${QUICK.chunks} chunks at ${QUICK.pacingMs} ms): ` +
         `worker ${c.worker} / gateway ${c.gateway} / Temporal ${c.temporal} / Postgres ${c.postgres} = ${c.total}\n` +
-        `worker RSS after the run: ${workerRssMb} MB\n` +
+        `RSS after the run: worker ${workerRssMb} MB, gateway ${gatewayRssMb} MB\n` +
         `Temporal's floor (a bare workflow's start → its first activity running, p50 of ${floor.turns}): ` +
         `${floor.start_to_activity} ms (its first task queued ${floor.first_task_queued} ms, in the worker ` +
         `${floor.first_task_worker} ms), with eager workflow start ${floor.eager_start_to_activity} ms\n`,

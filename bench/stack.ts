@@ -182,6 +182,10 @@ export async function startStack(
         GATEWAY_START_TIMEOUT_MS: String(BENCH_START_TIMEOUT_MS),
         // The bench's own TurnClient reads the same variable (bench/systems/turnflow.ts).
         TURNFLOW_DIRECT_START: process.env['TURNFLOW_DIRECT_START'] ?? 'true',
+        // `GATEWAY_WORKER=true`: the gateway hosts a worker too (configured as the standalone one, beside it) and
+        // starts its direct turns eagerly; its CPU then counts as the gateway's.
+        GATEWAY_WORKER: process.env['GATEWAY_WORKER'] ?? 'false',
+        TURNFLOW_WORKFLOW_BUNDLE: workflowBundle,
       },
       nodeFlags,
     );

@@ -63,6 +63,14 @@ export const GatewayEnv = TemporalEnv.extend({
     .enum(['true', 'false'])
     .default('true')
     .transform((v) => v === 'true'),
+  /**
+   * Host a turn worker in the gateway's process, configured from the same variables as the standalone worker
+   * (`OPENAI_*`, `TURNFLOW_MODELS`, `TURNFLOW_TOOLS`, `TURNFLOW_MCP_CONFIG`, `TURNFLOW_METRICS_PORT`, …), on the
+   * gateway's own Temporal connection, and start direct turns with eager workflow start: their first workflow task
+   * runs in this process without a trip through Temporal's matching. Standalone workers may run beside it.
+   * @default false
+   */
+  GATEWAY_WORKER: EnvBool.default(false),
   /** A reader that takes no data for this long while the stream has some to send is disconnected; 0 = never. @default 30000 */
   GATEWAY_WRITE_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' }),

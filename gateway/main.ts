@@ -1,4 +1,5 @@
 import { Client, type Connection } from '@temporalio/client';
+import type { NativeConnection } from '@temporalio/worker';
 import pino from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { signalOnShutdown, TurnClient, waitFor } from '../client';
@@ -14,6 +15,7 @@ import { startGatewayServer, type GatewayServer } from './server';
 import { JwtTenants } from './jwt';
 import { DEV_TOKEN } from './tenants';
 import { connectTemporal } from './temporal';
+import type { GatewayWorker, RunningWorker } from './hosted-worker';
 
 /** Resolves on the first SIGINT or SIGTERM. */
 function shutdownRequested(): Promise<NodeJS.Signals> {
@@ -33,6 +35,11 @@ async function main(): Promise<void> {
       `TURNFLOW_API_TOKENS is not set: accepting the dev token "${DEV_TOKEN}" (embedded dev stack only)`,
     );
   }
+  // The hosted worker's configuration is checked before anything connects, as the standalone worker's is. Loaded
+  // only when asked for: the worker's modules (the SDK's native core, the activities) are not the gateway's.
+  const hosting: GatewayWorker | undefined = config.GATEWAY_WORKER
+    ? await import('./hosted-worker.js').then((m) => m.prepareGatewayWorker(logger))
+    : undefined;
   // Postgres or Temporal not being there yet is waited out (with a log line per attempt), not fatal.
   const waiting = {
     signal: signalOnShutdown(),
@@ -49,7 +56,9 @@ async function main(): Promise<void> {
   const pool = createPool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_MAX }, (err) =>
     logger.warn({ err: err.message }, 'database connection failed'),
   );
-  let connection: Connection | undefined;
+  let connection: Connection | NativeConnection | undefined;
+  let worker: RunningWorker | undefined;
+  const stopWorker = new AbortController();
   let turns: TurnClient | undefined;
   let server: GatewayServer | undefined;
   let metricsServer: MetricsServer | undefined;
@@ -58,7 +67,9 @@ async function main(): Promise<void> {
   const registry = config.GATEWAY_METRICS_PORT === undefined ? undefined : new Registry();
   if (registry) collectDefaultMetrics({ register: registry });
   try {
-    connection = await waitFor('Temporal', () => connectTemporal(config), waiting);
+    // With a hosted worker, one connection serves both: eager start needs the worker on the starting connection.
+    const native = hosting && (await waitFor('Temporal', () => hosting.connect(), waiting));
+    connection = native ?? (await waitFor('Temporal', () => connectTemporal(config), waiting));
     const client = new Client({
       connection,
       namespace: config.TEMPORAL_NAMESPACE,
@@ -74,6 +85,8 @@ async function main(): Promise<void> {
       startTimeoutMs: config.GATEWAY_START_TIMEOUT_MS,
       conversationIdleMs: config.TURNFLOW_CONVERSATION_IDLE,
       directStart: config.TURNFLOW_DIRECT_START,
+      // A direct start's first workflow task is handed to the hosted worker, which shares this client's connection.
+      eagerStart: hosting !== undefined,
       ...(config.TURNFLOW_TENANT_DAILY_TOKENS ? { dailyTokens: config.TURNFLOW_TENANT_DAILY_TOKENS } : {}),
     });
     const app = createGatewayApp({
@@ -98,6 +111,14 @@ async function main(): Promise<void> {
     });
     // Signals stop a started gateway gracefully; before that, they end the process as usual.
     const stop = shutdownRequested();
+    if (hosting && native) {
+      // Listening waits for the worker, so the gateway's first starts are already eager.
+      worker = await hosting.start({
+        connection: native,
+        shutdown: AbortSignal.any([waiting.signal, stopWorker.signal]),
+        ...(tracing ? { tracing } : {}),
+      });
+    }
     server = await startGatewayServer(app, { port: config.GATEWAY_PORT, host: config.GATEWAY_HOST });
     if (registry && config.GATEWAY_METRICS_PORT !== undefined) {
       metricsServer = await startMetricsServer(registry, {
@@ -112,6 +133,7 @@ async function main(): Promise<void> {
         temporal: config.TEMPORAL_ADDRESS,
         namespace: config.TEMPORAL_NAMESPACE,
         taskQueue: config.TURNFLOW_TASK_QUEUE,
+        hostedWorker: config.GATEWAY_WORKER,
         tenants: config.tenants.tenants,
         jwt: config.jwt
           ? { jwks: config.jwt.jwksUrl.href, issuer: config.jwt.issuer, audience: config.jwt.audience }
@@ -119,11 +141,19 @@ async function main(): Promise<void> {
       },
       'turnflow gateway listening',
     );
-    const signal = await stop;
+    // The hosted worker stops with the process, and the process with it (the SDK's runtime also stops it on SIGQUIT
+    // or SIGUSR2; a worker that failed for good rejects).
+    const signal = await (worker ? Promise.race([stop, worker.stopped.then(() => 'worker stopped' as const)]) : stop);
     logger.info({ signal }, 'turnflow gateway stopping');
   } finally {
+    // The worker drains (its activities are cancelled and retried elsewhere) while requests in flight finish.
+    stopWorker.abort();
     await metricsServer?.close();
     await server?.close();
+    await worker?.stopped.catch((err: unknown) => {
+      logger.error({ err }, 'the hosted worker did not stop cleanly');
+      process.exitCode = 1;
+    });
     await turns?.close();
     await connection?.close();
     await pool.end();

@@ -1,15 +1,17 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import OpenAI from 'openai';
+import type pg from 'pg';
 import pino, { type Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { encryptionDataConverter } from '../codec';
 import { createPool, isPostgresUnavailable, migrate } from '../db';
-import { builtinTools, createToolRegistry, type Tool } from '../activities/tools';
+import { builtinTools, createToolRegistry, type Tool, type ToolRegistry } from '../activities/tools';
+import type { ActivityDeps } from '../activities';
 import { signalOnShutdown, waitFor } from '../client';
 import { temporalConnectionOptions } from '../config';
-import { loadWorkerConfig } from './config';
+import { loadWorkerConfig, type WorkerConfig } from './config';
 import { checkApprovalTools, createTurnWorker, type TurnWorkerOptions } from './create-worker';
 import { readMcpConfigFile } from '../activities/tools/mcp';
 import { installWorkerRuntime } from './runtime';
@@ -41,23 +43,9 @@ export async function runWorkerProcess(opts: WorkerProcessOptions = {}): Promise
   const config = loadWorkerConfig();
   const tracingConfig = loadTracingConfig('turnflow-worker');
   const logger = pino({ level: config.LOG_LEVEL, redact: ['*.apiKey', '*.authorization', '*.Authorization'] });
-  // Before the first Temporal connection: the SDK's logs join ours (a failing workflow task as an error), and its
-  // own metrics (task latencies, slots, pollers, sticky cache…) are served when a port is set.
-  const sdkMetrics =
-    config.TURNFLOW_SDK_METRICS_PORT === undefined
-      ? undefined
-      : `${config.TURNFLOW_METRICS_HOST}:${config.TURNFLOW_SDK_METRICS_PORT}`;
-  installWorkerRuntime(logger, sdkMetrics);
-  if (sdkMetrics) logger.info({ url: `http://${sdkMetrics}/metrics` }, 'temporal sdk metrics');
+  installTurnWorkerRuntime(config, logger);
   // A bad tool set stops the worker here, before it takes any turn (the seed's fail-fast validation).
-  const all = createToolRegistry([...builtinTools(), ...(opts.tools ?? [])]);
-  const tools = config.TURNFLOW_TOOLS ? all.subset(config.TURNFLOW_TOOLS) : all;
-  checkApprovalTools(config.TURNFLOW_APPROVAL_TOOLS, tools);
-  const models = [config.OPENAI_MODEL, ...config.TURNFLOW_MODELS.filter((m) => m !== config.OPENAI_MODEL)];
-  const mcpServers = {
-    ...(config.TURNFLOW_MCP_CONFIG ? await readMcpConfigFile(config.TURNFLOW_MCP_CONFIG) : {}),
-    ...(opts.mcpServers ?? {}),
-  };
+  const plan = await planTurnWorker(config, opts);
 
   // Postgres or Temporal not being there yet (a restart, a compose stack coming up) is waited out, not fatal.
   const shutdown = signalOnShutdown();
@@ -71,6 +59,81 @@ export async function runWorkerProcess(opts: WorkerProcessOptions = {}): Promise
     if (shutdown.aborted) return;
     throw err;
   }
+  const resources = await openTurnWorkerResources(config, logger);
+  const connectionOptions = temporalConnectionOptions(config);
+  const connection = await waitFor('Temporal', () => NativeConnection.connect(connectionOptions), waiting).catch(
+    async (err: unknown) => {
+      await resources.close();
+      if (!shutdown.aborted) throw err;
+      return undefined;
+    },
+  );
+  if (connection === undefined) return;
+  let tracing: Tracing | undefined;
+  try {
+    tracing = tracingConfig && startTracing(tracingConfig);
+    if (tracing) logger.info({ url: tracing.config.tracesUrl }, 'turnflow worker exports traces');
+    await runTurnWorker(plan, resources, { connection, logger, shutdown, ...(tracing ? { tracing } : {}) });
+  } finally {
+    await connection.close();
+    await resources.close();
+    await tracing?.shutdown();
+  }
+}
+
+/**
+ * Installs the process's Temporal runtime as a worker process has it: the SDK's logs in `logger`, and its own metrics
+ * served when `TURNFLOW_SDK_METRICS_PORT` is set. Call once, before the process's first Temporal connection.
+ */
+export function installTurnWorkerRuntime(config: WorkerConfig, logger: Logger): void {
+  // Before the first Temporal connection: the SDK's logs join ours (a failing workflow task as an error), and its
+  // own metrics (task latencies, slots, pollers, sticky cache…) are served when a port is set.
+  const sdkMetrics =
+    config.TURNFLOW_SDK_METRICS_PORT === undefined
+      ? undefined
+      : `${config.TURNFLOW_METRICS_HOST}:${config.TURNFLOW_SDK_METRICS_PORT}`;
+  installWorkerRuntime(logger, sdkMetrics);
+  if (sdkMetrics) logger.info({ url: `http://${sdkMetrics}/metrics` }, 'temporal sdk metrics');
+}
+
+/** What a worker's environment asks it to serve, resolved and checked before anything connects. */
+export interface TurnWorkerPlan {
+  config: WorkerConfig;
+  opts: WorkerProcessOptions;
+  tools: ToolRegistry;
+  /** The default model first. */
+  models: string[];
+  mcpServers: NonNullable<TurnWorkerOptions['mcpServers']>;
+}
+
+/**
+ * Resolves the worker's tools, models and MCP servers from its environment (and `opts`).
+ * @throws ConfigError for a tool set or approval tools that do not fit (the seed's fail-fast validation), or the
+ *   file system's error for an unreadable `TURNFLOW_MCP_CONFIG`: a bad configuration stops the process before it
+ *   takes any turn.
+ */
+export async function planTurnWorker(config: WorkerConfig, opts: WorkerProcessOptions = {}): Promise<TurnWorkerPlan> {
+  const all = createToolRegistry([...builtinTools(), ...(opts.tools ?? [])]);
+  const tools = config.TURNFLOW_TOOLS ? all.subset(config.TURNFLOW_TOOLS) : all;
+  checkApprovalTools(config.TURNFLOW_APPROVAL_TOOLS, tools);
+  const models = [config.OPENAI_MODEL, ...config.TURNFLOW_MODELS.filter((m) => m !== config.OPENAI_MODEL)];
+  const mcpServers = {
+    ...(config.TURNFLOW_MCP_CONFIG ? await readMcpConfigFile(config.TURNFLOW_MCP_CONFIG) : {}),
+    ...(opts.mcpServers ?? {}),
+  };
+  return { config, opts, tools, models, mcpServers };
+}
+
+/** The worker's own Postgres pool and metrics (served on `TURNFLOW_METRICS_PORT` when set). */
+export interface TurnWorkerResources {
+  pool: pg.Pool;
+  metrics: ActivityDeps['metrics'];
+  /** Closes the pool and the metrics endpoint. */
+  close(): Promise<void>;
+}
+
+/** Opens the worker's pool and, with `TURNFLOW_METRICS_PORT`, its metrics endpoint. */
+export async function openTurnWorkerResources(config: WorkerConfig, logger: Logger): Promise<TurnWorkerResources> {
   // A connection that cannot be had in 30 s fails the activity (Temporal retries it) instead of hanging it
   // while its heartbeats make it look alive. A dropped connection only fails what was using it.
   const pool = createPool(
@@ -81,27 +144,52 @@ export async function runWorkerProcess(opts: WorkerProcessOptions = {}): Promise
   const registry = config.TURNFLOW_METRICS_PORT === undefined ? undefined : new Registry();
   if (registry && config.TURNFLOW_METRICS_PORT !== undefined) {
     collectDefaultMetrics({ register: registry });
-    metricsServer = await startMetricsServer(registry, {
-      port: config.TURNFLOW_METRICS_PORT,
-      host: config.TURNFLOW_METRICS_HOST,
-    });
+    try {
+      metricsServer = await startMetricsServer(registry, {
+        port: config.TURNFLOW_METRICS_PORT,
+        host: config.TURNFLOW_METRICS_HOST,
+      });
+    } catch (err: unknown) {
+      await pool.end();
+      throw err;
+    }
     logger.info({ url: metricsServer.url }, 'turnflow worker metrics');
   }
   const metrics = registry && createWorkerMetrics(registry, { tenantLabel: config.TURNFLOW_METRICS_TENANT_LABEL });
-  const connectionOptions = temporalConnectionOptions(config);
-  const connection = await waitFor('Temporal', () => NativeConnection.connect(connectionOptions), waiting).catch(
-    async (err: unknown) => {
+  return {
+    pool,
+    metrics,
+    async close() {
       await pool.end();
       await metricsServer?.close();
-      if (!shutdown.aborted) throw err;
-      metricsServer = undefined;
     },
-  );
-  if (connection === undefined) {
-    await metricsServer?.close();
-    return;
-  }
-  let tracing: Tracing | undefined;
+  };
+}
+
+/** The process's own parts a turn worker runs on; {@link runTurnWorker} closes none of them. */
+export interface TurnWorkerHost {
+  /** The worker's connection; a client on the same one may ask for eager workflow starts. */
+  connection: NativeConnection;
+  logger: Logger;
+  /** Stops the worker (gracefully, within its `shutdownForceTimeMs`) and ends its restarts. */
+  shutdown: AbortSignal;
+  /** The process's tracing (OpenTelemetry's globals: one per process). @default none */
+  tracing?: Tracing;
+  /** Called once the first SDK worker is created (it polls from then on), or its creation failed (it is retried). */
+  onCreated?: () => void;
+}
+
+/**
+ * Runs chat turns on `host.connection` until `host.shutdown`, replacing its SDK worker if that one fails; holds the
+ * worker's Postgres lease meanwhile. Resolves once the worker has stopped.
+ */
+export async function runTurnWorker(
+  plan: TurnWorkerPlan,
+  resources: TurnWorkerResources,
+  host: TurnWorkerHost,
+): Promise<void> {
+  const { config, opts, tools, models, mcpServers } = plan;
+  const { connection, logger, tracing } = host;
   const identity = workerIdentity();
   const dataConverter = encryptionDataConverter(config.TURNFLOW_ENCRYPTION_KEYS);
   // A worker that dies is noticed by the others through its Postgres lease: they fail its activities for an
@@ -118,8 +206,6 @@ export async function runWorkerProcess(opts: WorkerProcessOptions = {}): Promise
         })
       : undefined;
   try {
-    tracing = tracingConfig && startTracing(tracingConfig);
-    if (tracing) logger.info({ url: tracing.config.tracesUrl }, 'turnflow worker exports traces');
     const openai = new OpenAI({
       apiKey: config.OPENAI_API_KEY,
       ...(config.OPENAI_BASE_URL ? { baseURL: config.OPENAI_BASE_URL } : {}),
@@ -132,7 +218,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions = {}): Promise
         taskQueue: config.TURNFLOW_TASK_QUEUE,
         identity,
         deps: {
-          pool,
+          pool: resources.pool,
           openai,
           tools,
           models: { default: config.OPENAI_MODEL, allowed: models },
@@ -143,7 +229,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions = {}): Promise
           streamConnections: config.TURNFLOW_STREAM_CONNECTIONS,
           approvalTools: config.TURNFLOW_APPROVAL_TOOLS,
           approvalTimeoutMs: config.TURNFLOW_APPROVAL_TIMEOUT,
-          ...(metrics ? { metrics } : {}),
+          ...(resources.metrics ? { metrics: resources.metrics } : {}),
         },
         maxConcurrentActivityTaskExecutions: config.TURNFLOW_MAX_CONCURRENT_ACTIVITIES,
         ...(opts.workflowBundle
@@ -169,39 +255,52 @@ export async function runWorkerProcess(opts: WorkerProcessOptions = {}): Promise
       },
       'turnflow worker running',
     );
-    await runUntilShutdown(createWorker, shutdown, logger);
+    await runUntilShutdown(createWorker, host);
   } finally {
     await peers?.stop();
-    await connection.close();
-    await pool.end();
-    await metricsServer?.close();
-    await tracing?.shutdown();
   }
 }
 
 /**
- * Runs the worker until a shutdown signal. `run()` resolves after a graceful shutdown; when it fails
- * instead (the SDK gives up on a server that stayed away, say), a new worker takes its place after a pause
- * rather than the process exiting with turns it could still finish.
+ * Runs the worker until `shutdown`. `run()` resolves after a graceful shutdown, which the shutdown signal asks for
+ * (the SDK's runtime does too, on SIGINT or SIGTERM); when it fails instead (the SDK gives up on a server that stayed
+ * away, say), a new worker takes its place after a pause rather than the process exiting with turns it could still
+ * finish.
  */
 async function runUntilShutdown(
-  create: () => Promise<{ run(): Promise<void> }>,
-  shutdown: AbortSignal,
-  logger: Logger,
+  create: () => Promise<Worker>,
+  host: Pick<TurnWorkerHost, 'shutdown' | 'logger' | 'onCreated'>,
 ): Promise<void> {
+  const { shutdown, logger } = host;
+  let created = host.onCreated;
+  const tellCreated = () => {
+    created?.();
+    created = undefined;
+  };
   let delayMs = 1_000;
   for (;;) {
+    let stop: (() => void) | undefined;
     try {
       const worker = await create();
+      tellCreated();
       delayMs = 1_000;
-      await worker.run();
+      stop = () => {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+      };
+      const running = worker.run();
+      if (shutdown.aborted) stop();
+      else shutdown.addEventListener('abort', stop, { once: true });
+      await running;
       return;
     } catch (err: unknown) {
+      tellCreated();
       if (shutdown.aborted) throw err;
       logger.error({ err, retryInMs: delayMs }, 'worker stopped with an error; starting a new one');
       await sleep(delayMs, undefined, { signal: shutdown }).catch(() => undefined);
       if (shutdown.aborted) return;
       delayMs = Math.min(delayMs * 2, 30_000);
+    } finally {
+      if (stop) shutdown.removeEventListener('abort', stop);
     }
   }
 }
