@@ -271,17 +271,16 @@ async function startDirectUntilTaken(
   const deadlineAt = Date.now() + opts.timeoutMs;
   // Listening begins before the start, so the LISTEN connection comes up while Temporal stores the workflow.
   const taken = opts.waitForWorker ? watchTakenByWorker(deps.pool, deps.hub, input.turnId) : undefined;
-  const deadline = new AbortController();
-  const timer = setTimeout(() => deadline.abort(), opts.timeoutMs);
   try {
     let held: { value: boolean } | undefined;
     try {
       held = await startWhileUndeleted(deps.pool, input.turnId, () =>
-        deps.temporal.withAbortSignal(deadline.signal, () => startDirect(deps.temporal, input, opts)),
+        withinDeadline(deps.temporal, opts.timeoutMs, () => startDirect(deps.temporal, input, opts)),
       );
     } catch (err: unknown) {
       // The claim stays with its start input: a retry starts it again, and so does a later message's conversation.
-      if (deadline.signal.aborted) throw new TurnStartTimeoutError(input.turnId, opts.timeoutMs, { cause: err });
+      if (err instanceof CallDeadlineError)
+        throw new TurnStartTimeoutError(input.turnId, opts.timeoutMs, { cause: err });
       throw err;
     }
     // A deletion of the conversation began after the claim: it deletes the turn, whose workflow never started.
@@ -294,7 +293,6 @@ async function startDirectUntilTaken(
     }
     return attached;
   } finally {
-    clearTimeout(timer);
     taken?.close();
   }
 }

@@ -16,7 +16,7 @@ import { bearerAuth, type AppEnv } from './auth';
 import { chatRoutes } from './chat';
 import { chatPageRoutes } from './chat-page';
 import { conversationRoutes } from './conversations';
-import { ApiError, conversationUnavailable, type ApiErrorBody } from './errors';
+import { ApiError, approvalUnavailable, conversationUnavailable, type ApiErrorBody } from './errors';
 import { healthRoutes, type HealthCheck } from './health';
 import { DEFAULT_LIMITS, TenantLimits, type LimitOptions } from './limits';
 import { headWithoutBody, rejectOtherMethods } from './methods';
@@ -131,10 +131,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono {
       err instanceof ConversationStuckError || err instanceof ConversationUnavailableError
         ? conversationUnavailable(err, routeDeps.limits.retryAfterSeconds)
         : err instanceof ApprovalUnavailableError
-          ? new ApiError(503, 'unavailable', err.message, {
-              cause: err,
-              headers: { 'Retry-After': String(routeDeps.limits.retryAfterSeconds) },
-            })
+          ? approvalUnavailable(err, routeDeps.limits.retryAfterSeconds)
           : err;
     if (api instanceof ApiError) {
       for (const [name, value] of Object.entries(api.headers)) c.header(name, value);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   ConversationStuckError,
+  type ApprovalUnavailableError,
   type BudgetExhaustedError,
   type ConversationUnavailableError,
   type TurnStartTimeoutError,
@@ -86,6 +87,14 @@ export function conversationUnavailable(
   retryAfterSeconds: number,
 ): ApiError {
   return new ApiError(503, err instanceof ConversationStuckError ? 'conversation.stuck' : 'unavailable', err.message, {
+    cause: err,
+    headers: { 'Retry-After': String(retryAfterSeconds) },
+  });
+}
+
+/** The 503 of a person's decision the turn did not take in time: no worker runs it now. */
+export function approvalUnavailable(err: ApprovalUnavailableError, retryAfterSeconds: number): ApiError {
+  return new ApiError(503, 'unavailable', err.message, {
     cause: err,
     headers: { 'Retry-After': String(retryAfterSeconds) },
   });
