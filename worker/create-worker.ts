@@ -69,8 +69,9 @@ export interface TurnWorkerOptions {
   debugMode?: boolean;
   /**
    * How long a worker asked to stop waits for its tasks to drain (activities are cancelled at once and run again on
-   * another worker) before it gives up: `run()` then throws `GracefulShutdownPeriodExpiredError`, so a deploy or a
-   * test never waits for ever on a shutdown that cannot finish. @default DEFAULT_SHUTDOWN_FORCE_TIME_MS (30 s)
+   * another worker) before it gives up: `run()` then rejects (SDK 1.24 reports the cleanup error that follows its
+   * `GracefulShutdownPeriodExpiredError`), so a deploy or a test never waits for ever on a shutdown that cannot
+   * finish. @default DEFAULT_SHUTDOWN_FORCE_TIME_MS (30 s)
    */
   shutdownForceTimeMs?: number;
 }
