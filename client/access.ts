@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { inTransaction } from '../db/pool';
 import { ConversationDeletingError } from './errors';
 
 /**
@@ -190,9 +191,7 @@ export async function startWhileUndeleted<T>(
   turnId: string,
   start: (turn: HeldTurn) => Promise<T>,
 ): Promise<{ value: T } | undefined> {
-  const db = await pool.connect();
-  try {
-    await db.query('BEGIN');
+  return inTransaction(pool, async (db) => {
     const { rows } = await db.query<{ status: HeldTurn['status']; direct_input: unknown }>(
       `SELECT t.status, t.direct_input FROM turns t
        JOIN conversations c ON c.tenant_id = t.tenant_id AND c.id = t.conversation_id
@@ -201,15 +200,8 @@ export async function startWhileUndeleted<T>(
       [turnId],
     );
     const row = rows[0];
-    const held = row ? { value: await start({ status: row.status, directInput: row.direct_input }) } : undefined;
-    await db.query('COMMIT');
-    return held;
-  } catch (err: unknown) {
-    await db.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    db.release();
-  }
+    return row ? { value: await start({ status: row.status, directInput: row.direct_input }) } : undefined;
+  });
 }
 
 /**

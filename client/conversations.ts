@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { z } from 'zod';
 import { conversationWorkflowIdFor } from '../common';
+import { inTransaction } from '../db/pool';
 import { EVENTS_CHANNEL, packPayloads, rereadAnnouncement } from '../stream-log';
 import { InvalidPageCursorError } from './approvals';
 
@@ -156,9 +157,7 @@ export async function deleteConversation(
 
 /** Every row of the conversation but its own (the deletion's mark), in one transaction. */
 async function deleteRows(pool: pg.Pool, tenantId: string, conversationId: string, turnIds: string[]): Promise<void> {
-  const db = await pool.connect();
-  try {
-    await db.query('BEGIN');
+  await inTransaction(pool, async (db) => {
     // Locks the turns: an activity still writing for one of them waits, then finds it gone (every such row
     // references its turn), so nothing is written after this.
     await db.query(`SELECT 1 FROM turns WHERE tenant_id = $1 AND conversation_id = $2 FOR UPDATE`, [
@@ -173,13 +172,7 @@ async function deleteRows(pool: pg.Pool, tenantId: string, conversationId: strin
       EVENTS_CHANNEL,
       packPayloads(turnIds.map(rereadAnnouncement)),
     ]);
-    await db.query('COMMIT');
-  } catch (err: unknown) {
-    await db.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    db.release();
-  }
+  });
 }
 
 interface Execution {

@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Pool, PoolClient } from 'pg';
+import { inTransaction } from '../../db/pool';
 import { messageKeys, type ChatTurnInput, type ChatTurnResult, type Usage } from '../../common';
 import { EVENTS_CHANNEL, startedAnnouncement } from '../../stream-log';
 
@@ -119,20 +120,4 @@ export async function storedResult(db: Pool | PoolClient, turnId: string): Promi
     model: row.model ?? '',
     usage: row.usage,
   };
-}
-
-/** Runs `fn` in a transaction on one pooled connection. */
-export async function inTransaction<T>(pool: Pool, fn: (db: PoolClient) => Promise<T>): Promise<T> {
-  const db = await pool.connect();
-  try {
-    await db.query('BEGIN');
-    const result = await fn(db);
-    await db.query('COMMIT');
-    return result;
-  } catch (err: unknown) {
-    await db.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    db.release();
-  }
 }
