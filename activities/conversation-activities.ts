@@ -5,7 +5,7 @@ import { startDirect, startWhileUndeleted } from '../client';
 import { ChatTurnInput, PersistenceOptions, publicFailureMessage, type TurnEventBody } from '../common';
 import type { ActivityDeps } from './deps';
 import { sqlState, storageStep, toStorageFailure } from './repo/storage-failure';
-import { inTransaction } from '../db';
+import { inTransaction } from '../client/transaction';
 import { StreamWriter } from './stream/writer';
 
 /** Input of `announceQueued`. */

@@ -18,7 +18,7 @@ import { UnknownModelError } from './errors';
 import { announcedText, hopMessages } from './repo/messages';
 import { storageStep } from './repo/storage-failure';
 import { turnUsage } from './repo/usage';
-import { inTransaction } from '../db';
+import { inTransaction } from '../client/transaction';
 import { ensureTurn, storedResult } from './repo/turns';
 import { compactTextEvents } from './stream/compact';
 import { storeHopRestatement } from './stream/restate';

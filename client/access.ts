@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { inTransaction } from '../db/pool';
+import { inTransaction } from './transaction';
 import { ConversationDeletingError } from './errors';
 
 /**

@@ -3,7 +3,7 @@ import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { z } from 'zod';
 import { conversationWorkflowIdFor } from '../common';
-import { inTransaction } from '../db/pool';
+import { inTransaction } from './transaction';
 import { EVENTS_CHANNEL, packPayloads, rereadAnnouncement } from '../stream-log';
 import { InvalidPageCursorError } from './approvals';
 

@@ -1,2 +1,2 @@
 export { migrate, MIGRATIONS_DIR, MIGRATIONS_TABLE, type MigrateOptions } from './migrate';
-export { createClient, createPool, inTransaction, isPostgresUnavailable, type ConnectionErrorHandler } from './pool';
+export { createClient, createPool, isPostgresUnavailable, type ConnectionErrorHandler } from './pool';

@@ -17,22 +17,6 @@ export function createPool(config: pg.PoolConfig, onError: ConnectionErrorHandle
   return pool;
 }
 
-/** Runs `fn` in a transaction on one pooled connection: committed if it returns, rolled back if it throws. */
-export async function inTransaction<T>(pool: pg.Pool, fn: (db: pg.PoolClient) => Promise<T>): Promise<T> {
-  const db = await pool.connect();
-  try {
-    await db.query('BEGIN');
-    const result = await fn(db);
-    await db.query('COMMIT');
-    return result;
-  } catch (err: unknown) {
-    await db.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    db.release();
-  }
-}
-
 /** A `pg.Client` whose connection errors go to `onError` instead of ending the process. */
 export function createClient(config: string | pg.ClientConfig, onError: ConnectionErrorHandler): pg.Client {
   const client = new pg.Client(config);

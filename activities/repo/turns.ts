@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Pool, PoolClient } from 'pg';
-import { inTransaction } from '../../db/pool';
+import { inTransaction } from '../../client/transaction';
 import { messageKeys, type ChatTurnInput, type ChatTurnResult, type Usage } from '../../common';
 import { EVENTS_CHANNEL, startedAnnouncement } from '../../stream-log';
 

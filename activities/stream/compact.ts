@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import { compactTextRun, type EventRow } from '../../stream-log';
-import { inTransaction } from '../../db';
+import { inTransaction } from '../../client/transaction';
 
 /**
  * The seed's `compact_deltas`, for the stream log: once the final message is durable, each (hop, attempt)'s text
