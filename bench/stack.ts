@@ -17,8 +17,8 @@ import {
   type RestartableDevServer,
   type ThrowawayPostgres,
 } from '../dev';
+import { ensureBuilt } from '../dev/ensure-built';
 import { hashToken } from '../gateway/tenants';
-import { writeWorkflowBundle } from '../worker/workflow-bundle';
 import { BenchModel } from './model';
 import { Proc } from '../chaos/proc';
 import { findChild, parentOf } from './proc';
@@ -112,15 +112,14 @@ export async function startStack(
     const flags = temporalFlags();
     log(`bench: stack in ${dir}${flags.length ? `; Temporal flags: ${flags.join(' ')}` : ''}`);
     const metricsPort = await freePort();
-    // The workflows are bundled ahead, as a deployment builds them (`npm run build:workflows`): the worker loads the
-    // file instead of running the bundler at start.
-    const workflowBundle = path.join(dir, 'workflow-bundle.js');
     const [postgres, devServer, model] = await Promise.all([
       throwawayPostgres({ parent: dir }),
       restartableDevServer({ parent: dir, extraArgs: [...flags, '--metrics-port', String(metricsPort)] }),
       BenchModel.start(),
       comparisons ? ensureWorkflowStreamsInstalled(log) : undefined,
-      writeWorkflowBundle(workflowBundle),
+      // The worker and the gateway run compiled, as deployed (docker/Dockerfile): dist/, with the workflows bundled
+      // ahead (dist/workflow-bundle.js), so no process runs the bundler or a TypeScript loader.
+      ensureBuilt(),
     ]).then(([p, t, m]) => [p, t, m] as [ThrowawayPostgres, RestartableDevServer, BenchModel]);
     cleanups.push(
       () => postgres.destroy(),
@@ -147,8 +146,10 @@ export async function startStack(
     };
     // `BENCH_NODE_FLAGS` (space-separated, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) go to the worker and the gateway.
     const nodeFlags = (process.env['BENCH_NODE_FLAGS'] ?? '').split(/\s+/).filter(Boolean);
+    /** Runs `script`: a compiled one (`dist/….js`) as it is, a TypeScript one (the bench's own) under tsx. */
     const spawnNode = (name: string, script: string, env: NodeJS.ProcessEnv, flags: string[] = []): Proc => {
-      const proc = new Proc(name, process.execPath, [...flags, '--import', 'tsx', script], {
+      const args = script.endsWith('.js') ? [...flags, script] : [...flags, '--import', 'tsx', script];
+      const proc = new Proc(name, process.execPath, args, {
         cwd: PROJECT_ROOT,
         env: { ...common, ...env },
         logFile: path.join(dir, `${name}.log`),
@@ -161,17 +162,13 @@ export async function startStack(
     // measured) but set far above what any phase starts, so none is refused.
     const worker = spawnNode(
       'worker',
-      'worker/main.ts',
-      {
-        TURNFLOW_TASK_QUEUE: TURNFLOW_QUEUE,
-        DATABASE_URL: withAppName(databaseUrl, APP_NAMES.worker),
-        TURNFLOW_WORKFLOW_BUNDLE: workflowBundle,
-      },
+      'dist/worker/main.js',
+      { TURNFLOW_TASK_QUEUE: TURNFLOW_QUEUE, DATABASE_URL: withAppName(databaseUrl, APP_NAMES.worker) },
       nodeFlags,
     );
     const gateway = spawnNode(
       'gateway',
-      'gateway/main.ts',
+      'dist/gateway/main.js',
       {
         TURNFLOW_TASK_QUEUE: TURNFLOW_QUEUE,
         DATABASE_URL: withAppName(databaseUrl, APP_NAMES.gateway),
@@ -185,7 +182,6 @@ export async function startStack(
         // `GATEWAY_WORKER=true`: the gateway hosts a worker too (configured as the standalone one, beside it) and
         // starts its direct turns eagerly; its CPU then counts as the gateway's.
         GATEWAY_WORKER: process.env['GATEWAY_WORKER'] ?? 'false',
-        TURNFLOW_WORKFLOW_BUNDLE: workflowBundle,
       },
       nodeFlags,
     );

@@ -6,6 +6,7 @@ import { TypedSearchAttributes } from '@temporalio/common';
 import Ajv from 'ajv';
 import { parse } from 'yaml';
 import { SEARCH_ATTRIBUTES } from '../common';
+import { buildSources } from '../dev/ensure-built';
 
 const ROOT = path.resolve(__dirname, '..');
 const APP_SERVICES = ['worker', 'gateway'];
@@ -68,11 +69,15 @@ describe('docker-compose.yml', function () {
     }
   });
 
-  it('builds the app services from docker/Dockerfile and runs their entry points under tsx', function () {
+  it('builds the app services from docker/Dockerfile and runs their compiled entry points', function () {
+    const dockerfile = readFileSync(path.join(ROOT, 'docker/Dockerfile'), 'utf8');
+    assert.match(dockerfile, /^RUN npm run build$/m, 'the image does not build dist/');
+    const built = buildSources();
     for (const name of APP_SERVICES) {
       const service = compose.services[name]!;
       assert.equal(service.build?.dockerfile, 'docker/Dockerfile');
-      assert.deepEqual(service.command, ['npx', 'tsx', `${name}/main.ts`]);
+      assert.deepEqual(service.command, ['node', `dist/${name}/main.js`]);
+      assert.ok(built.includes(name), `npm run build does not compile ${name}/`);
     }
   });
 

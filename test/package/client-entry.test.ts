@@ -3,7 +3,8 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { readdir, readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { ensureBuilt, ROOT } from './build';
+import { ensureBuilt } from '../../dev/ensure-built';
+import { ROOT } from './build';
 
 const run = promisify(execFile);
 

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { ensureBuilt, ROOT } from './build';
+import { ensureBuilt } from '../../dev/ensure-built';
+import { ROOT } from './build';
 
 const DIST = path.join(ROOT, 'dist');
 const load = createRequire(__filename);
