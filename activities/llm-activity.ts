@@ -40,14 +40,12 @@ import {
 import { loadContext, saveHopMessage } from './repo/messages';
 import { sqlState, toStorageFailure } from './repo/storage-failure';
 import { StreamWriter } from './stream/writer';
+import { prepareTurnWith, type PrepareTurnInput, type PrepareTurnResult } from './turn-activities';
 
-/** Input of {@link StreamCompletion}: ids and settings only; the transcript is loaded from Postgres. */
-export interface StreamCompletionInput {
+/** Settings of one hop: ids and settings only; the transcript is loaded from Postgres. */
+interface HopSettings {
   turnId: string;
   hop: number;
-  model: string;
-  /** Tools offered to the model this turn. */
-  tools: string[];
   /**
    * Whether tool calls of this hop will run (false at the hop limit): only then are they announced
    * (`tool_calls`, "Executing N tool(s)..."). @default true
@@ -58,6 +56,16 @@ export interface StreamCompletionInput {
   /** The turn's token budget: reached, the hop ends the turn (`budget_exhausted`) instead of running tools. */
   maxTokens?: number;
 }
+
+/** One hop with its model and the tools offered to the model this turn. */
+type Hop = HopSettings & { model: string; tools: string[] };
+
+/**
+ * Input of `streamCompletion`. The turn's first hop carries the turn's input and prepares the turn before the model's
+ * request ({@link prepareTurnWith}: the first workflow task then only schedules this activity); a later hop carries
+ * the model and tools the first one prepared.
+ */
+export type StreamCompletionInput = HopSettings & ({ prepare: PrepareTurnInput } | { model: string; tools: string[] });
 
 /** What the workflow needs from a hop: ids, names and counts, never the text. */
 export interface StreamCompletionResult {
@@ -70,6 +78,11 @@ export interface StreamCompletionResult {
   chars: number;
   /** The caller stopped generation; the partial answer was stored. */
   cancelled: boolean;
+  /**
+   * What the first hop prepared (its input had `prepare`). With `existing` set the turn had already finished: no
+   * request was made, and the other fields are empty.
+   */
+  prepared?: PrepareTurnResult;
 }
 
 /** Progress the LLM activity heartbeats: enough for the next attempt and for an operator. */
@@ -86,35 +99,58 @@ export function createLlmActivity(deps: ActivityDeps) {
   const idleTimeoutMs = deps.llmIdleTimeoutMs ?? 60_000;
   const heartbeatIntervalMs = deps.heartbeatIntervalMs ?? 1_000;
 
-  return async function streamCompletion(input: StreamCompletionInput): Promise<StreamCompletionResult> {
+  return async function streamCompletion(request: StreamCompletionInput): Promise<StreamCompletionResult> {
     const ctx = Context.current();
     const attempt = ctx.info.attempt;
-    const traced = deps.tracing ? traceAttempt(deps, deps.tracing, input, attempt) : undefined;
-    // Read once: the definitions sent and the fingerprints stored with the hop are of the same tools.
-    const { definitions: tools, fingerprints: toolFingerprints } = deps.tools.subset(input.tools).offered();
     const metrics = deps.metrics;
-    // The context, the writer's segment and (for the first token's latency) the turn's age are independent reads:
-    // one round trip to Postgres before the model's request instead of three in series.
+    // The turn's preparation (first hop) then the context, the writer's segment and (for the first token's latency)
+    // the turn's age: independent reads, so one stretch of Postgres round trips before the model's request.
+    const preparing = 'prepare' in request ? prepareTurnWith(deps, request.prepare) : undefined;
     const agedAt = performance.now();
     const [context, opened, age] = await Promise.allSettled([
-      loadContext(deps.pool, input.turnId),
+      (preparing ?? Promise.resolve(undefined)).then((prepared) =>
+        prepared?.existing ? null : loadContext(deps.pool, request.turnId),
+      ),
       StreamWriter.open(deps.pool, {
-        turnId: input.turnId,
-        hop: input.hop,
+        turnId: request.turnId,
+        hop: request.hop,
         attempt,
-        persistence: input.persistence,
+        persistence: request.persistence,
         channels: deps.streamConnections,
       }),
       // The turn's age by the database's clock, when this attempt of hop 0 began.
-      metrics && input.hop === 0 ? turnAgeSeconds(deps, input.turnId).catch(() => null) : null,
+      metrics && request.hop === 0 ? turnAgeSeconds(deps, request.turnId).catch(() => null) : null,
     ]);
     if (context.status === 'rejected' || opened.status === 'rejected') {
       if (opened.status === 'fulfilled') opened.value.abandon();
       throw context.status === 'rejected' ? context.reason : (opened as PromiseRejectedResult).reason;
     }
-    const messages = context.value;
     const writer = opened.value;
+    // Settled above (the context waited for it).
+    const prepared = preparing ? await preparing : undefined;
+    const preparedPart = prepared ? { prepared } : {};
+    if (context.value === null) {
+      // Already finished (a start after Temporal forgot the run): its answer is stored, and nothing is asked.
+      writer.abandon();
+      return {
+        messageId: '',
+        toolCalls: [],
+        finishReason: null,
+        usage: null,
+        chars: 0,
+        cancelled: false,
+        ...preparedPart,
+      };
+    }
+    const messages = context.value;
+    const input: Hop =
+      'prepare' in request
+        ? { ...request, model: prepared!.model, tools: prepared!.tools.map((t) => t.name) }
+        : request;
     const turnAge = age.status === 'fulfilled' ? age.value : null;
+    // Read once: the definitions sent and the fingerprints stored with the hop are of the same tools.
+    const { definitions: tools, fingerprints: toolFingerprints } = deps.tools.subset(input.tools).offered();
+    const traced = deps.tracing ? traceAttempt(deps, deps.tracing, input, attempt) : undefined;
     if (traced) {
       await traced.linked;
       captured(traced.tracing, traced.span, GenAi.inputMessages, () => messages);
@@ -278,6 +314,7 @@ export function createLlmActivity(deps: ActivityDeps) {
         usage: normaliseUsage(message.usage),
         chars,
         cancelled: false,
+        ...preparedPart,
       };
     } catch (err: unknown) {
       const reported = err instanceof ChatStreamError ? err.partial.usage : null;
@@ -296,7 +333,15 @@ export function createLlmActivity(deps: ActivityDeps) {
           model: input.model,
         });
         await writer.close();
-        return { messageId, toolCalls: [], finishReason: 'cancelled', usage: null, chars, cancelled: true };
+        return {
+          messageId,
+          toolCalls: [],
+          finishReason: 'cancelled',
+          usage: null,
+          chars,
+          cancelled: true,
+          ...preparedPart,
+        };
       }
       await writer.close().catch(() => writer.abandon());
       await recordFailedAttempt(usageOf('failed', reported));
@@ -345,12 +390,7 @@ interface TracedAttempt {
  * Starts the attempt's `chat <model>` span and stores its ids with the attempt before the provider is called, so
  * the next attempt can link to it even if this worker dies mid-stream; links it to the span of the attempt before.
  */
-function traceAttempt(
-  deps: ActivityDeps,
-  tracing: ActivityTracing,
-  input: StreamCompletionInput,
-  attempt: number,
-): TracedAttempt {
+function traceAttempt(deps: ActivityDeps, tracing: ActivityTracing, input: Hop, attempt: number): TracedAttempt {
   const span = startLlmAttemptSpan(tracing, { turnId: input.turnId, hop: input.hop, attempt, model: input.model });
   let ended = false;
   const ids = span.spanContext();
@@ -399,7 +439,7 @@ export const RETRIES_EXHAUSTED = 'llm.retries_exhausted';
  */
 async function withinFailureBudget(
   deps: ActivityDeps,
-  input: StreamCompletionInput,
+  input: Hop,
   attempt: number,
   failure: ApplicationFailure,
 ): Promise<ApplicationFailure> {
@@ -441,7 +481,7 @@ export function normaliseUsage(usage: Record<string, unknown> | null): Usage | n
 }
 
 /** The seed's `log_initial_response`: the first reply with its model; never the client's configuration. */
-function logInitialResponse(deps: ActivityDeps, input: StreamCompletionInput, message: AssembledMessage): void {
+function logInitialResponse(deps: ActivityDeps, input: Hop, message: AssembledMessage): void {
   deps.logger.info(
     {
       turnId: input.turnId,

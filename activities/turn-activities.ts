@@ -66,49 +66,57 @@ export interface FailTurnInput {
   persistence: PersistenceOptions;
 }
 
+/**
+ * The seed's fail-fast validation plus the turn's first durable write: the user message, stored with the turn row at
+ * claim time, moves into the conversation and the turn runs. Unknown model and unknown tools fail the turn before any
+ * LLM call, without retries; so does data Postgres cannot store. Failures name only what the turn asked for; what the
+ * worker serves goes to the log. Idempotent: a turn already running is found running, a finished one is `existing`.
+ * The first LLM activity of a turn runs it before its request (no step of its own on the start path); the workflow
+ * runs it as `prepareTurn` only when the turn ends before that activity did.
+ */
+export async function prepareTurnWith(deps: ActivityDeps, input: PrepareTurnInput): Promise<PrepareTurnResult> {
+  const model = input.model ?? deps.models.default;
+  try {
+    if (!deps.models.allowed.includes(model)) throw new UnknownModelError(model, deps.models.allowed);
+    const tools = deps.tools.subset(input.tools ?? deps.tools.names);
+    const turn = await storageStep(() => ensureTurn(deps.pool, { ...input, model }));
+    // Counted once: only the run whose transaction moved the turn out of the queue gets `leftQueue`.
+    if (turn.leftQueue) deps.metrics?.turnStarted(turn.leftQueue);
+    const existing =
+      turn.status === 'running' ? null : ((await storageStep(() => storedResult(deps.pool, input.turnId))) ?? null);
+    if (turn.status === 'failed') {
+      throw ApplicationFailure.nonRetryable(`turn ${input.turnId} already failed`, 'turn.already_failed');
+    }
+    const forced = new Set([...(deps.approvalTools ?? []), ...(input.approvalTools ?? [])]);
+    const approvals = tools.names.some(
+      (name) => forced.has(name) || (deps.tools.get(name)?.approval ?? 'never') !== 'never',
+    );
+    return { model, tools: tools.names.map((name) => ({ name, policy: tools.policy(name)! })), existing, approvals };
+  } catch (err: unknown) {
+    if (err instanceof UnknownModelError) {
+      deps.logger.warn({ turnId: input.turnId, model, served: err.known }, 'turn asked for an unknown model');
+      throw ApplicationFailure.create({ message: err.message, type: err.failureType, nonRetryable: true });
+    }
+    if (err instanceof UnknownToolsError) {
+      deps.logger.warn(
+        { turnId: input.turnId, unknown: err.unknown, served: err.known },
+        'turn asked for unknown tools',
+      );
+      throw ApplicationFailure.create({
+        message: `unknown tool(s): ${err.unknown.map((n) => `"${n}"`).join(', ')}`,
+        type: 'turn.unknown_tools',
+        nonRetryable: true,
+      });
+    }
+    throw err;
+  }
+}
+
 /** Builds the turn lifecycle activities: prepare (validate + store the user message), complete, fail. */
 export function createTurnActivities(deps: ActivityDeps) {
-  /**
-   * The seed's fail-fast validation plus the turn's first durable write. Unknown model and unknown tools fail
-   * the turn before any LLM call, without retries; so does data Postgres cannot store. Failures name only what
-   * the turn asked for; what the worker serves goes to the log.
-   */
-  async function prepareTurn(input: PrepareTurnInput): Promise<PrepareTurnResult> {
-    const model = input.model ?? deps.models.default;
-    try {
-      if (!deps.models.allowed.includes(model)) throw new UnknownModelError(model, deps.models.allowed);
-      const tools = deps.tools.subset(input.tools ?? deps.tools.names);
-      const turn = await storageStep(() => ensureTurn(deps.pool, { ...input, model }));
-      // Counted once: only the run whose transaction moved the turn out of the queue gets `leftQueue`.
-      if (turn.leftQueue) deps.metrics?.turnStarted(turn.leftQueue);
-      const existing =
-        turn.status === 'running' ? null : ((await storageStep(() => storedResult(deps.pool, input.turnId))) ?? null);
-      if (turn.status === 'failed') {
-        throw ApplicationFailure.nonRetryable(`turn ${input.turnId} already failed`, 'turn.already_failed');
-      }
-      const forced = new Set([...(deps.approvalTools ?? []), ...(input.approvalTools ?? [])]);
-      const approvals = tools.names.some(
-        (name) => forced.has(name) || (deps.tools.get(name)?.approval ?? 'never') !== 'never',
-      );
-      return { model, tools: tools.names.map((name) => ({ name, policy: tools.policy(name)! })), existing, approvals };
-    } catch (err: unknown) {
-      if (err instanceof UnknownModelError) {
-        deps.logger.warn({ turnId: input.turnId, model, served: err.known }, 'turn asked for an unknown model');
-        throw ApplicationFailure.create({ message: err.message, type: err.failureType, nonRetryable: true });
-      }
-      if (err instanceof UnknownToolsError) {
-        deps.logger.warn(
-          { turnId: input.turnId, unknown: err.unknown, served: err.known },
-          'turn asked for unknown tools',
-        );
-        throw ApplicationFailure.create({
-          message: `unknown tool(s): ${err.unknown.map((n) => `"${n}"`).join(', ')}`,
-          type: 'turn.unknown_tools',
-          nonRetryable: true,
-        });
-      }
-      throw err;
-    }
+  /** {@link prepareTurnWith}, for a turn that ends before its first LLM activity prepared it. */
+  function prepareTurn(input: PrepareTurnInput): Promise<PrepareTurnResult> {
+    return prepareTurnWith(deps, input);
   }
 
   /**

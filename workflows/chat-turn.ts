@@ -187,23 +187,32 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
     validator: (decision: DecideApprovalInput) => approvals.validate(decision, Date.now()),
   });
 
-  let prepared: PrepareTurnResult;
-  try {
-    prepared = await prepareTurn(input);
-  } catch (err: unknown) {
-    // Every way a turn ends is announced on its stream, a failed preparation too.
-    if (!isCancellation(err)) {
-      // The turn fails with its own cause even if announcing it failed too (e.g. a turn started without a row).
-      await CancellationScope.nonCancellable(() => fail(failTurn, input, 0, err)).catch(() => undefined);
-    }
-    throw err;
-  }
-  if (prepared.existing) {
-    // Its answer is stored, but maybe never announced: a run lost between storing the answer and writing `done`
-    // (a kill, a timed-out workflow task) left its stream without an end. Completing again is idempotent: nothing
-    // new is stored, and only the events still missing are written (they are keyed). It started as `running`, so its
-    // search attributes say how it ended.
-    const stored = prepared.existing;
+  /**
+   * What the turn's first hop prepared (the LLM activity stores the user message and validates the turn before its
+   * request, so the first workflow task only schedules it), or `prepareTurn`, when the turn ends before that hop did.
+   */
+  let prepared: PrepareTurnResult | undefined;
+  /** The model the turn runs on, once prepared. */
+  let model: string | undefined;
+  let policies = new Map<string, PrepareTurnResult['tools'][number]['policy']>();
+  const adopt = (p: PrepareTurnResult) => {
+    prepared = p;
+    model = p.model;
+    progress.model = p.model;
+    policies = new Map(p.tools.map((t) => [t.name, t.policy]));
+  };
+  /** The prepared turn, in a stretch that runs only after the first hop reported it. */
+  const preparedTurn = (): PrepareTurnResult => {
+    if (!prepared) throw ApplicationFailure.nonRetryable('the first hop reported no preparation', 'turn.internal');
+    return prepared;
+  };
+  /**
+   * Its answer is stored, but maybe never announced: a run lost between storing the answer and writing `done` (a
+   * kill, a timed-out workflow task) left its stream without an end. Completing again is idempotent: nothing new is
+   * stored, and only the events still missing are written (they are keyed). It started as `running`, so its search
+   * attributes say how it ended.
+   */
+  const answerStored = async (stored: ChatTurnResult): Promise<ChatTurnResult> => {
     const result = await CancellationScope.nonCancellable(() =>
       completeTurn({
         turnId: input.turnId,
@@ -222,10 +231,7 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
       { key: keys.LlmModel, value: result.model },
     ]);
     return result;
-  }
-  const { model } = prepared;
-  progress.model = model;
-  const policies = new Map(prepared.tools.map((t) => [t.name, t.policy]));
+  };
   const persistence = input.persistence;
 
   let hop = 0;
@@ -258,20 +264,28 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
   const runHops = async () => {
     for (;;) {
       progress.phase = 'streaming';
-      setCurrentDetails(`hop ${hop} · streaming · ${model}`);
-      const reply = await streamCompletion.executeWithOptions({ ...llmCall, summary: `llm · hop ${hop} · ${model}` }, [
-        {
-          turnId: input.turnId,
-          hop,
-          model,
-          tools: prepared.tools.map((t) => t.name),
-          // At the hop limit the model's tool calls are not run, so they must not be announced as running.
-          toolsMayRun: hop < input.maxHops,
-          persistence,
-          logInitialResponse: input.logInitialResponse,
-          ...(input.budget ? { maxTokens: input.budget.maxTokens } : {}),
-        },
-      ]);
+      const shown = model ?? input.model;
+      setCurrentDetails(`hop ${hop} · streaming${shown === undefined ? '' : ` · ${shown}`}`);
+      const settings = {
+        turnId: input.turnId,
+        hop,
+        // At the hop limit the model's tool calls are not run, so they must not be announced as running.
+        toolsMayRun: hop < input.maxHops,
+        persistence,
+        logInitialResponse: input.logInitialResponse,
+        ...(input.budget ? { maxTokens: input.budget.maxTokens } : {}),
+      };
+      const reply = await streamCompletion.executeWithOptions(
+        { ...llmCall, summary: `llm · hop ${hop}${shown === undefined ? '' : ` · ${shown}`}` },
+        [
+          prepared
+            ? { ...settings, model: prepared.model, tools: prepared.tools.map((t) => t.name) }
+            : { ...settings, prepare: input },
+        ],
+      );
+      if (reply.prepared) adopt(reply.prepared);
+      // Already finished (a start after Temporal forgot the run): answered from storage below.
+      if (preparedTurn().existing) return;
       finishReason = reply.finishReason;
       if (reply.cancelled) {
         cancelled = true;
@@ -287,21 +301,20 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
       progress.phase = 'tools';
       progress.toolsRunning = reply.toolCalls.map((c) => c.name);
       setCurrentDetails(`hop ${hop} · running ${reply.toolCalls.length} tool(s): ${progress.toolsRunning.join(', ')}`);
-      const offered = prepared.tools.map((t) => t.name);
+      const offered = preparedTurn().tools.map((t) => t.name);
       const outcomes = new Map<string, ToolCallOutcome>();
       const round = hop;
       // Calls that need a person's approval are stored with their arguments and announced; the rest run at once.
       // When no tool offered this turn can need one, the round skips the step (a local activity and its task).
-      const gate =
-        prepared.approvals !== false
-          ? await requestApprovals({
-              turnId: input.turnId,
-              hop,
-              offered,
-              approvalTools: input.approvalTools ?? [],
-              persistence,
-            })
-          : { pending: [] };
+      const gate = preparedTurn().approvals
+        ? await requestApprovals({
+            turnId: input.turnId,
+            hop,
+            offered,
+            approvalTools: input.approvalTools ?? [],
+            persistence,
+          })
+        : { pending: [] };
       const awaiting = new Map(gate.pending.map((p) => [p.toolCallId, p]));
       for (const p of gate.pending) approvals.add(p);
       // The user moved on before these calls asked: nobody is there to decide them.
@@ -400,7 +413,13 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
     const refused = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable;
     const stopOutlived = progress.cancelRequested && err instanceof ActivityFailure && !refused;
     if (!isCancellation(err) && !stopOutlived) {
-      await CancellationScope.nonCancellable(() => fail(failTurn, input, hop, err, model));
+      // A turn not known to be prepared (its first hop refused a model or tools it may not use, or found no stored
+      // message) fails with its own cause even if storing the failure fails too (a turn without a row has nothing to
+      // fail).
+      const wasPrepared = prepared !== undefined;
+      await CancellationScope.nonCancellable(() => fail(failTurn, input, hop, err, model)).catch((failed: unknown) => {
+        if (wasPrepared) throw failed;
+      });
       throw err;
     }
     cancelled = true;
@@ -408,6 +427,18 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
     // batches): the end restates the hop from what was stored, so its readers drop the rest.
     restateHop = stopOutlived && err.activityType === 'turnflow.streamCompletion';
   }
+  if (!prepared) {
+    // The turn ends before its first hop prepared it (interrupted before it began, stopped before the model was
+    // asked): prepared now, so its user message is stored and it ends as every turn does.
+    try {
+      adopt(await CancellationScope.nonCancellable(() => prepareTurn(input)));
+    } catch (err: unknown) {
+      await CancellationScope.nonCancellable(() => fail(failTurn, input, 0, err)).catch(() => undefined);
+      throw err;
+    }
+  }
+  const stored = preparedTurn().existing;
+  if (stored) return answerStored(stored);
   if (stoppedRound) {
     const round = stoppedRound;
     // Every call of the round the stop cut short gets a result: its own, or "cancelled" / "outcome unknown".
@@ -477,7 +508,7 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
         upsertSearchAttributes([
           { key: keys.TurnStatus, value: 'failed' },
           { key: keys.TurnHops, value: state.hop },
-          { key: keys.LlmModel, value: model },
+          { key: keys.LlmModel, value: preparedTurn().model },
         ]);
       }
       throw err;
@@ -487,7 +518,7 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
     upsertSearchAttributes([
       { key: keys.TurnStatus, value: result.status },
       { key: keys.TurnHops, value: state.hop },
-      { key: keys.LlmModel, value: model },
+      { key: keys.LlmModel, value: preparedTurn().model },
     ]);
     return result;
   }

@@ -182,12 +182,14 @@ describe('chatTurn lifecycle', function () {
     const turn = await h.start({ message: 'hi', model: 'gpt-nonexistent' });
     const err = await h.withWorker(() => failureOf(turn.handle));
 
-    // prepareTurn is a local activity: its non-retryable failure reaches the workflow as the ApplicationFailure itself.
+    // The first hop's activity prepares the turn before its request: it fails for good, refusing the model.
     assert.ok(err instanceof WorkflowFailedError);
-    assert.ok(err.cause instanceof ApplicationFailure);
-    assert.equal(err.cause.type, 'turn.unknown_model');
-    assert.equal(err.cause.nonRetryable, true);
-    assert.match(err.cause.message, /gpt-nonexistent/);
+    assert.ok(err.cause instanceof ActivityFailure);
+    const refusal = err.cause.cause;
+    assert.ok(refusal instanceof ApplicationFailure);
+    assert.equal(refusal.type, 'turn.unknown_model');
+    assert.equal(refusal.nonRetryable, true);
+    assert.match(refusal.message, /gpt-nonexistent/);
     assert.equal(h.llm.requests.length, 0);
   });
 
@@ -196,9 +198,11 @@ describe('chatTurn lifecycle', function () {
     const err = await h.withWorker(() => failureOf(turn.handle));
 
     assert.ok(err instanceof WorkflowFailedError);
-    assert.ok(err.cause instanceof ApplicationFailure);
-    assert.equal(err.cause.type, 'turn.unknown_tools');
-    assert.match(err.cause.message, /launch_rockets/);
+    assert.ok(err.cause instanceof ActivityFailure);
+    const refusal = err.cause.cause;
+    assert.ok(refusal instanceof ApplicationFailure);
+    assert.equal(refusal.type, 'turn.unknown_tools');
+    assert.match(refusal.message, /launch_rockets/);
     assert.equal(h.llm.requests.length, 0);
   });
 

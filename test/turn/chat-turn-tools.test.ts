@@ -76,7 +76,8 @@ describe('chatTurn tool loop', function () {
         return data ? (JSON.parse(Buffer.from(data).toString('utf8')) as string) : null;
       })
       .filter((summary): summary is string => summary !== null);
-    assert.deepEqual(summaries, [`llm · hop 0 · ${TEST_MODEL}`, 'tool · calculate', `llm · hop 1 · ${TEST_MODEL}`]);
+    // The turn names no model: its first hop prepares the turn on the worker's default, named from the next hop on.
+    assert.deepEqual(summaries, ['llm · hop 0', 'tool · calculate', `llm · hop 1 · ${TEST_MODEL}`]);
   });
 
   it('starts with its search attributes and makes one upsert, at its end, whatever its hops', async () => {
@@ -117,8 +118,8 @@ describe('chatTurn tool loop', function () {
       const data = marker?.markerName === 'core_local_activity' ? marker.details?.['data']?.payloads?.[0]?.data : null;
       return data ? [(JSON.parse(Buffer.from(data).toString('utf8')) as { activity_type: string }).activity_type] : [];
     });
+    // The turn is prepared by its first LLM activity, not by a local activity of its own.
     assert.deepEqual(localActivities, [
-      'turnflow.prepareTurn',
       'turnflow.recordToolResults',
       'turnflow.recordToolResults',
       'turnflow.completeTurn',
