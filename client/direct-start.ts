@@ -47,10 +47,10 @@ export interface TakenWatch {
 
 /**
  * Watches for the evidence that a worker took a turn started directly: its row leaves `queued`. The turn's first
- * workflow task does that in its first step (`prepareTurn`, a local activity: `ensureTurn` moves the row to `running`
- * and, in the same statement, announces it on the stream log's NOTIFY channel, see `startedAnnouncement`), or fails it
- * (`failed`, announced by its `error` event). Both happen before the model is asked (the LLM activity is scheduled
- * when that workflow task completes), so waiting for them delays the start's answer, never the model request.
+ * LLM activity does that before its request (it prepares the turn: `ensureTurn` moves the row to `running` and, in the
+ * same statement, announces it on the stream log's NOTIFY channel, see `startedAnnouncement`), or fails it (`failed`,
+ * announced by its `error` event). Both happen before the model is asked, so waiting for them delays the start's
+ * answer, never the model request.
  *
  * Why this signal: the plain start returns once Temporal stored the workflow, worker or not; the row's status is the
  * first thing a worker writes, it is precise (the workflow task ran, the message is in the conversation), and with the

@@ -10,8 +10,8 @@ export interface LimitOptions {
   /** `Retry-After` of a 429, in seconds. @default 5 */
   retryAfterSeconds: number;
   /**
-   * How long a turn this process started counts as running while its row is not stored yet (the worker's
-   * `prepareTurn` writes it, possibly seconds later under load; a turn that never gets a row stops counting).
+   * How long a turn this process started counts as running while its row is not stored yet (the turn's first
+   * LLM activity writes it, possibly seconds later under load; a turn that never gets a row stops counting).
    * @default 60000
    */
   pendingMs?: number;
