@@ -24,6 +24,77 @@ export interface TurnRow {
  * twice.
  */
 export async function ensureTurn(pool: Pool, input: ChatTurnInput & { model: string }): Promise<TurnRow> {
+  return (await startClaimedTurn(pool, input)) ?? ensureTurnInFull(pool, input);
+}
+
+/**
+ * {@link ensureTurn} for the usual turn, one its caller claimed (row and message stored), in one statement: one round
+ * trip before the turn's first model request instead of a transaction of nine. The row is locked and read once; the
+ * message moves into the conversation and the turn runs, writing only what changes (a retried attempt writes
+ * nothing; the statements under WITH run whether or not the last one reads them). Undefined when the row is missing or holds no message anywhere: the full transaction stores or refuses it.
+ */
+async function startClaimedTurn(pool: Pool, input: ChatTurnInput & { model: string }): Promise<TurnRow | undefined> {
+  const { rows } = await pool.query<{
+    id: string;
+    conversation_id: string;
+    status: TurnRow['status'];
+    model: string;
+    hops: number;
+    finish_reason: string | null;
+    usage: Usage | null;
+    left_queue: boolean;
+    tenant_id: string;
+    waited: number;
+  }>(
+    `WITH old AS (
+       SELECT id, tenant_id, conversation_id, status, model, hops, finish_reason, usage, message, created_at,
+              direct_input IS NOT NULL AS direct,
+              message IS NOT NULL OR EXISTS (SELECT 1 FROM messages WHERE idem_key = $3) AS has_message
+       FROM turns WHERE id = $1 AND tenant_id = $6 FOR UPDATE),
+     changed AS (
+       UPDATE turns t
+       SET status = CASE WHEN old.status = 'queued' THEN 'running' ELSE t.status END,
+           message = NULL,
+           model = COALESCE(t.model, $2)
+       FROM old
+       WHERE t.id = old.id AND old.has_message
+         AND (old.status = 'queued' OR old.message IS NOT NULL OR t.model IS NULL)),
+     moved AS (
+       INSERT INTO messages (tenant_id, conversation_id, turn_id, idem_key, kind, content)
+       SELECT tenant_id, conversation_id, id, $3, 'user', message FROM old WHERE message IS NOT NULL
+       ON CONFLICT (idem_key) DO NOTHING)
+     SELECT old.id, old.conversation_id,
+            CASE WHEN old.status = 'queued' THEN 'running' ELSE old.status END AS status,
+            COALESCE(old.model, $2) AS model, old.hops, old.finish_reason, old.usage,
+            old.status = 'queued' AS left_queue, old.tenant_id,
+            extract(epoch FROM now() - old.created_at)::float8 AS waited,
+            CASE WHEN old.status = 'queued' AND old.direct THEN pg_notify($4, $5) END AS rang
+     FROM old WHERE old.has_message`,
+    [
+      input.turnId,
+      input.model,
+      messageKeys.user(input.turnId),
+      EVENTS_CHANNEL,
+      startedAnnouncement(input.turnId),
+      input.tenantId,
+    ],
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  const turn: TurnRow = {
+    id: row.id,
+    conversationId: row.conversation_id,
+    status: row.status,
+    model: row.model,
+    hops: row.hops,
+    finishReason: row.finish_reason,
+    usage: row.usage,
+  };
+  return row.left_queue ? { ...turn, leftQueue: { tenantId: row.tenant_id, queueWaitSeconds: row.waited } } : turn;
+}
+
+/** {@link ensureTurn} in full: stores the conversation and the turn when its start did not. */
+async function ensureTurnInFull(pool: Pool, input: ChatTurnInput & { model: string }): Promise<TurnRow> {
   return inTransaction(pool, async (db) => {
     await db.query(`INSERT INTO conversations (tenant_id, id) VALUES ($1, $2) ON CONFLICT (tenant_id, id) DO NOTHING`, [
       input.tenantId,
