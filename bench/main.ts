@@ -199,7 +199,9 @@ async function startPathOnly(out: string): Promise<void> {
         `RSS after the run: worker ${workerRssMb} MB, gateway ${gatewayRssMb} MB\n` +
         `Temporal's floor (a bare workflow's start → its first activity running, p50 of ${floor.turns}): ` +
         `${floor.start_to_activity} ms (its first task queued ${floor.first_task_queued} ms, in the worker ` +
-        `${floor.first_task_worker} ms), with eager workflow start ${floor.eager_start_to_activity} ms\n`,
+        `${floor.first_task_worker} ms, activity started → running ${floor.activity_dispatch} ms), with eager ` +
+        `workflow start ${floor.eager_start_to_activity} ms; one tool hop (model activity → tool activity → model ` +
+        `activity, p50) ${floor.hop} ms\n`,
     );
     console.log(`bench: wrote ${path.relative(PROJECT_ROOT, out)} (${meta.wallSeconds} s)`);
   } finally {

@@ -151,11 +151,17 @@ async function checkBinary(binary: string, version: string): Promise<void> {
  * - eager activity dispatch: a workflow task that schedules an activity on its own task queue gets the activity
  *   back in the same response, saving a round trip through matching per hop (a production cluster needs
  *   `system.enableActivityEagerExecution: true` in its dynamic config);
+ * - the history service's transfer queue polled up to 1000 times a second instead of 20: every workflow task that
+ *   follows a start, an activity's completion or a signal is handed to matching through that queue, and at 20 polls a
+ *   second it waited ~30 ms there each time (a bare workflow's tool hop, activity → activity → activity, took 100 ms
+ *   at 20 and 38 ms at 1000; BENCHMARKS.md, issue 17). The reader polls when a task is written, so an idle server
+ *   polls no more; docker/temporal-dynamic-config.yaml sets the same for the compose stack;
  * - one task-queue partition: the dev server's default of four lets a task wait on a partition nobody polls until
  *   it is forwarded; a production cluster keeps several partitions for throughput and enough pollers for each.
  */
 export const DEV_SERVER_DYNAMIC_CONFIG: readonly string[] = [
   'system.enableActivityEagerExecution=true',
+  'history.transferProcessorMaxPollRPS=1000',
   'matching.numTaskqueueReadPartitions=1',
   'matching.numTaskqueueWritePartitions=1',
 ];

@@ -6,6 +6,7 @@ import { TypedSearchAttributes } from '@temporalio/common';
 import Ajv from 'ajv';
 import { parse } from 'yaml';
 import { SEARCH_ATTRIBUTES } from '../common';
+import { DEV_SERVER_DYNAMIC_CONFIG } from '../dev';
 import { buildSources } from '../dev/ensure-built';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -104,6 +105,28 @@ describe('docker-compose.yml', function () {
       if (['temporal-admin-tools', 'migrate'].includes(name)) continue;
       assert.ok(service.healthcheck?.test.length, `service ${name} has no health check`);
     }
+  });
+
+  it("gives its Temporal server the dev server's dynamic config, but the task-queue partitions", function () {
+    const temporal = compose.services['temporal'] as Service & { volumes?: string[] };
+    const configPath = environmentOf(temporal)['DYNAMIC_CONFIG_FILE_PATH'];
+    assert.ok(configPath, 'the temporal service sets no DYNAMIC_CONFIG_FILE_PATH');
+    // The auto-setup image resolves the path from /etc/temporal.
+    assert.ok(
+      temporal.volumes?.includes(`./docker/temporal-dynamic-config.yaml:/etc/temporal/${configPath}:ro`),
+      `docker/temporal-dynamic-config.yaml is not mounted at ${configPath}`,
+    );
+    const file = parse(readFileSync(path.join(ROOT, 'docker/temporal-dynamic-config.yaml'), 'utf8')) as Record<
+      string,
+      { value: unknown }[]
+    >;
+    const declared = Object.fromEntries(Object.entries(file).map(([key, values]) => [key, String(values[0]?.value)]));
+    const dev = Object.fromEntries(
+      DEV_SERVER_DYNAMIC_CONFIG.filter((entry) => !entry.startsWith('matching.numTaskqueue')).map((entry) =>
+        entry.split('='),
+      ),
+    );
+    assert.deepEqual(declared, dev);
   });
 
   it('registers exactly the search attributes the code uses, with their types', function () {

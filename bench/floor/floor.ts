@@ -14,10 +14,20 @@ export interface TemporalFloor {
   /** Plain starts, from their histories: workflow started → its first task started, and that task's worker time. */
   first_task_queued: number;
   first_task_worker: number;
+  /** Plain starts: the first activity's started event → its function running on the worker. */
+  activity_dispatch: number;
+  /**
+   * One tool hop of a bare workflow (activity, activity, activity in turn, each returning at once): the model's
+   * activity returning → the tool's activity → the next model activity running. Two workflow tasks and two activity
+   * dispatches: what Temporal alone costs per extra hop.
+   */
+  hop: number;
   turns: number;
 }
 
 const QUEUE = 'bench-floor';
+/** Tool hops of each floorHops workflow. */
+const HOPS = 3;
 
 function now(): number {
   return performance.timeOrigin + performance.now();
@@ -33,6 +43,8 @@ function now(): number {
  */
 export async function temporalFloor(address: string, turns: number): Promise<TemporalFloor> {
   const reachedAt = new Map<string, number>();
+  /** Each floorHops step's entry and return, by workflow id. */
+  const steps = new Map<string, { enter: number; exit: number }[]>();
   const connection = await NativeConnection.connect({ address });
   try {
     const worker = await Worker.create({
@@ -48,11 +60,20 @@ export async function temporalFloor(address: string, turns: number): Promise<Tem
           reachedAt.set(Context.current().info.workflowExecution?.workflowId ?? '', now());
           return Promise.resolve();
         },
+        step: () => {
+          const id = Context.current().info.workflowExecution?.workflowId ?? '';
+          const enter = now();
+          const list = steps.get(id) ?? [];
+          list.push({ enter, exit: now() });
+          steps.set(id, list);
+          return Promise.resolve();
+        },
       },
     });
     const client = new Client({ connection });
     const queued: number[] = [];
     const task: number[] = [];
+    const dispatch: number[] = [];
     return await worker.runUntil(async () => {
       const run = async (eager: boolean, n: number): Promise<number[]> => {
         const out: number[] = [];
@@ -72,6 +93,7 @@ export async function temporalFloor(address: string, turns: number): Promise<Tem
               timestampMs(events.find((e) => e.eventType === type)?.eventTime);
             queued.push(at(T.EVENT_TYPE_WORKFLOW_TASK_STARTED) - at(T.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED));
             task.push(at(T.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) - at(T.EVENT_TYPE_WORKFLOW_TASK_STARTED));
+            dispatch.push(reachedAt.get(workflowId)! - at(T.EVENT_TYPE_ACTIVITY_TASK_STARTED));
           }
         }
         return out;
@@ -81,13 +103,24 @@ export async function temporalFloor(address: string, turns: number): Promise<Tem
       await run(true, 3);
       queued.length = 0;
       task.length = 0;
+      dispatch.length = 0;
       const plain = await run(false, turns);
       const eager = await run(true, turns);
+      const hops: number[] = [];
+      for (let i = 0; i < Math.max(3, Math.round(turns / 4)); i++) {
+        const workflowId = `floor-hops-${Date.now()}-${i}`;
+        await client.workflow.execute('floorHops', { workflowId, taskQueue: QUEUE, args: [HOPS] });
+        // Steps 0, 2, 4 … are the model's: a hop runs from one's return to the next one's start.
+        const taken = steps.get(workflowId) ?? [];
+        for (let h = 0; h < HOPS; h++) hops.push(taken[2 * h + 2]!.enter - taken[2 * h]!.exit);
+      }
       return {
         start_to_activity: round(median(plain)),
         eager_start_to_activity: round(median(eager)),
         first_task_queued: round(median(queued)),
         first_task_worker: round(median(task)),
+        activity_dispatch: round(median(dispatch)),
+        hop: round(median(hops)),
         turns,
       };
     });

@@ -6,3 +6,14 @@ const { reached } = proxyActivities<{ reached(): Promise<void> }>({ startToClose
 export async function floorTurn(): Promise<void> {
   await reached();
 }
+
+const { step } = proxyActivities<{ step(): Promise<void> }>({ startToCloseTimeout: '10 seconds' });
+
+/** The least a tool hop can cost: after the model's activity, a tool's activity, then the model's again. */
+export async function floorHops(hops: number): Promise<void> {
+  await step();
+  for (let i = 0; i < hops; i++) {
+    await step();
+    await step();
+  }
+}
