@@ -23,7 +23,8 @@ export interface Counts {
 }
 
 export const FULL: Counts = {
-  c1Turns: 6,
+  // The c1 row also gives the TTFT overhead and the gateway's POST → model: a p50 needs more than a handful.
+  c1Turns: 11,
   chunks: 100,
   pacingMs: 20,
   hopTurns: 10,
@@ -36,10 +37,10 @@ export const FULL: Counts = {
 };
 
 export const QUICK: Counts = {
-  c1Turns: 3,
+  c1Turns: 11,
   chunks: 20,
   pacingMs: 20,
-  hopTurns: 3,
+  hopTurns: 7,
   hops: 3,
   dbTurns: 3,
   throughputTurns: 30,
