@@ -417,9 +417,11 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
       // message) fails with its own cause even if storing the failure fails too (a turn without a row has nothing to
       // fail).
       const wasPrepared = prepared !== undefined;
-      await CancellationScope.nonCancellable(() => fail(failTurn, input, hop, err, model)).catch((failed: unknown) => {
-        if (wasPrepared) throw failed;
-      });
+      await CancellationScope.nonCancellable(() => fail(failTurn, input, hop, err, model ?? input.model)).catch(
+        (failed: unknown) => {
+          if (wasPrepared) throw failed;
+        },
+      );
       throw err;
     }
     cancelled = true;
