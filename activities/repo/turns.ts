@@ -34,18 +34,7 @@ export async function ensureTurn(pool: Pool, input: ChatTurnInput & { model: str
  * nothing; the statements under WITH run whether or not the last one reads them). Undefined when the row is missing or holds no message anywhere: the full transaction stores or refuses it.
  */
 async function startClaimedTurn(pool: Pool, input: ChatTurnInput & { model: string }): Promise<TurnRow | undefined> {
-  const { rows } = await pool.query<{
-    id: string;
-    conversation_id: string;
-    status: TurnRow['status'];
-    model: string;
-    hops: number;
-    finish_reason: string | null;
-    usage: Usage | null;
-    left_queue: boolean;
-    tenant_id: string;
-    waited: number;
-  }>(
+  const { rows } = await pool.query<TurnColumns & { left_queue: boolean; tenant_id: string; waited: number }>(
     `WITH old AS (
        SELECT id, tenant_id, conversation_id, status, model, hops, finish_reason, usage, message, created_at,
               direct_input IS NOT NULL AS direct,
@@ -81,15 +70,7 @@ async function startClaimedTurn(pool: Pool, input: ChatTurnInput & { model: stri
   );
   const row = rows[0];
   if (!row) return undefined;
-  const turn: TurnRow = {
-    id: row.id,
-    conversationId: row.conversation_id,
-    status: row.status,
-    model: row.model,
-    hops: row.hops,
-    finishReason: row.finish_reason,
-    usage: row.usage,
-  };
+  const turn = turnRowOf(row);
   return row.left_queue ? { ...turn, leftQueue: { tenantId: row.tenant_id, queueWaitSeconds: row.waited } } : turn;
 }
 
@@ -141,17 +122,26 @@ async function ensureTurnInFull(pool: Pool, input: ChatTurnInput & { model: stri
 
 /** The stored turn, or `undefined`. */
 export async function getTurn(db: Pool | PoolClient, turnId: string): Promise<TurnRow | undefined> {
-  const { rows } = await db.query<{
-    id: string;
-    conversation_id: string;
-    status: TurnRow['status'];
-    model: string | null;
-    hops: number;
-    finish_reason: string | null;
-    usage: Usage | null;
-  }>(`SELECT id, conversation_id, status, model, hops, finish_reason, usage FROM turns WHERE id = $1`, [turnId]);
+  const { rows } = await db.query<TurnColumns>(
+    `SELECT id, conversation_id, status, model, hops, finish_reason, usage FROM turns WHERE id = $1`,
+    [turnId],
+  );
   const row = rows[0];
-  if (!row) return undefined;
+  return row && turnRowOf(row);
+}
+
+/** The `turns` columns a {@link TurnRow} is read from. */
+interface TurnColumns {
+  id: string;
+  conversation_id: string;
+  status: TurnRow['status'];
+  model: string | null;
+  hops: number;
+  finish_reason: string | null;
+  usage: Usage | null;
+}
+
+function turnRowOf(row: TurnColumns): TurnRow {
   return {
     id: row.id,
     conversationId: row.conversation_id,
