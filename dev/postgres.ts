@@ -171,9 +171,23 @@ export async function createDatabase(adminUrl: string, name: string): Promise<bo
   });
 }
 
-/** Drops database `name` on the server at `adminUrl` if it exists, disconnecting its sessions. */
-export async function dropDatabase(adminUrl: string, name: string): Promise<void> {
+/**
+ * Drops database `name` on the server at `adminUrl` if it exists. Sessions still connected get up to `graceMs` to
+ * close first, then are disconnected: `pg.Pool.end()` resolves once it has asked its connections to close, not
+ * once they are closed, and a session the drop terminates meanwhile answers its client with an error ("terminating
+ * connection due to administrator command") that the ended pool no longer listens for, an uncaught exception.
+ */
+export async function dropDatabase(adminUrl: string, name: string, graceMs = 2_000): Promise<void> {
   await withAdmin(adminUrl, async (client) => {
+    const until = Date.now() + graceMs;
+    for (;;) {
+      const { rows } = await client.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+        [name],
+      );
+      if (rows[0]!.n === 0 || Date.now() >= until) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
   });
 }
