@@ -4,7 +4,7 @@ import { eventKeys, storableText, type PersistenceOptions } from '../common';
 import { captured, failSpan, GenAi, startToolSpan } from '../tracing';
 import type { ActivityDeps } from './deps';
 import type { ToolCallOutcome } from './metrics';
-import { approvalOfCall, argumentsHash } from './repo/approvals';
+import { approvalOfCall, argumentsHash, type ApprovalRow } from './repo/approvals';
 import { getToolResult, hopToolCalls, hopToolFingerprints, saveToolResult, type StoredToolCall } from './repo/messages';
 import { storageStep } from './repo/storage-failure';
 import { StreamWriter } from './stream/writer';
@@ -80,18 +80,23 @@ export function createToolActivities(deps: ActivityDeps) {
 
   async function executeToolSteps(input: ExecuteToolInput): Promise<ExecuteToolResult> {
     const ctx = Context.current();
+    // Read at once (one round trip's wait, not three): a run inside a workflow task holds up the turn's hop.
+    const [stored, calls, approval] = await Promise.all([
+      getToolResult(deps.pool, input.turnId, input.hop, input.toolCallId),
+      hopToolCalls(deps.pool, input.turnId, input.hop),
+      approvalOfCall(deps.pool, input),
+    ]);
     // A result stored by an earlier attempt means the side effect already happened: never run it twice.
-    const stored = await getToolResult(deps.pool, input.turnId, input.hop, input.toolCallId);
     if (stored) return { isError: stored.isError, errorType: null, reused: true };
 
-    const call = (await hopToolCalls(deps.pool, input.turnId, input.hop)).find((c) => c.id === input.toolCallId);
+    const call = calls.find((c) => c.id === input.toolCallId);
     if (!call) {
       throw ApplicationFailure.nonRetryable(
         `hop ${input.hop} of ${input.turnId} has no tool call ${input.toolCallId}`,
         'tool.unknown_call',
       );
     }
-    await checkApproval(input, call);
+    checkApproval(input, call, approval);
     // Only the tools this turn offered can run; for any other name the model reads "unknown tool".
     const offered = new Set(input.offered);
     const registry = deps.tools.subset(deps.tools.names.filter((name) => offered.has(name)));
@@ -119,7 +124,8 @@ export function createToolActivities(deps: ActivityDeps) {
         name: call.function.name,
       });
     if (span) captured(tracing, span, GenAi.toolCallArguments, () => call.function.arguments);
-    const beat = setInterval(() => ctx.heartbeat(), heartbeatIntervalMs);
+    // A local tool (`ToolConfig.local`) runs inside a workflow task, which has no heartbeat to send.
+    const beat = ctx.info.isLocal ? undefined : setInterval(() => ctx.heartbeat(), heartbeatIntervalMs);
     const startedAt = performance.now();
     let outcome: ToolOutcome;
     try {
@@ -199,8 +205,7 @@ export function createToolActivities(deps: ActivityDeps) {
    * A call that needed approval runs only with a person's approval of exactly its arguments: a call whose approval
    * is missing, pending or denied, or whose arguments hash differently from what was approved, is refused for good.
    */
-  async function checkApproval(input: ExecuteToolInput, call: StoredToolCall): Promise<void> {
-    const approval = await approvalOfCall(deps.pool, input);
+  function checkApproval(input: ExecuteToolInput, call: StoredToolCall, approval: ApprovalRow | undefined): void {
     if (!approval && input.argumentsHash === undefined) return;
     const hash = argumentsHash(call.function.arguments);
     const problem = !approval

@@ -201,7 +201,7 @@ async function startPathOnly(out: string): Promise<void> {
         `${floor.start_to_activity} ms (its first task queued ${floor.first_task_queued} ms, in the worker ` +
         `${floor.first_task_worker} ms, activity started → running ${floor.activity_dispatch} ms), with eager ` +
         `workflow start ${floor.eager_start_to_activity} ms; one tool hop (model activity → tool activity → model ` +
-        `activity, p50) ${floor.hop} ms\n`,
+        `activity, p50) ${floor.hop} ms, ${floor.hop_local_tool} ms with the tool a local activity\n`,
     );
     console.log(`bench: wrote ${path.relative(PROJECT_ROOT, out)} (${meta.wallSeconds} s)`);
   } finally {

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createParser } from 'eventsource-parser';
 import { AnswerAssembler, isTerminal, turnIdFor, TurnEvent } from '../common';
-import type { TurnPlan } from './plan';
+import { CHAOS_TOOLS, type TurnPlan } from './plan';
 
 /** What one chaos client saw of its turn. */
 export interface ClientOutcome {
@@ -127,7 +127,7 @@ export async function runClient(
             body: JSON.stringify({
               requestId: plan.requestId,
               message: plan.message,
-              tools: ['chaos_record'],
+              tools: [...CHAOS_TOOLS],
               doubleTexting: plan.policy,
               // Steered messages add their hops to the running turn's: room for a chain of them.
               maxHops: 12,

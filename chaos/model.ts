@@ -1,14 +1,5 @@
 import type { RecordedRequest, Responder, ScriptInput } from '../scripted-llm';
-import {
-  CHAOS_TOOL,
-  faultChunk,
-  faultFor,
-  parseMessage,
-  planTurn,
-  toolResultFor,
-  type Fault,
-  type TurnPlan,
-} from './plan';
+import { faultChunk, faultFor, parseMessage, planTurn, toolResultFor, type Fault, type TurnPlan } from './plan';
 
 /** Which (turn, hop, attempt) a request to the model served: the supervisor aims stream kills with it. */
 export interface ServedRequest {
@@ -64,7 +55,7 @@ function hopScript(plan: TurnPlan, hop: number): Exclude<ScriptInput, unknown[]>
   if (!planned) return { steps: [{ text: `CONTEXT MISMATCH: no hop ${hop} in the plan` }] };
   const steps: Exclude<ScriptInput, unknown[]>['steps'] = [{ text: planned.text }];
   if (planned.calls.length > 0) {
-    steps.push({ toolCalls: planned.calls.map((c) => ({ id: c.id, name: CHAOS_TOOL, arguments: c.args })) });
+    steps.push({ toolCalls: planned.calls.map((c) => ({ id: c.id, name: c.tool, arguments: c.args })) });
   }
   return { steps, delayMs: CHUNK_DELAY_MS, usage: { prompt_tokens: 10, completion_tokens: 5 } };
 }

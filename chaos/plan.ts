@@ -52,6 +52,8 @@ export interface HopPlan {
 
 export interface ToolCallPlan {
   id: string;
+  /** {@link CHAOS_TOOL} (an activity) or {@link CHAOS_LOCAL_TOOL} (a local activity), turn by turn. */
+  tool: ChaosTool;
   args: { turn: number; hop: number; n: number };
 }
 
@@ -73,8 +75,12 @@ export type KillPlan =
 export const FAULTS = ['429', '500', '503', 'reset', 'truncate', 'stall', 'malformed'] as const;
 export type Fault = (typeof FAULTS)[number];
 
-/** The tool every chaos turn calls; it records each execution (see `chaos/worker.ts`). */
+/** The tool chaos turns call; it records each execution (see `chaos/worker.ts`). */
 export const CHAOS_TOOL = 'chaos_record';
+/** The same tool defined `local` (a local activity in the workflow task): every other turn calls it. */
+export const CHAOS_LOCAL_TOOL = 'chaos_record_local';
+export const CHAOS_TOOLS = [CHAOS_TOOL, CHAOS_LOCAL_TOOL] as const;
+export type ChaosTool = (typeof CHAOS_TOOLS)[number];
 
 const WORDS = (
   'river stone lantern orbit quiet maple harbor signal copper meadow ember falcon velvet tundra prism ' +
@@ -117,9 +123,12 @@ export function planTurn(seed: number, index: number): TurnPlan {
   const rng = new Rng(seed, index, 1);
   const toolHops = rng.pick([0, 1, 1, 2]);
   const hops: HopPlan[] = [];
+  // Activities and local activities alike, kills aimed at both.
+  const tool: ChaosTool = index % 2 === 0 ? CHAOS_TOOL : CHAOS_LOCAL_TOOL;
   for (let hop = 0; hop < toolHops; hop++) {
     const calls = Array.from({ length: rng.int(1, 2) }, (_, n) => ({
       id: `call_${index}_${hop}_${n}`,
+      tool,
       args: { turn: index, hop, n },
     }));
     hops.push({ text: sentence(rng, rng.int(3, 8)) + ' ', calls });

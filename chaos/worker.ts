@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { defineTool } from '../activities/tools';
 import { createPool } from '../db';
 import { runWorkerProcess } from '../worker/process';
-import { CHAOS_TOOL, toolResultFor } from './plan';
+import { CHAOS_LOCAL_TOOL, CHAOS_TOOL, toolResultFor, type ChaosTool } from './plan';
 import type { ControlReport } from './control';
 
 const env = z
@@ -47,9 +47,10 @@ class ReportingInbound implements ActivityInboundCallsInterceptor {
 }
 
 /** Records every execution, with no unique constraint, so a second execution of a call is visible. */
-function chaosTool(pool: pg.Pool) {
+function chaosTool(pool: pg.Pool, name: ChaosTool) {
   return defineTool({
-    name: CHAOS_TOOL,
+    name,
+    local: name === CHAOS_LOCAL_TOOL,
     description: 'Records that it ran and returns a receipt.',
     parameters: z.object({ turn: z.number().int(), hop: z.number().int(), n: z.number().int() }),
     timeoutMs: 10_000,
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
   const pool = createPool({ connectionString: env.DATABASE_URL, max: 10 }, () => undefined);
   try {
     await runWorkerProcess({
-      tools: [chaosTool(pool)],
+      tools: [chaosTool(pool, CHAOS_TOOL), chaosTool(pool, CHAOS_LOCAL_TOOL)],
       workflowBundle: { codePath: env.CHAOS_WORKFLOW_BUNDLE },
       interceptors: { activity: [(ctx) => ({ inbound: new ReportingInbound(ctx) })] },
     });

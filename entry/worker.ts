@@ -15,6 +15,7 @@ export {
   createToolRegistry,
   currentTimeTool,
   defineTool,
+  MAX_LOCAL_TOOL_TIMEOUT_MS,
   RetryableToolError,
   ToolConfigError,
   toolIdempotencyKey,

@@ -100,6 +100,7 @@ function turnSteps() {
     recordApprovalDecision: local['turnflow.recordApprovalDecision'],
     streamCompletion: remote['turnflow.streamCompletion'],
     executeTool: remote['turnflow.executeTool'],
+    executeLocalTool: local['turnflow.executeTool'],
   };
 }
 
@@ -114,6 +115,21 @@ function toolCall(name: string, policy: PrepareTurnResult['tools'][number]['poli
     summary: `tool · ${name}`,
     startToCloseTimeout: policy.timeoutMs + 10_000,
     heartbeatTimeout: '3 seconds',
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: policy.retry,
+  };
+}
+
+/**
+ * Local-activity options of a call to a `local` tool (`ToolConfig.local`: quick, its timeout at most 10 s): it runs
+ * inside the workflow task that received the model's tool calls, so the hop needs no workflow task and no dispatch
+ * of its own. Retried by the worker under the tool's policy; a worker lost mid-call is noticed when the workflow task
+ * times out, and the next worker runs the call again under the same idempotency key.
+ */
+function localToolCall(name: string, policy: PrepareTurnResult['tools'][number]['policy']): LocalActivityOptions {
+  return {
+    summary: `tool · ${name}`,
+    startToCloseTimeout: policy.timeoutMs + 10_000,
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: policy.retry,
   };
@@ -138,6 +154,7 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
     recordApprovalDecision,
     streamCompletion,
     executeTool,
+    executeLocalTool,
   } = turnSteps();
   const input = parseInput(rawInput);
   const progress: TurnProgress = {
@@ -327,7 +344,10 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
         const identity = { turnId: input.turnId, hop: round, toolCallId: call.id };
         outcomes.set(call.id, 'unknown');
         const args = argumentsHash === undefined ? { ...identity, offered } : { ...identity, offered, argumentsHash };
-        return executeTool.executeWithOptions(toolCall(call.name, policy), [args]).then(
+        const run = policy.local
+          ? executeLocalTool.executeWithOptions(localToolCall(call.name, policy), [args])
+          : executeTool.executeWithOptions(toolCall(call.name, policy), [args]);
+        return run.then(
           () => void outcomes.set(call.id, 'finished'),
           async (err: unknown) => {
             if (isCancellation(err)) {
@@ -537,6 +557,7 @@ type PendingApprovalOf = Awaited<ReturnType<Activities['requestApprovals']>>['pe
 /** Used for a call to a tool the turn does not offer: the activity only reports the unknown tool. */
 const UNKNOWN_TOOL_POLICY = {
   timeoutMs: 10_000,
+  local: true,
   retry: { maximumAttempts: 3, initialInterval: 1_000, backoffCoefficient: 2, maximumInterval: 10_000 },
 };
 

@@ -175,7 +175,10 @@ export async function saveToolResult(
       result.isError,
     ],
   );
-  return { ...(await getToolResult(pool, turnId, hop, result.toolCallId))!, insertedFor: rows[0]?.tenant_id ?? null };
+  const inserted = rows[0];
+  // Inserted: what is stored is what was given. Else an earlier attempt stored it first: read the one stored.
+  if (inserted) return { ...result, insertedFor: inserted.tenant_id };
+  return { ...(await getToolResult(pool, turnId, hop, result.toolCallId))!, insertedFor: null };
 }
 
 /** The turn's hop messages in hop order: what the final answer is compacted from. */

@@ -23,6 +23,9 @@ export interface ToolContext {
   readonly toolCallId: string;
 }
 
+/** Longest `timeoutMs` of a {@link ToolConfig.local} tool: the call runs inside a workflow task. */
+export const MAX_LOCAL_TOOL_TIMEOUT_MS = 10_000;
+
 /** Retry policy of the activity that runs a tool; see {@link ToolPolicy} for the resolved form. */
 export interface ToolRetryOptions {
   /**
@@ -58,6 +61,16 @@ export interface ToolConfig<P extends ToolParameters> {
   readonly timeoutMs?: number;
   /** Retry policy for transient failures (`RetryableToolError`). */
   readonly retry?: ToolRetryOptions;
+  /**
+   * Run each call as a Temporal local activity, inside the workflow task that received the model's tool calls,
+   * instead of as an activity of its own: a tool hop then costs one workflow task and one activity dispatch less
+   * (docs/tools.md, "Local tools"). For quick tools that wait on nothing slow (a calculation, a lookup in memory or
+   * in turnflow's own database): `timeoutMs` must be set, at most {@link MAX_LOCAL_TOOL_TIMEOUT_MS}. The call keeps
+   * its idempotency key, retry policy and exactly-once result; what changes is recovery: a worker lost mid-call is
+   * noticed when the workflow task times out (10 s), not through its lease within a second or two.
+   * @default false
+   */
+  readonly local?: boolean;
   /**
    * Whether a person must approve a call before it runs: `'user'` (every call), `'never'`, or a function deciding
    * per call from the validated arguments (a refund above 100, say), which may give the person a reason. The

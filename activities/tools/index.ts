@@ -1,6 +1,7 @@
 export { approvalNeed, MAX_APPROVAL_REASON_CHARS, type ApprovalNeed } from './approval';
 export {
   defineTool,
+  MAX_LOCAL_TOOL_TIMEOUT_MS,
   type ApprovalContext,
   type ApprovalRequirement,
   type ToolApproval,

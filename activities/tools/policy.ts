@@ -16,7 +16,7 @@ export const DEFAULT_TOOL_RETRY = {
 } as const;
 
 /**
- * How the activity running a tool should be scheduled, in plain JSON so it can travel in workflow
+ * How the activity running a tool should be scheduled (an activity of its own, or a local one), in plain JSON so it can travel in workflow
  * input (workflows cannot import the registry). `retry` is Temporal's `RetryPolicy` (intervals in
  * ms); set the activity's `startToCloseTimeout` a little above `timeoutMs`, since the tool's own
  * timeout is enforced inside the activity and reported to the model.
@@ -24,6 +24,8 @@ export const DEFAULT_TOOL_RETRY = {
 export interface ToolPolicy {
   /** Time budget of one attempt, in milliseconds. */
   readonly timeoutMs: number;
+  /** The call runs as a local activity in the workflow task (see `ToolConfig.local`). */
+  readonly local: boolean;
   /** Temporal retry policy for the tool's activity. */
   readonly retry: Required<Pick<RetryPolicy, 'maximumAttempts' | 'backoffCoefficient'>> & {
     readonly initialInterval: number;
@@ -32,10 +34,11 @@ export interface ToolPolicy {
 }
 
 /** Resolves a tool's timeout and retry options against the defaults. */
-export function toolPolicy(tool: Pick<Tool, 'timeoutMs' | 'retry'>): ToolPolicy {
+export function toolPolicy(tool: Pick<Tool, 'timeoutMs' | 'retry' | 'local'>): ToolPolicy {
   const retry = tool.retry ?? {};
   return {
     timeoutMs: tool.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS,
+    local: tool.local === true,
     retry: {
       maximumAttempts: retry.maximumAttempts ?? DEFAULT_TOOL_RETRY.maximumAttempts,
       initialInterval: retry.initialIntervalMs ?? DEFAULT_TOOL_RETRY.initialIntervalMs,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ChatCompletionFunctionTool } from 'openai/resources/chat/completions';
-import type { Tool } from './define';
+import { MAX_LOCAL_TOOL_TIMEOUT_MS, type Tool } from './define';
 import { ToolConfigError, UnknownToolsError } from './errors';
 import { toToolJsonSchema, type JsonSchemaObject } from './json-schema';
 import { toolPolicy, type ToolPolicy } from './policy';
@@ -55,6 +55,7 @@ const ToolShape = z.object({
     .custom<Tool['describe']>((value) => typeof value === 'function', { error: 'must be a function' })
     .optional(),
   timeoutMs: PositiveMs.optional(),
+  local: z.boolean().optional(),
   approval: z
     .union([
       z.enum(['user', 'never']),
@@ -85,7 +86,7 @@ interface Entry {
  *
  * @throws {@link ToolConfigError} listing every problem: duplicate or malformed names, empty
  * descriptions, parameters that are not a zod object schema or cannot be written as JSON Schema,
- * out-of-range `timeoutMs` / `retry` values.
+ * out-of-range `timeoutMs` / `retry` values, a `local` tool without a short `timeoutMs`.
  */
 export function createToolRegistry(tools: readonly Tool[]): ToolRegistry {
   const problems: string[] = [];
@@ -103,6 +104,12 @@ export function createToolRegistry(tools: readonly Tool[]): ToolRegistry {
       return;
     }
     seen.add(tool.name);
+    if (tool.local === true && (tool.timeoutMs === undefined || tool.timeoutMs > MAX_LOCAL_TOOL_TIMEOUT_MS)) {
+      problems.push(
+        `${label}: a local tool must set timeoutMs, at most ${MAX_LOCAL_TOOL_TIMEOUT_MS} (it runs inside a workflow task)`,
+      );
+      return;
+    }
     const schema = tool.describe ? describedSchema(tool.describe()) : parametersJsonSchema(tool.parameters);
     if (typeof schema === 'string') {
       problems.push(`${label}: parameters ${schema}`);

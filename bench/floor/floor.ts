@@ -22,6 +22,8 @@ export interface TemporalFloor {
    * dispatches: what Temporal alone costs per extra hop.
    */
   hop: number;
+  /** The same with the tool's activity a local activity: one workflow task and one dispatch per hop. */
+  hop_local_tool: number;
   turns: number;
 }
 
@@ -47,6 +49,14 @@ export async function temporalFloor(address: string, turns: number): Promise<Tem
   const steps = new Map<string, { enter: number; exit: number }[]>();
   const connection = await NativeConnection.connect({ address });
   try {
+    const step = () => {
+      const id = Context.current().info.workflowExecution?.workflowId ?? '';
+      const enter = now();
+      const list = steps.get(id) ?? [];
+      list.push({ enter, exit: now() });
+      steps.set(id, list);
+      return Promise.resolve();
+    };
     const worker = await Worker.create({
       connection,
       taskQueue: QUEUE,
@@ -60,14 +70,8 @@ export async function temporalFloor(address: string, turns: number): Promise<Tem
           reachedAt.set(Context.current().info.workflowExecution?.workflowId ?? '', now());
           return Promise.resolve();
         },
-        step: () => {
-          const id = Context.current().info.workflowExecution?.workflowId ?? '';
-          const enter = now();
-          const list = steps.get(id) ?? [];
-          list.push({ enter, exit: now() });
-          steps.set(id, list);
-          return Promise.resolve();
-        },
+        step,
+        localStep: step,
       },
     });
     const client = new Client({ connection });
@@ -106,14 +110,19 @@ export async function temporalFloor(address: string, turns: number): Promise<Tem
       dispatch.length = 0;
       const plain = await run(false, turns);
       const eager = await run(true, turns);
-      const hops: number[] = [];
-      for (let i = 0; i < Math.max(3, Math.round(turns / 4)); i++) {
-        const workflowId = `floor-hops-${Date.now()}-${i}`;
-        await client.workflow.execute('floorHops', { workflowId, taskQueue: QUEUE, args: [HOPS] });
-        // Steps 0, 2, 4 … are the model's: a hop runs from one's return to the next one's start.
-        const taken = steps.get(workflowId) ?? [];
-        for (let h = 0; h < HOPS; h++) hops.push(taken[2 * h + 2]!.enter - taken[2 * h]!.exit);
-      }
+      const hopsOf = async (workflow: 'floorHops' | 'floorLocalHops'): Promise<number[]> => {
+        const hops: number[] = [];
+        for (let i = 0; i < Math.max(3, Math.round(turns / 4)); i++) {
+          const workflowId = `${workflow}-${Date.now()}-${i}`;
+          await client.workflow.execute(workflow, { workflowId, taskQueue: QUEUE, args: [HOPS] });
+          // Steps 0, 2, 4 … are the model's: a hop runs from one's return to the next one's start.
+          const taken = steps.get(workflowId) ?? [];
+          for (let h = 0; h < HOPS; h++) hops.push(taken[2 * h + 2]!.enter - taken[2 * h]!.exit);
+        }
+        return hops;
+      };
+      const hops = await hopsOf('floorHops');
+      const localHops = await hopsOf('floorLocalHops');
       return {
         start_to_activity: round(median(plain)),
         eager_start_to_activity: round(median(eager)),
@@ -121,6 +130,7 @@ export async function temporalFloor(address: string, turns: number): Promise<Tem
         first_task_worker: round(median(task)),
         activity_dispatch: round(median(dispatch)),
         hop: round(median(hops)),
+        hop_local_tool: round(median(localHops)),
         turns,
       };
     });

@@ -5,6 +5,7 @@ import {
   createToolRegistry,
   DEFAULT_TOOL_TIMEOUT_MS,
   defineTool,
+  MAX_LOCAL_TOOL_TIMEOUT_MS,
   ToolConfigError,
   UnknownToolsError,
   type Tool,
@@ -83,6 +84,19 @@ describe('tool registry', () => {
         /^tool #2 "slow": [\s\S]*→ at timeoutMs/,
         /^tool #3 "eager": [\s\S]*→ at retry\.maximumAttempts/,
       );
+    });
+
+    it('rejects a local tool whose timeout is unset or longer than a workflow task may run it', () => {
+      assertRejected(
+        [
+          tool('unbounded', { local: true }),
+          tool('slow', { local: true, timeoutMs: MAX_LOCAL_TOOL_TIMEOUT_MS + 1 }),
+          tool('quick', { local: true, timeoutMs: MAX_LOCAL_TOOL_TIMEOUT_MS }),
+        ],
+        /^tool #0 "unbounded": a local tool must set timeoutMs, at most 10000/,
+        /^tool #1 "slow": a local tool must set timeoutMs, at most 10000/,
+      );
+      assertRejected([tool('odd', { local: 'yes' as unknown as boolean })], /^tool #0 "odd": .*local/s);
     });
 
     it('rejects something that is not a tool at all', () => {
@@ -185,15 +199,17 @@ describe('tool registry', () => {
     it('resolves each tool timeout and retry policy against the defaults', () => {
       const registry = createToolRegistry([
         tool('plain'),
-        tool('tuned', { timeoutMs: 5_000, retry: { maximumAttempts: 5, initialIntervalMs: 200 } }),
+        tool('tuned', { timeoutMs: 5_000, local: true, retry: { maximumAttempts: 5, initialIntervalMs: 200 } }),
       ]);
       assert.deepEqual(registry.policies(), {
         plain: {
           timeoutMs: DEFAULT_TOOL_TIMEOUT_MS,
+          local: false,
           retry: { maximumAttempts: 3, initialInterval: 1_000, backoffCoefficient: 2, maximumInterval: 30_000 },
         },
         tuned: {
           timeoutMs: 5_000,
+          local: true,
           retry: { maximumAttempts: 5, initialInterval: 200, backoffCoefficient: 2, maximumInterval: 30_000 },
         },
       });

@@ -1,9 +1,19 @@
 import assert from 'node:assert/strict';
+import type { temporal } from '@temporalio/proto';
 import { builtinTools } from '../../activities/tools';
 import { AnswerAssembler, TurnEvent, hopLimitWarning, HOP_LIMIT_SEPARATOR, searchAttributeKeys } from '../../common';
 import { finalMessage, storedEvents, turnHarness, TEST_MODEL, type TurnHarness } from './harness';
 import { testTools } from './test-tools';
 import { cancelTurn, turnProgress } from '../../workflows';
+
+/** The activity types of a history's local-activity markers, in order. */
+function localActivityTypes(events: readonly temporal.api.history.v1.IHistoryEvent[]): string[] {
+  return events.flatMap((e) => {
+    const marker = e.markerRecordedEventAttributes;
+    const data = marker?.markerName === 'core_local_activity' ? marker.details?.['data']?.payloads?.[0]?.data : null;
+    return data ? [(JSON.parse(Buffer.from(data).toString('utf8')) as { activity_type: string }).activity_type] : [];
+  });
+}
 
 type Msg = {
   role: string;
@@ -77,7 +87,13 @@ describe('chatTurn tool loop', function () {
       })
       .filter((summary): summary is string => summary !== null);
     // The turn names no model: its first hop prepares the turn on the worker's default, named from the next hop on.
-    assert.deepEqual(summaries, ['llm · hop 0', 'tool · calculate', `llm · hop 1 · ${TEST_MODEL}`]);
+    // `calculate` is a local tool: it runs in the workflow task that saw the call, with no activity of its own.
+    assert.deepEqual(summaries, ['llm · hop 0', `llm · hop 1 · ${TEST_MODEL}`]);
+    assert.deepEqual(localActivityTypes(history.events ?? []), [
+      'turnflow.executeTool',
+      'turnflow.recordToolResults',
+      'turnflow.completeTurn',
+    ]);
   });
 
   it('starts with its search attributes and makes one upsert, at its end, whatever its hops', async () => {
@@ -113,20 +129,50 @@ describe('chatTurn tool loop', function () {
     const turn = await h.start({ message: 'two rounds, nothing to approve' });
     await h.withWorker(() => turn.handle.result());
 
-    const localActivities = ((await turn.handle.fetchHistory()).events ?? []).flatMap((e) => {
-      const marker = e.markerRecordedEventAttributes;
-      const data = marker?.markerName === 'core_local_activity' ? marker.details?.['data']?.payloads?.[0]?.data : null;
-      return data ? [(JSON.parse(Buffer.from(data).toString('utf8')) as { activity_type: string }).activity_type] : [];
-    });
-    // The turn is prepared by its first LLM activity, not by a local activity of its own.
-    assert.deepEqual(localActivities, [
+    // The turn is prepared by its first LLM activity, not by a local activity of its own; no `requestApprovals`.
+    assert.deepEqual(localActivityTypes((await turn.handle.fetchHistory()).events ?? []), [
+      'turnflow.executeTool',
       'turnflow.recordToolResults',
+      'turnflow.executeTool',
       'turnflow.recordToolResults',
       'turnflow.completeTurn',
     ]);
   });
 
   it('runs parallel calls as separate activities and returns results in the order the model asked', async () => {
+    h.llm.enqueue(
+      {
+        steps: [
+          {
+            toolCalls: [
+              { id: 'call_a', name: 'echo', arguments: '{"text":"first"}' },
+              { id: 'call_b', name: 'echo', arguments: '{"text":"second"}' },
+            ],
+          },
+        ],
+      },
+      { steps: [{ text: 'first and second.' }] },
+    );
+    const turn = await h.start({ message: 'two echoes' });
+    await h.withWorker(() => turn.handle.result(), { tools: [...builtinTools(), ...testTools().tools] });
+
+    const tools = messagesOf(1).filter((m) => m.role === 'tool');
+    assert.deepEqual(
+      tools.map((m) => [m.tool_call_id, m.content]),
+      [
+        ['call_a', 'echo: first'],
+        ['call_b', 'echo: second'],
+      ],
+    );
+    const events = (await turn.handle.fetchHistory()).events ?? [];
+    const scheduled = events.filter(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'turnflow.executeTool',
+    );
+    assert.equal(scheduled.length, 2);
+    assert.ok(!localActivityTypes(events).includes('turnflow.executeTool'), 'echo is not a local tool');
+  });
+
+  it("runs a local tool's parallel calls inside the workflow task, results in the order the model asked", async () => {
     h.llm.enqueue(
       {
         steps: [
@@ -143,8 +189,7 @@ describe('chatTurn tool loop', function () {
     const turn = await h.start({ message: 'two sums' });
     await h.withWorker(() => turn.handle.result());
 
-    const second = messagesOf(1);
-    const tools = second.filter((m) => m.role === 'tool');
+    const tools = messagesOf(1).filter((m) => m.role === 'tool');
     assert.deepEqual(
       tools.map((m) => m.tool_call_id),
       ['call_a', 'call_b'],
@@ -153,11 +198,13 @@ describe('chatTurn tool loop', function () {
       tools.map((m) => (JSON.parse(String(m.content)) as { result: number }).result),
       [2.5, 1024],
     );
-    const history = await turn.handle.fetchHistory();
-    const scheduled = (history.events ?? []).filter(
-      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'turnflow.executeTool',
-    );
-    assert.equal(scheduled.length, 2);
+    const events = (await turn.handle.fetchHistory()).events ?? [];
+    const activities = events.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+    assert.deepEqual(activities, ['turnflow.streamCompletion', 'turnflow.streamCompletion']);
+    assert.equal(localActivityTypes(events).filter((t) => t === 'turnflow.executeTool').length, 2);
+    // Both calls ran in the one workflow task that received them: the hop added a single task, not one per call.
+    const tasks = events.filter((e) => e.workflowTaskCompletedEventAttributes).length;
+    assert.equal(tasks, 3, 'the start, the tool round after hop 0, the end after hop 1');
   });
 
   it('follows a three-hop tool chain to the answer', async () => {

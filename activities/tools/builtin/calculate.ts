@@ -35,5 +35,7 @@ export const calculateTool = defineTool({
   parameters: CalculateArgs,
   timeoutMs: 1_000,
   retry: { maximumAttempts: 1 },
+  // Pure computation: run inside the workflow task (a hop without a workflow task and a dispatch of its own).
+  local: true,
   execute: ({ expression }): Promise<CalculateResult> => Promise.resolve({ expression, result: evaluate(expression) }),
 });

@@ -129,6 +129,8 @@ export function currentTimeTool(options: CurrentTimeOptions = {}) {
     parameters: CurrentTimeArgs,
     timeoutMs: 1_000,
     retry: { maximumAttempts: 1 },
+    // Pure computation: run inside the workflow task (a hop without a workflow task and a dispatch of its own).
+    local: true,
     execute: ({ timezone }): Promise<ZonedTime> => Promise.resolve(zonedTime(now(), timezone)),
   });
 }
