@@ -53,6 +53,12 @@ export async function* turnEvents(
   let lateEnd: TurnEvent | undefined;
   /** A doorbell rang since the last read: if the read then finds nothing, the turn may have been deleted. */
   let rang = false;
+  /**
+   * When the stored stream is read next for a gap, fixed when the gap is first seen: live events arriving meanwhile
+   * (every few milliseconds from a streaming model) must not push the read back, or a gap at the start of a stream
+   * would wait for the stream to pause before being filled.
+   */
+  let gapReadAt: number | undefined;
   const onLive = (message: LiveMessage) => {
     // That a worker took the turn stores no event: nothing to read.
     if (message.kind === 'started') return;
@@ -80,6 +86,7 @@ export async function* turnEvents(
       }
       if (needsRead) {
         needsRead = false;
+        gapReadAt = undefined;
         const afterRing = rang;
         rang = false;
         // Page by page until a page comes back short: a turn may hold far more rows than one page.
@@ -114,6 +121,8 @@ export async function* turnEvents(
       }
       if (needsRead || lateEnd || opts.signal?.aborted) continue;
       if (!gap && hasDeliverable(pending, last)) continue;
+      if (!gap) gapReadAt = undefined;
+      else gapReadAt ??= Date.now() + pollMs;
       await new Promise<void>((resolve) => {
         // A gap is filled by rows being stored, which rings no bell: read the stored stream again soon. Without
         // one, read it now and then all the same, in case an announcement was lost.
@@ -122,7 +131,7 @@ export async function* turnEvents(
             needsRead = true;
             notify();
           },
-          gap ? pollMs : rereadMs,
+          gapReadAt === undefined ? rereadMs : Math.max(0, gapReadAt - Date.now()),
         );
         timer.unref();
         wake = () => {
