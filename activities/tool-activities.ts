@@ -28,6 +28,11 @@ export interface ExecuteToolInput {
    * approval says approved, by a person, for arguments with this very hash.
    */
   argumentsHash?: string;
+  /**
+   * Announce the result on the turn's stream once it is stored (a `tool_result` event), as `recordToolResults`
+   * would: given for the only call of a round run as a local activity, so the round needs no step of its own.
+   */
+  announce?: { persistence: PersistenceOptions };
 }
 
 /** Input of `storeToolFailure`. */
@@ -75,7 +80,12 @@ export function createToolActivities(deps: ActivityDeps) {
   };
 
   async function executeTool(input: ExecuteToolInput): Promise<ExecuteToolResult> {
-    return storageStep(() => executeToolSteps(input));
+    return storageStep(async () => {
+      const result = await executeToolSteps(input);
+      if (input.announce)
+        await announceResults({ ...input, persistence: input.announce.persistence }, [input.toolCallId]);
+      return result;
+    });
   }
 
   async function executeToolSteps(input: ExecuteToolInput): Promise<ExecuteToolResult> {
@@ -283,9 +293,17 @@ export function createToolActivities(deps: ActivityDeps) {
   }
 
   async function recordToolResultsSteps(input: RecordToolResultsInput): Promise<{ recorded: number }> {
-    const ctx = Context.current();
     const calls = await hopToolCalls(deps.pool, input.turnId, input.hop);
-    const results = await Promise.all(calls.map((c) => getToolResult(deps.pool, input.turnId, input.hop, c.id)));
+    return announceResults(
+      input,
+      calls.map((c) => c.id),
+    );
+  }
+
+  /** Writes a `tool_result` event for each of `callIds` (in that order) whose result is stored; keyed, so once. */
+  async function announceResults(input: RecordToolResultsInput, callIds: string[]): Promise<{ recorded: number }> {
+    const ctx = Context.current();
+    const results = await Promise.all(callIds.map((id) => getToolResult(deps.pool, input.turnId, input.hop, id)));
     // Read everything first: the writer holds a connection until it closes.
     const writer = await StreamWriter.open(deps.pool, {
       ...input,
@@ -294,18 +312,18 @@ export function createToolActivities(deps: ActivityDeps) {
     });
     let recorded = 0;
     try {
-      for (const [i, call] of calls.entries()) {
+      for (const [i, toolCallId] of callIds.entries()) {
         const result = results[i];
         if (!result) continue;
         const event = await writer.event(
           {
             type: 'tool_result',
-            toolCallId: call.id,
+            toolCallId,
             name: result.name,
             content: result.content,
             isError: result.isError,
           },
-          eventKeys.toolResult({ hop: input.hop, toolCallId: call.id }),
+          eventKeys.toolResult({ hop: input.hop, toolCallId }),
         );
         if (event) recorded += 1;
       }

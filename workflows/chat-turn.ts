@@ -338,17 +338,31 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
       supersedeWaiting();
       if (gate.pending.length > 0) showApprovals(round);
 
+      // The round's only call, run locally with nobody to ask, announces its own result: the workflow task that
+      // runs it then schedules the next hop at once, with no `recordToolResults` step between.
+      const only = reply.toolCalls.length === 1 ? reply.toolCalls[0] : undefined;
+      const selfAnnouncing =
+        only !== undefined && gate.pending.length === 0 && (policies.get(only.name) ?? UNKNOWN_TOOL_POLICY).local;
+      let announced = false;
       const runCall = (call: (typeof reply.toolCalls)[number], argumentsHash?: string): Promise<void> => {
         // The model may name a tool this turn does not offer; the activity tells the model so.
         const policy = policies.get(call.name) ?? UNKNOWN_TOOL_POLICY;
         const identity = { turnId: input.turnId, hop: round, toolCallId: call.id };
         outcomes.set(call.id, 'unknown');
-        const args = argumentsHash === undefined ? { ...identity, offered } : { ...identity, offered, argumentsHash };
+        const args = {
+          ...identity,
+          offered,
+          ...(argumentsHash === undefined ? {} : { argumentsHash }),
+          ...(selfAnnouncing ? { announce: { persistence } } : {}),
+        };
         const run = policy.local
           ? executeLocalTool.executeWithOptions(localToolCall(call.name, policy), [args])
           : executeTool.executeWithOptions(toolCall(call.name, policy), [args]);
         return run.then(
-          () => void outcomes.set(call.id, 'finished'),
+          () => {
+            outcomes.set(call.id, 'finished');
+            announced = selfAnnouncing;
+          },
           async (err: unknown) => {
             if (isCancellation(err)) {
               outcomes.set(call.id, 'cancelled');
@@ -395,7 +409,7 @@ export async function chatTurn(rawInput: ChatTurnInput): Promise<ChatTurnResult>
         throw stopped.reason;
       }
       progress.toolsRunning = [];
-      await recordToolResults({ turnId: input.turnId, hop, persistence });
+      if (!announced) await recordToolResults({ turnId: input.turnId, hop, persistence });
       hop += 1;
       progress.hop = hop;
       if (superseded) {

@@ -87,13 +87,10 @@ describe('chatTurn tool loop', function () {
       })
       .filter((summary): summary is string => summary !== null);
     // The turn names no model: its first hop prepares the turn on the worker's default, named from the next hop on.
-    // `calculate` is a local tool: it runs in the workflow task that saw the call, with no activity of its own.
+    // `calculate` is a local tool: it runs in the workflow task that saw the call, with no activity of its own, and
+    // as the round's only call it announces its own result (the tool_result event above): no recordToolResults.
     assert.deepEqual(summaries, ['llm · hop 0', `llm · hop 1 · ${TEST_MODEL}`]);
-    assert.deepEqual(localActivityTypes(history.events ?? []), [
-      'turnflow.executeTool',
-      'turnflow.recordToolResults',
-      'turnflow.completeTurn',
-    ]);
+    assert.deepEqual(localActivityTypes(history.events ?? []), ['turnflow.executeTool', 'turnflow.completeTurn']);
   });
 
   it('starts with its search attributes and makes one upsert, at its end, whatever its hops', async () => {
@@ -132,11 +129,17 @@ describe('chatTurn tool loop', function () {
     // The turn is prepared by its first LLM activity, not by a local activity of its own; no `requestApprovals`.
     assert.deepEqual(localActivityTypes((await turn.handle.fetchHistory()).events ?? []), [
       'turnflow.executeTool',
-      'turnflow.recordToolResults',
       'turnflow.executeTool',
-      'turnflow.recordToolResults',
       'turnflow.completeTurn',
     ]);
+    const announced = (await storedEvents(h.env, turn.turnId)).map((e) => TurnEvent.parse(e));
+    assert.deepEqual(
+      announced.flatMap((e) => (e.type === 'tool_result' ? [[e.hop, e.toolCallId]] : [])),
+      [
+        [0, 'a'],
+        [1, 'b'],
+      ],
+    );
   });
 
   it('runs parallel calls as separate activities and returns results in the order the model asked', async () => {
