@@ -64,7 +64,7 @@ export interface ToolConfig<P extends ToolParameters> {
   /**
    * Run each call as a Temporal local activity, inside the workflow task that received the model's tool calls,
    * instead of as an activity of its own: a tool hop then costs one workflow task and one activity dispatch less
-   * (docs/tools.md, "Local tools"). For quick tools that wait on nothing slow (a calculation, a lookup in memory or
+   * (docs/integration.md, "Local tools"). For quick tools that wait on nothing slow (a calculation, a lookup in memory or
    * in turnflow's own database): `timeoutMs` must be set, at most {@link MAX_LOCAL_TOOL_TIMEOUT_MS}. The call keeps
    * its idempotency key, retry policy and exactly-once result; what changes is recovery: a worker lost mid-call is
    * noticed when the workflow task times out (10 s), not through its lease within a second or two.

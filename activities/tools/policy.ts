@@ -16,8 +16,8 @@ export const DEFAULT_TOOL_RETRY = {
 } as const;
 
 /**
- * How the activity running a tool should be scheduled (an activity of its own, or a local one), in plain JSON so it can travel in workflow
- * input (workflows cannot import the registry). `retry` is Temporal's `RetryPolicy` (intervals in
+ * How the activity running a tool should be scheduled (an activity of its own, or a local one), in plain
+ * JSON so it can travel in workflow input (workflows cannot import the registry). `retry` is Temporal's `RetryPolicy` (intervals in
  * ms); set the activity's `startToCloseTimeout` a little above `timeoutMs`, since the tool's own
  * timeout is enforced inside the activity and reported to the model.
  */
