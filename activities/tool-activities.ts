@@ -5,7 +5,14 @@ import { captured, failSpan, GenAi, startToolSpan } from '../tracing';
 import type { ActivityDeps } from './deps';
 import type { ToolCallOutcome } from './metrics';
 import { approvalOfCall, argumentsHash, type ApprovalRow } from './repo/approvals';
-import { getToolResult, hopToolCalls, hopToolFingerprints, saveToolResult, type StoredToolCall } from './repo/messages';
+import {
+  getToolResult,
+  hopToolCalls,
+  hopToolFingerprints,
+  saveToolResult,
+  type StoredToolCall,
+  type ToolResultRow,
+} from './repo/messages';
 import { storageStep } from './repo/storage-failure';
 import { StreamWriter } from './stream/writer';
 import { RetryableToolError, runToolCall, toolIdempotencyKey, toToolFailure, type ToolOutcome } from './tools';
@@ -81,14 +88,18 @@ export function createToolActivities(deps: ActivityDeps) {
 
   async function executeTool(input: ExecuteToolInput): Promise<ExecuteToolResult> {
     return storageStep(async () => {
-      const result = await executeToolSteps(input);
-      if (input.announce)
-        await announceResults({ ...input, persistence: input.announce.persistence }, [input.toolCallId]);
+      const { result, stored } = await executeToolSteps(input);
+      if (input.announce) {
+        await announceResults({ ...input, persistence: input.announce.persistence }, [input.toolCallId], [stored]);
+      }
       return result;
     });
   }
 
-  async function executeToolSteps(input: ExecuteToolInput): Promise<ExecuteToolResult> {
+  /** Runs the call (or finds its result stored); returns what the workflow reads and the stored result itself. */
+  async function executeToolSteps(
+    input: ExecuteToolInput,
+  ): Promise<{ result: ExecuteToolResult; stored: ToolResultRow }> {
     const ctx = Context.current();
     // Read at once (one round trip's wait, not three): a run inside a workflow task holds up the turn's hop.
     const [stored, calls, approval] = await Promise.all([
@@ -97,7 +108,7 @@ export function createToolActivities(deps: ActivityDeps) {
       approvalOfCall(deps.pool, input),
     ]);
     // A result stored by an earlier attempt means the side effect already happened: never run it twice.
-    if (stored) return { isError: stored.isError, errorType: null, reused: true };
+    if (stored) return { result: { isError: stored.isError, errorType: null, reused: true }, stored };
 
     const call = calls.find((c) => c.id === input.toolCallId);
     if (!call) {
@@ -122,7 +133,7 @@ export function createToolActivities(deps: ActivityDeps) {
         content: changed,
         isError: true,
       });
-      return { isError: saved.isError, errorType: 'tool.changed', reused: false };
+      return { result: { isError: saved.isError, errorType: 'tool.changed', reused: false }, stored: saved };
     }
     const tracing = deps.tracing;
     const span =
@@ -184,7 +195,7 @@ export function createToolActivities(deps: ActivityDeps) {
       isError: outcome.isError,
     });
     counted(saved, saved.isError ? 'error' : 'ok');
-    return { isError: saved.isError, errorType: outcome.errorType ?? null, reused: false };
+    return { result: { isError: saved.isError, errorType: outcome.errorType ?? null, reused: false }, stored: saved };
   }
 
   /**
@@ -293,18 +304,21 @@ export function createToolActivities(deps: ActivityDeps) {
   }
 
   async function recordToolResultsSteps(input: RecordToolResultsInput): Promise<{ recorded: number }> {
-    const calls = await hopToolCalls(deps.pool, input.turnId, input.hop);
-    return announceResults(
-      input,
-      calls.map((c) => c.id),
-    );
+    const callIds = (await hopToolCalls(deps.pool, input.turnId, input.hop)).map((c) => c.id);
+    const results = await Promise.all(callIds.map((id) => getToolResult(deps.pool, input.turnId, input.hop, id)));
+    return announceResults(input, callIds, results);
   }
 
-  /** Writes a `tool_result` event for each of `callIds` (in that order) whose result is stored; keyed, so once. */
-  async function announceResults(input: RecordToolResultsInput, callIds: string[]): Promise<{ recorded: number }> {
+  /**
+   * Writes a `tool_result` event for each of `callIds` (in that order) with its stored result, skipping a call with
+   * none yet; keyed, so once. Read everything before: the writer holds a connection until it closes.
+   */
+  async function announceResults(
+    input: RecordToolResultsInput,
+    callIds: string[],
+    results: (ToolResultRow | undefined)[],
+  ): Promise<{ recorded: number }> {
     const ctx = Context.current();
-    const results = await Promise.all(callIds.map((id) => getToolResult(deps.pool, input.turnId, input.hop, id)));
-    // Read everything first: the writer holds a connection until it closes.
     const writer = await StreamWriter.open(deps.pool, {
       ...input,
       attempt: ctx.info.attempt,
