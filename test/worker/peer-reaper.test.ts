@@ -5,13 +5,14 @@ import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type pg from 'pg';
+import pino from 'pino';
 import { AnswerAssembler, TurnEvent } from '../../common';
 import { startOrderedTurn, startTurn } from '../../client';
 import { conversationWorkflowIdFor } from '../../common';
 import { createPool, migrate } from '../../db';
 import { throwawayPostgres, type ThrowawayPostgres } from '../../dev/throwaway-postgres';
 import { startScriptedLlm, type ScriptedLlm } from '../../scripted-llm';
-import { identityPid, WORKER_LOST } from '../../worker/peers';
+import { identityPid, reapLostWorker, WORKER_LOST } from '../../worker/peers';
 import { spawnWorkerProcess, testEnv, uniqueId, uniqueTaskQueue, type WorkerProcess } from '../support';
 import { storedEvents } from '../turn/harness';
 import { holdAttempts } from './hold-attempts';
@@ -213,6 +214,89 @@ describe('a surviving worker fails a lost worker’s activities for an immediate
     const second = await send('second');
     await until(async () => (await turnStatus(env.pool, second.turnId)) === 'completed');
     assert.equal(timedOutWorkflowTasks(await conversation.fetchHistory()), 0, 'the sticky queue was reset');
+  });
+
+  /**
+   * One worker process running a turn's activity, and a reap of that worker as if it were lost, by a survivor whose
+   * clock reads `lateByMs` ahead: what a survivor sees when it noticed the loss that much after the last heartbeat.
+   */
+  async function reapLate(activityType: string, lateByMs: number, taskQueue: string, turn: { handle: WorkflowHandle }) {
+    const env = await testEnv();
+    const worker = await runningOn(turn.handle, activityType);
+    const { raw } = await turn.handle.describe();
+    const lost = raw.pendingActivities?.find((a) => a.activityType?.name === activityType)?.lastWorkerIdentity;
+    assert.ok(lost && identityPid(lost) === worker.child.pid, `the activity names its worker: ${lost}`);
+    return reapLostWorker({
+      client: env.temporal.client,
+      taskQueue,
+      lost,
+      logger: pino({ level: 'silent' }),
+      now: () => Date.now() + lateByMs,
+    });
+  }
+
+  async function oneWorker(databaseUrl: string) {
+    const env = await testEnv();
+    const taskQueue = uniqueTaskQueue('reaper');
+    const runsFile = path.join(runsDir, `${taskQueue}.runs`);
+    const worker = spawnWorkerProcess({
+      temporalAddress: env.temporal.address,
+      databaseUrl,
+      taskQueue,
+      llmBaseUrl: llm.baseURL,
+      model: MODEL,
+      script: HOLDING_WORKER,
+      extra: { LOG_LEVEL: 'info', RUNS_FILE: runsFile },
+    });
+    workers = [worker];
+    await worker.waitForOutput(/turnflow worker running/, 120_000);
+    return { env, taskQueue, runsFile };
+  }
+
+  it('still fails a lost tool call it noticed late, when its retry would wait long after the heartbeat timeout', async () => {
+    const { env, taskQueue, runsFile } = await oneWorker((await testEnv()).databaseUrl);
+    llm.enqueue(
+      { steps: [{ toolCalls: [{ id: 'call_hold', name: 'hold', arguments: '{}' }] }] },
+      { steps: [{ text: 'Held, then answered.' }] },
+    );
+    const turn = await startTurn(
+      { temporal: env.temporal.client, pool: env.pool },
+      { conversationId: uniqueId('conv'), requestId: uniqueId('req'), message: 'hold on' },
+      { taskQueue },
+    );
+    await until(() => holdAttempts(runsFile).length === 1);
+    // 2.2 s + up to the 1 s heartbeat throttle: past the last second of the 3 s heartbeat timeout, but `hold` is
+    // retried only 10 minutes after a timeout, so no other attempt can start before the fail lands.
+    const reaped = await reapLate('turnflow.executeTool', 2_200, taskQueue, turn);
+    assert.deepEqual(
+      reaped.map((r) => [r.activityType, r.attempt]),
+      [['turnflow.executeTool', 1]],
+    );
+    assert.equal((await turn.handle.result()).status, 'completed');
+    const toolAttempts = startedAttempts(await turn.handle.fetchHistory()).filter(
+      (a) => a.type === 'turnflow.executeTool',
+    );
+    assert.deepEqual(toolAttempts, [{ type: 'turnflow.executeTool', attempt: 2, lastFailure: WORKER_LOST }]);
+  });
+
+  it('fails no stream it noticed too late: its next attempt may start 200 ms after the heartbeat timeout', async () => {
+    const { env, taskQueue } = await oneWorker((await testEnv()).databaseUrl);
+    llm.enqueue({ steps: [{ text: 'Half of an answer' }, { waitFor: 'late' }, { text: ', then the rest.' }] });
+    const turn = await startTurn(
+      { temporal: env.temporal.client, pool: env.pool },
+      { conversationId: uniqueId('conv'), requestId: uniqueId('req'), message: 'stream on' },
+      { taskQueue },
+    );
+    await llm.gateReached('late');
+    // 2.3–3.3 s of silence: less than a second before the attempt's heartbeat timeout plus its 200 ms retry delay.
+    const reaped = await reapLate('turnflow.streamCompletion', 2_300, taskQueue, turn);
+    assert.deepEqual(reaped, []);
+    llm.release('late');
+    assert.equal((await turn.handle.result()).status, 'completed');
+    const streams = startedAttempts(await turn.handle.fetchHistory()).filter(
+      (a) => a.type === 'turnflow.streamCompletion',
+    );
+    assert.deepEqual(streams, [{ type: 'turnflow.streamCompletion', attempt: 1, lastFailure: null }]);
   });
 
   it('fails no activity of live workers when Postgres restarts, and notices a loss again afterwards', async () => {

@@ -107,11 +107,12 @@ interface Execution {
 /**
  * Fails the current attempt of `activity` by id, right after the describe that found it on the lost worker.
  *
- * Failing by id fails whatever attempt is current when the request lands, so it must land while the attempt the
- * describe saw is still the current one. That attempt only ends by its heartbeat timeout (its worker is dead), at
- * `last heartbeat + heartbeatTimeout`; a new attempt starts only after the retry interval on top of that. The fail is
- * sent at once, and only while more than a second of that timeout remains: one RPC never takes that long, and if it
- * did, a fail landing in the retry interval finds no started attempt and is refused (NotFound), which is ignored.
+ * Failing by id fails whatever attempt is current when the request lands, so it must land before another attempt can
+ * have started. The attempt the describe saw only ends by its heartbeat timeout (its worker is dead), at
+ * `last heartbeat + heartbeatTimeout`, and the next one starts no sooner than its retry delay after that; a fail
+ * landing in between finds no started attempt and is refused (NotFound), which is ignored. So the fail is sent at
+ * once, and only while more than a second is left before that earliest next start: one RPC never takes that long. A
+ * survivor that noticed the loss late still fails a call whose retry waits long (a tool retried after minutes).
  */
 async function failLost(
   opts: ReapOptions,
@@ -124,7 +125,7 @@ async function failLost(
   const timeoutMs = optionalTsToMs(activity.activityOptions?.heartbeatTimeout) || DEFAULT_HEARTBEAT_TIMEOUT_MS;
   const attempt = activity.attempt ?? 0;
   const where = { workflowId: execution.workflowId, activityId, activityType, attempt, lost: opts.lost };
-  if (timeoutMs - silentMs < 1_000) {
+  if (timeoutMs + retryDelayMs(activity) - silentMs < 1_000) {
     opts.logger.info({ ...where, silentMs }, 'lost worker: its heartbeat timeout is about to retry the activity');
     return undefined;
   }
@@ -147,6 +148,20 @@ async function failLost(
   }
   opts.logger.warn({ ...where, silentMs }, 'lost worker: activity failed for an immediate retry');
   return { workflowId: execution.workflowId, runId: execution.runId, activityId, activityType, attempt };
+}
+
+/**
+ * The least time between a heartbeat timeout of `activity`'s current attempt and its next attempt: its retry policy's
+ * backoff after that attempt (Temporal's defaults for what the policy leaves out); 0 when the server did not report the
+ * policy, which leaves only the heartbeat timeout.
+ */
+export function retryDelayMs(activity: temporal.api.workflow.v1.IPendingActivityInfo): number {
+  const policy = activity.activityOptions?.retryPolicy;
+  if (!policy) return 0;
+  const initialMs = optionalTsToMs(policy.initialInterval) || 1_000;
+  const coefficient = policy.backoffCoefficient || 2;
+  const maximumMs = optionalTsToMs(policy.maximumInterval) || 100 * initialMs;
+  return Math.min(initialMs * coefficient ** Math.max(0, (activity.attempt ?? 1) - 1), maximumMs);
 }
 
 async function resetStickiness(opts: ReapOptions, execution: Execution): Promise<void> {
