@@ -155,7 +155,7 @@ async function failLost(
  * backoff after that attempt (Temporal's defaults for what the policy leaves out); 0 when the server did not report the
  * policy, which leaves only the heartbeat timeout.
  */
-export function retryDelayMs(activity: temporal.api.workflow.v1.IPendingActivityInfo): number {
+function retryDelayMs(activity: temporal.api.workflow.v1.IPendingActivityInfo): number {
   const policy = activity.activityOptions?.retryPolicy;
   if (!policy) return 0;
   const initialMs = optionalTsToMs(policy.initialInterval) || 1_000;
