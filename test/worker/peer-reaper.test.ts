@@ -77,8 +77,8 @@ describe('a surviving worker fails a lost worker’s activities for an immediate
     await rm(runsDir, { recursive: true, force: true });
   });
 
-  /** Two worker processes on a fresh task queue, each having seen the other's lease. */
-  async function twoWorkers(databaseUrl: string) {
+  /** `count` worker processes running the `hold` tool on a fresh task queue, up and polling. */
+  async function holdingWorkers(count: number, databaseUrl: string) {
     const env = await testEnv();
     const taskQueue = uniqueTaskQueue('reaper');
     const runsFile = path.join(runsDir, `${taskQueue}.runs`);
@@ -92,10 +92,32 @@ describe('a surviving worker fails a lost worker’s activities for an immediate
         script: HOLDING_WORKER,
         extra: { LOG_LEVEL: 'info', RUNS_FILE: runsFile },
       });
-    workers = [spawn(), spawn()];
+    workers = Array.from({ length: count }, spawn);
     await Promise.all(workers.map((w) => w.waitForOutput(/turnflow worker running/, 120_000)));
-    await Promise.all(workers.map((w) => w.waitForOutput(/worker lease: peer seen/, 30_000)));
     return { env, taskQueue, runsFile };
+  }
+
+  /** Two worker processes on a fresh task queue, each having seen the other's lease. */
+  async function twoWorkers(databaseUrl: string) {
+    const started = await holdingWorkers(2, databaseUrl);
+    await Promise.all(workers.map((w) => w.waitForOutput(/worker lease: peer seen/, 30_000)));
+    return started;
+  }
+
+  /** A turn whose model calls `hold` once, then answers; resolves once the call's first attempt holds. */
+  async function holdingTurn(pool: pg.Pool, taskQueue: string, runsFile: string) {
+    const env = await testEnv();
+    llm.enqueue(
+      { steps: [{ toolCalls: [{ id: 'call_hold', name: 'hold', arguments: '{}' }] }] },
+      { steps: [{ text: 'Held, then answered.' }] },
+    );
+    const turn = await startTurn(
+      { temporal: env.temporal.client, pool },
+      { conversationId: uniqueId('conv'), requestId: uniqueId('req'), message: 'hold on' },
+      { taskQueue },
+    );
+    await until(() => holdAttempts(runsFile).length === 1);
+    return turn;
   }
 
   /** The worker process that runs `activityType` of the turn now. */
@@ -145,16 +167,7 @@ describe('a surviving worker fails a lost worker’s activities for an immediate
   it('retries a tool call whose worker was killed as worker.lost', async () => {
     const env = await testEnv();
     const { taskQueue, runsFile } = await twoWorkers(env.databaseUrl);
-    llm.enqueue(
-      { steps: [{ toolCalls: [{ id: 'call_hold', name: 'hold', arguments: '{}' }] }] },
-      { steps: [{ text: 'Held, then answered.' }] },
-    );
-    const turn = await startTurn(
-      { temporal: env.temporal.client, pool: env.pool },
-      { conversationId: uniqueId('conv'), requestId: uniqueId('req'), message: 'hold on' },
-      { taskQueue },
-    );
-    await until(() => holdAttempts(runsFile).length === 1);
+    const turn = await holdingTurn(env.pool, taskQueue, runsFile);
     const victim = await runningOn(turn.handle, 'turnflow.executeTool');
     await victim.kill();
 
@@ -235,36 +248,9 @@ describe('a surviving worker fails a lost worker’s activities for an immediate
     });
   }
 
-  async function oneWorker(databaseUrl: string) {
-    const env = await testEnv();
-    const taskQueue = uniqueTaskQueue('reaper');
-    const runsFile = path.join(runsDir, `${taskQueue}.runs`);
-    const worker = spawnWorkerProcess({
-      temporalAddress: env.temporal.address,
-      databaseUrl,
-      taskQueue,
-      llmBaseUrl: llm.baseURL,
-      model: MODEL,
-      script: HOLDING_WORKER,
-      extra: { LOG_LEVEL: 'info', RUNS_FILE: runsFile },
-    });
-    workers = [worker];
-    await worker.waitForOutput(/turnflow worker running/, 120_000);
-    return { env, taskQueue, runsFile };
-  }
-
   it('still fails a lost tool call it noticed late, when its retry would wait long after the heartbeat timeout', async () => {
-    const { env, taskQueue, runsFile } = await oneWorker((await testEnv()).databaseUrl);
-    llm.enqueue(
-      { steps: [{ toolCalls: [{ id: 'call_hold', name: 'hold', arguments: '{}' }] }] },
-      { steps: [{ text: 'Held, then answered.' }] },
-    );
-    const turn = await startTurn(
-      { temporal: env.temporal.client, pool: env.pool },
-      { conversationId: uniqueId('conv'), requestId: uniqueId('req'), message: 'hold on' },
-      { taskQueue },
-    );
-    await until(() => holdAttempts(runsFile).length === 1);
+    const { env, taskQueue, runsFile } = await holdingWorkers(1, (await testEnv()).databaseUrl);
+    const turn = await holdingTurn(env.pool, taskQueue, runsFile);
     // 2.2 s + up to the 1 s heartbeat throttle: past the last second of the 3 s heartbeat timeout, but `hold` is
     // retried only 10 minutes after a timeout, so no other attempt can start before the fail lands.
     const reaped = await reapLate('turnflow.executeTool', 2_200, taskQueue, turn);
@@ -280,7 +266,7 @@ describe('a surviving worker fails a lost worker’s activities for an immediate
   });
 
   it('fails no stream it noticed too late: its next attempt may start 200 ms after the heartbeat timeout', async () => {
-    const { env, taskQueue } = await oneWorker((await testEnv()).databaseUrl);
+    const { env, taskQueue } = await holdingWorkers(1, (await testEnv()).databaseUrl);
     llm.enqueue({ steps: [{ text: 'Half of an answer' }, { waitFor: 'late' }, { text: ', then the rest.' }] });
     const turn = await startTurn(
       { temporal: env.temporal.client, pool: env.pool },
@@ -305,18 +291,8 @@ describe('a surviving worker fails a lost worker’s activities for an immediate
     await migrate(cluster.url);
     const pool = createPool({ connectionString: cluster.url, max: 3 }, () => undefined);
     try {
-      const env = await testEnv();
       const { taskQueue, runsFile } = await twoWorkers(cluster.url);
-      llm.enqueue(
-        { steps: [{ toolCalls: [{ id: 'call_hold', name: 'hold', arguments: '{}' }] }] },
-        { steps: [{ text: 'Held through a restart.' }] },
-      );
-      const turn = await startTurn(
-        { temporal: env.temporal.client, pool },
-        { conversationId: uniqueId('conv'), requestId: uniqueId('req'), message: 'hold through a restart' },
-        { taskQueue },
-      );
-      await until(() => holdAttempts(runsFile).length === 1);
+      const turn = await holdingTurn(pool, taskQueue, runsFile);
       const seenBefore = workers.map((w) => count(w.output(), /worker lease: peer seen/));
 
       // Every lease drops with Postgres; both workers are alive and keep heartbeating the held tool call.
